@@ -1,0 +1,452 @@
+//! Command-line arguments, and their translation into the JSON request every action takes.
+//!
+//! Each action subcommand only builds `{"action": ..., fields...}`; the core parses and
+//! validates it exactly as it does for `exec`, so the two cannot drift apart.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use serde_json::{json, Map, Value};
+
+/// Amazon S3 connector for process automation: upload, download, list, copy, move and
+/// delete objects in S3 and S3-compatible stores.
+#[derive(Debug, Parser)]
+#[command(name = "s3-connector", version, propagate_version = true)]
+#[command(
+    after_help = "Examples:\n  s3-connector demo\n  s3-connector --embedded ./data create-bucket reports\n  s3-connector --endpoint http://127.0.0.1:9000 list-objects reports --prefix 2026/\n  echo '{\"action\":\"listBuckets\"}' | s3-connector exec -\n\nDocs: docs/README.md. Exit status: 0 success, 2 invalid input, 3-14 see docs/errors.md."
+)]
+pub struct Cli {
+    /// Connection settings shared by every command.
+    #[command(flatten)]
+    pub global: Global,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Settings that apply to every command. Flags beat environment variables, which beat the
+/// config file.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Custom S3 endpoint URL (MinIO, Ceph, Garage, R2...). Env: AWS_ENDPOINT_URL.
+    #[arg(long, global = true, value_name = "URL")]
+    pub endpoint: Option<String>,
+    /// AWS region. Env: AWS_REGION.
+    #[arg(long, global = true)]
+    pub region: Option<String>,
+    /// Path-style addressing: true or false. Default: true for custom endpoints.
+    #[arg(long, global = true, value_name = "BOOL")]
+    pub path_style: Option<bool>,
+    /// Access key id (with --secret-access-key). Env: AWS_ACCESS_KEY_ID.
+    #[arg(long, global = true, value_name = "ID")]
+    pub access_key_id: Option<String>,
+    /// Secret access key. Prefer the env AWS_SECRET_ACCESS_KEY: flags show in `ps`.
+    #[arg(long, global = true, value_name = "SECRET", hide_env_values = true)]
+    pub secret_access_key: Option<String>,
+    /// Session token for temporary credentials. Env: AWS_SESSION_TOKEN.
+    #[arg(long, global = true, value_name = "TOKEN")]
+    pub session_token: Option<String>,
+    /// Named profile from ~/.aws/config. Env: AWS_PROFILE.
+    #[arg(long, global = true)]
+    pub profile: Option<String>,
+    /// Checksums: whenRequired (plain bodies; default for custom endpoints) or whenSupported.
+    #[arg(long, global = true, value_name = "MODE")]
+    pub checksums: Option<String>,
+    /// Attempts per request including the first (standard retry mode). Default 3.
+    #[arg(long, global = true, value_name = "N")]
+    pub max_attempts: Option<u32>,
+    /// Multipart part size in bytes (5 MiB to 5 GiB). Default 8 MiB.
+    #[arg(long, global = true, value_name = "BYTES")]
+    pub part_size: Option<u64>,
+    /// Parts in flight at once. Default 8.
+    #[arg(long, global = true, value_name = "N")]
+    pub concurrency: Option<usize>,
+    /// Objects above this size use multipart / parallel ranged GETs. Default 8 MiB.
+    #[arg(long, global = true, value_name = "BYTES")]
+    pub multipart_threshold: Option<u64>,
+    /// Config file (TOML). Default: $S3_CONNECTOR_CONFIG or ~/.config/s3-connector/config.toml.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Use the embedded S3 store, serving DIR on 127.0.0.1, instead of AWS.
+    #[arg(long, global = true, value_name = "DIR", conflicts_with = "endpoint")]
+    pub embedded: Option<PathBuf>,
+    /// Print results as JSON.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Never show a progress bar.
+    #[arg(long, global = true)]
+    pub no_progress: bool,
+    /// Log what happens (to stderr). Repeat for more.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+/// The subcommands: one per action, plus exec, serve-s3 and demo.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List every bucket the credentials can see.
+    #[command(after_help = "Example:\n  s3-connector --embedded ./data list-buckets --json")]
+    ListBuckets {
+        /// Only buckets whose name starts with this.
+        #[arg(long)]
+        prefix: Option<String>,
+    },
+    /// Create a bucket.
+    #[command(after_help = "Example:\n  s3-connector --embedded ./data create-bucket reports")]
+    CreateBucket {
+        /// Bucket name (3-63 of a-z 0-9 . -).
+        bucket: String,
+        /// Region to create it in (default: the connection's).
+        #[arg(long = "bucket-region")]
+        bucket_region: Option<String>,
+    },
+    /// Delete an empty bucket.
+    #[command(after_help = "Example:\n  s3-connector --embedded ./data delete-bucket reports")]
+    DeleteBucket {
+        /// Bucket name.
+        bucket: String,
+    },
+    /// Check that a bucket exists and is reachable.
+    #[command(after_help = "Example:\n  s3-connector --embedded ./data head-bucket reports")]
+    HeadBucket {
+        /// Bucket name.
+        bucket: String,
+    },
+    /// List objects (pages past 1000 keys for you).
+    #[command(
+        after_help = "Example:\n  s3-connector --embedded ./data list-objects reports --prefix 2026/ --delimiter /"
+    )]
+    ListObjects {
+        /// Bucket name.
+        bucket: String,
+        /// Only keys starting with this.
+        #[arg(long)]
+        prefix: Option<String>,
+        /// Group keys by this delimiter, e.g. /.
+        #[arg(long)]
+        delimiter: Option<String>,
+        /// Only keys after this one.
+        #[arg(long)]
+        start_after: Option<String>,
+        /// Most keys to return (default 100000).
+        #[arg(long)]
+        max_keys: Option<u32>,
+        /// Resume from a previous nextContinuationToken.
+        #[arg(long)]
+        continuation_token: Option<String>,
+    },
+    /// List the common prefixes ("folders") under a delimiter.
+    #[command(
+        after_help = "Example:\n  s3-connector --embedded ./data list-prefixes reports --prefix 2026/"
+    )]
+    ListPrefixes {
+        /// Bucket name.
+        bucket: String,
+        /// Parent prefix to look under.
+        #[arg(long)]
+        prefix: Option<String>,
+        /// Delimiter (default /).
+        #[arg(long)]
+        delimiter: Option<String>,
+    },
+    /// Show an object's size, content type, ETag, last modified and metadata.
+    #[command(
+        after_help = "Example:\n  s3-connector --embedded ./data head-object reports 2026/q1.pdf"
+    )]
+    HeadObject {
+        /// Bucket name.
+        bucket: String,
+        /// Object key.
+        key: String,
+    },
+    /// Download an object to a file (atomically) or to stdout.
+    #[command(
+        after_help = "Examples:\n  s3-connector --embedded ./data get-object reports 2026/q1.pdf q1.pdf\n  s3-connector --embedded ./data get-object reports 2026/q1.csv - --range bytes=0-99"
+    )]
+    GetObject {
+        /// Bucket name.
+        bucket: String,
+        /// Object key.
+        key: String,
+        /// Target file; `-` or absent for stdout.
+        file: Option<PathBuf>,
+        /// Byte range: bytes=0-99, bytes=100-, bytes=-100.
+        #[arg(long)]
+        range: Option<String>,
+    },
+    /// Upload a file, stdin, or inline text.
+    #[command(
+        after_help = "Examples:\n  s3-connector --embedded ./data put-object reports 2026/q1.pdf ./q1.pdf\n  tar c dir | s3-connector --embedded ./data put-object backups dir.tar -\n  s3-connector --embedded ./data put-object notes hello.txt --content 'hello' --metadata owner=ops"
+    )]
+    PutObject {
+        /// Bucket name.
+        bucket: String,
+        /// Object key.
+        key: String,
+        /// Source file; `-` or absent for stdin.
+        file: Option<PathBuf>,
+        /// Inline text to upload instead of a file.
+        #[arg(long, conflicts_with = "file")]
+        content: Option<String>,
+        /// Content type (default: guessed from the key).
+        #[arg(long)]
+        content_type: Option<String>,
+        /// User metadata, NAME=VALUE; repeat for more.
+        #[arg(long = "metadata", value_name = "NAME=VALUE")]
+        metadata: Vec<String>,
+    },
+    /// Delete one object (a missing key succeeds).
+    #[command(
+        after_help = "Example:\n  s3-connector --embedded ./data delete-object reports 2026/q1.pdf"
+    )]
+    DeleteObject {
+        /// Bucket name.
+        bucket: String,
+        /// Object key.
+        key: String,
+    },
+    /// Delete many keys, or everything under a prefix.
+    #[command(
+        after_help = "Examples:\n  s3-connector --embedded ./data delete-objects reports a.txt b.txt\n  s3-connector --embedded ./data delete-objects reports --prefix 2025/"
+    )]
+    DeleteObjects {
+        /// Bucket name.
+        bucket: String,
+        /// Keys to delete.
+        keys: Vec<String>,
+        /// Delete every key under this prefix ("" = the whole bucket).
+        #[arg(long, conflicts_with = "keys")]
+        prefix: Option<String>,
+    },
+    /// Copy an object to another bucket and/or key.
+    #[command(
+        after_help = "Example:\n  s3-connector --embedded ./data copy-object reports 2026/q1.pdf --to-bucket archive"
+    )]
+    CopyObject {
+        #[command(flatten)]
+        target: Transfer,
+    },
+    /// Move an object safely: copy, verify, then delete the source.
+    #[command(
+        after_help = "Example:\n  s3-connector --embedded ./data move-object inbox scan.pdf --to-bucket processed --to-key 2026/scan.pdf"
+    )]
+    MoveObject {
+        #[command(flatten)]
+        target: Transfer,
+    },
+    /// Make a presigned GET or PUT URL (at most 7 days).
+    #[command(
+        after_help = "Example:\n  s3-connector --embedded ./data presign-url reports 2026/q1.pdf --expires-in 600"
+    )]
+    PresignUrl {
+        /// Bucket name.
+        bucket: String,
+        /// Object key.
+        key: String,
+        /// GET or PUT.
+        #[arg(long, default_value = "GET")]
+        method: String,
+        /// Lifetime in seconds (1 to 604800).
+        #[arg(long)]
+        expires_in: Option<u64>,
+        /// For PUT: the content type the uploader must send.
+        #[arg(long)]
+        content_type: Option<String>,
+    },
+    /// Run one JSON request {"action": "...", ...} from FILE or stdin; print the JSON result.
+    #[command(
+        after_help = "Examples:\n  echo '{\"action\":\"headObject\",\"bucket\":\"reports\",\"key\":\"q1.pdf\"}' | s3-connector --embedded ./data exec\n  s3-connector exec request.json\n\nOn failure prints {\"error\":{\"code\",\"message\"}} on stderr and exits with the code's status."
+    )]
+    Exec {
+        /// The request file; `-` or absent for stdin.
+        file: Option<PathBuf>,
+    },
+    /// Run the embedded S3 store alone, serving DIR until interrupted.
+    #[command(name = "serve-s3")]
+    #[command(
+        after_help = "Example:\n  s3-connector serve-s3 --data ./data --listen 127.0.0.1:9000\n\nCredentials: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (or the flags) if set, else random ones, printed once on stdout as export lines."
+    )]
+    ServeS3 {
+        /// The data directory (created if missing).
+        #[arg(long, value_name = "DIR")]
+        data: PathBuf,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:9000")]
+        listen: std::net::SocketAddr,
+    },
+    /// Walk through every action on the embedded store in a temporary directory.
+    #[command(after_help = "Example:\n  cargo run --release -- demo")]
+    Demo,
+}
+
+/// Source and destination of a copy or move.
+#[derive(Debug, Args)]
+pub struct Transfer {
+    /// Source bucket.
+    pub bucket: String,
+    /// Source key.
+    pub key: String,
+    /// Destination bucket (default: the source bucket).
+    #[arg(long)]
+    pub to_bucket: Option<String>,
+    /// Destination key (default: the source key).
+    #[arg(long)]
+    pub to_key: Option<String>,
+    /// Only if the source still has this ETag.
+    #[arg(long)]
+    pub if_match: Option<String>,
+}
+
+fn put(map: &mut Map<String, Value>, name: &str, value: Option<impl Into<Value>>) {
+    if let Some(v) = value {
+        map.insert(name.to_string(), v.into());
+    }
+}
+
+fn path_or_stream(p: Option<PathBuf>) -> Option<String> {
+    p.filter(|p| p.as_os_str() != "-")
+        .map(|p| p.to_string_lossy().into_owned())
+}
+
+impl Command {
+    /// The JSON request for an action subcommand; `None` for exec, serve-s3 and demo.
+    pub fn request(&self) -> Option<Value> {
+        let mut m = Map::new();
+        let action = match self {
+            Command::ListBuckets { prefix } => {
+                put(&mut m, "prefix", prefix.clone());
+                "listBuckets"
+            }
+            Command::CreateBucket {
+                bucket,
+                bucket_region,
+            } => {
+                put(&mut m, "bucket", Some(bucket.clone()));
+                put(&mut m, "region", bucket_region.clone());
+                "createBucket"
+            }
+            Command::DeleteBucket { bucket } => {
+                put(&mut m, "bucket", Some(bucket.clone()));
+                "deleteBucket"
+            }
+            Command::HeadBucket { bucket } => {
+                put(&mut m, "bucket", Some(bucket.clone()));
+                "headBucket"
+            }
+            Command::ListObjects {
+                bucket,
+                prefix,
+                delimiter,
+                start_after,
+                max_keys,
+                continuation_token,
+            } => {
+                put(&mut m, "bucket", Some(bucket.clone()));
+                put(&mut m, "prefix", prefix.clone());
+                put(&mut m, "delimiter", delimiter.clone());
+                put(&mut m, "startAfter", start_after.clone());
+                put(&mut m, "maxKeys", *max_keys);
+                put(&mut m, "continuationToken", continuation_token.clone());
+                "listObjects"
+            }
+            Command::ListPrefixes {
+                bucket,
+                prefix,
+                delimiter,
+            } => {
+                put(&mut m, "bucket", Some(bucket.clone()));
+                put(&mut m, "prefix", prefix.clone());
+                put(&mut m, "delimiter", delimiter.clone());
+                "listPrefixes"
+            }
+            Command::HeadObject { bucket, key } => {
+                put(&mut m, "bucket", Some(bucket.clone()));
+                put(&mut m, "key", Some(key.clone()));
+                "headObject"
+            }
+            Command::GetObject {
+                bucket,
+                key,
+                file,
+                range,
+            } => {
+                put(&mut m, "bucket", Some(bucket.clone()));
+                put(&mut m, "key", Some(key.clone()));
+                put(&mut m, "file", path_or_stream(file.clone()));
+                put(&mut m, "range", range.clone());
+                "getObject"
+            }
+            Command::PutObject {
+                bucket,
+                key,
+                file,
+                content,
+                content_type,
+                metadata,
+            } => {
+                put(&mut m, "bucket", Some(bucket.clone()));
+                put(&mut m, "key", Some(key.clone()));
+                put(&mut m, "file", path_or_stream(file.clone()));
+                put(&mut m, "content", content.clone());
+                put(&mut m, "contentType", content_type.clone());
+                let mut meta = Map::new();
+                for pair in metadata {
+                    // A pair without '=' becomes a name with an empty value; validation
+                    // then reports anything malformed by name.
+                    let (k, v) = pair.split_once('=').unwrap_or((pair.as_str(), ""));
+                    meta.insert(k.to_string(), json!(v));
+                }
+                if !meta.is_empty() {
+                    m.insert("metadata".into(), Value::Object(meta));
+                }
+                "putObject"
+            }
+            Command::DeleteObject { bucket, key } => {
+                put(&mut m, "bucket", Some(bucket.clone()));
+                put(&mut m, "key", Some(key.clone()));
+                "deleteObject"
+            }
+            Command::DeleteObjects {
+                bucket,
+                keys,
+                prefix,
+            } => {
+                put(&mut m, "bucket", Some(bucket.clone()));
+                if !keys.is_empty() {
+                    m.insert("keys".into(), json!(keys));
+                }
+                put(&mut m, "prefix", prefix.clone());
+                "deleteObjects"
+            }
+            Command::CopyObject { target } | Command::MoveObject { target } => {
+                put(&mut m, "bucket", Some(target.bucket.clone()));
+                put(&mut m, "key", Some(target.key.clone()));
+                put(&mut m, "destinationBucket", target.to_bucket.clone());
+                put(&mut m, "destinationKey", target.to_key.clone());
+                put(&mut m, "ifMatch", target.if_match.clone());
+                if matches!(self, Command::CopyObject { .. }) {
+                    "copyObject"
+                } else {
+                    "moveObject"
+                }
+            }
+            Command::PresignUrl {
+                bucket,
+                key,
+                method,
+                expires_in,
+                content_type,
+            } => {
+                put(&mut m, "bucket", Some(bucket.clone()));
+                put(&mut m, "key", Some(key.clone()));
+                put(&mut m, "method", Some(method.to_ascii_uppercase()));
+                put(&mut m, "expiresIn", *expires_in);
+                put(&mut m, "contentType", content_type.clone());
+                "presignUrl"
+            }
+            Command::Exec { .. } | Command::ServeS3 { .. } | Command::Demo => return None,
+        };
+        m.insert("action".into(), json!(action));
+        Some(Value::Object(m))
+    }
+}

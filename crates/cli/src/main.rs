@@ -1,0 +1,252 @@
+//! The `s3-connector` command line: parse arguments, build an action, run it, render the
+//! result, and turn errors into exit statuses. All behaviour lives in the `s3-connector` library.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use s3_connector::{
+    Action, ActionResult, ConnectionSettings, Connector, Error, ErrorCode, Secret, Streams,
+    TransferSettings,
+};
+use s3_connector_embedded::{EmbeddedOptions, EmbeddedStore};
+
+mod args;
+mod demo;
+mod render;
+
+use args::{Cli, Command, Global};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.global.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let json_errors = cli.global.json || matches!(cli.command, Command::Exec { .. });
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            report(&err, json_errors);
+            ExitCode::from(err.code.exit_code() as u8)
+        }
+    }
+}
+
+fn init_tracing(verbose: u8) {
+    let level = match verbose {
+        0 => "warn",
+        1 => "info,aws_config=warn,aws_smithy_runtime=warn",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("S3_CONNECTOR_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+/// Prints an error on stderr: JSON for `exec`/`--json`, a line otherwise.
+fn report(err: &Error, json: bool) {
+    if json {
+        let body =
+            serde_json::json!({"error": {"code": err.code.as_str(), "message": err.message}});
+        eprintln!("{body}");
+    } else {
+        eprintln!("error[{}]: {}", err.code, err.message);
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), Error> {
+    match &cli.command {
+        Command::Demo => return demo::run().await,
+        Command::ServeS3 { data, listen } => {
+            return serve_s3(&cli.global, data.clone(), *listen).await
+        }
+        _ => {}
+    }
+    // Kept alive until the command finishes; dropping it stops the embedded store.
+    let (settings, _store) = settings(&cli.global).await?;
+    let conn = Connector::connect(settings).await?;
+    tracing::info!(settings = ?conn.settings().describe(), "connected");
+    match &cli.command {
+        Command::Exec { file } => exec(&conn, file.clone()).await,
+        command => {
+            let request = command
+                .request()
+                .ok_or_else(|| Error::invalid_input("command", "not an action"))?;
+            let action = Action::from_json(request)?;
+            let to_stdout = matches!(&action, Action::GetObject(r) if r.file.is_none());
+            let streams = Streams {
+                input: Some(Box::new(tokio::io::stdin())),
+                output: Some(Box::new(tokio::io::stdout())),
+                progress: render::progress(
+                    !cli.global.no_progress && std::io::stderr().is_terminal(),
+                ),
+            };
+            let result = action.execute(&conn, streams).await?;
+            if to_stdout {
+                // The object's bytes went to stdout; keep it clean and say the rest on stderr.
+                if cli.global.json || cli.global.verbose > 0 {
+                    eprintln!("{}", to_json(&result));
+                }
+            } else if cli.global.json {
+                println!("{}", to_json(&result));
+            } else {
+                render::human(&result);
+            }
+            Ok(())
+        }
+    }
+}
+
+fn to_json(result: &ActionResult) -> String {
+    serde_json::to_string_pretty(result)
+        .unwrap_or_else(|e| format!("{{\"error\":\"cannot render result: {e}\"}}"))
+}
+
+/// `exec`: one JSON request from a file or stdin, the JSON result on stdout.
+async fn exec(conn: &Connector, file: Option<PathBuf>) -> Result<(), Error> {
+    let from_stdin = file.as_ref().is_none_or(|f| f.as_os_str() == "-");
+    let text = if from_stdin {
+        let mut text = String::new();
+        tokio::io::AsyncReadExt::read_to_string(&mut tokio::io::stdin(), &mut text)
+            .await
+            .map_err(|e| Error::invalid_input("request", format!("cannot read stdin: {e}")))?;
+        text
+    } else {
+        let path = file.unwrap_or_default();
+        tokio::fs::read_to_string(&path)
+            .await
+            .map_err(|e| Error::local_io("read", &path, &e))?
+    };
+    let value: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| Error::invalid_input("request", format!("is not valid JSON: {e}")))?;
+    let action = Action::from_json(value)?;
+    // stdout carries the JSON result, so it is never an object stream; stdin is free for
+    // putObject only when the request itself came from a file.
+    let streams = Streams {
+        input: if from_stdin {
+            None
+        } else {
+            Some(Box::new(tokio::io::stdin()))
+        },
+        output: None,
+        progress: Box::new(s3_connector::transfer::NoProgress),
+    };
+    let result = action.execute(conn, streams).await?;
+    println!("{}", to_json(&result));
+    Ok(())
+}
+
+/// The explicit layer (flags), then env and config file under it. With `--embedded`, the
+/// store is started and its endpoint and keys become the explicit settings.
+async fn settings(g: &Global) -> Result<(ConnectionSettings, Option<EmbeddedStore>), Error> {
+    let file = match g.config.clone().or_else(ConnectionSettings::default_file) {
+        Some(path) => Some(ConnectionSettings::from_file(&path)?),
+        None => None,
+    };
+    let mut explicit = ConnectionSettings {
+        region: g.region.clone(),
+        endpoint: g.endpoint.clone(),
+        path_style: g.path_style,
+        access_key_id: g.access_key_id.clone(),
+        secret_access_key: g.secret_access_key.clone().map(Secret::new),
+        session_token: g.session_token.clone().map(Secret::new),
+        profile: g.profile.clone(),
+        checksums: g.checksums.as_deref().map(str::parse).transpose()?,
+        max_attempts: g.max_attempts,
+        transfer: None,
+    };
+    let mut store = None;
+    if let Some(dir) = &g.embedded {
+        let started = EmbeddedStore::start(EmbeddedOptions::new(dir))
+            .await
+            .map_err(|e| {
+                Error::new(
+                    ErrorCode::LocalIo,
+                    format!("cannot start the embedded S3 store: {e}"),
+                )
+            })?;
+        eprintln!(
+            "using the embedded S3 store at {} ({})",
+            started.data_dir().display(),
+            started.endpoint()
+        );
+        explicit.endpoint = Some(started.endpoint());
+        explicit.region = explicit.region.or(Some("us-east-1".into()));
+        explicit.access_key_id = Some(started.access_key().to_string());
+        explicit.secret_access_key = Some(Secret::new(started.secret_key()));
+        explicit.session_token = None;
+        explicit.profile = None;
+        store = Some(started);
+    }
+    let mut layered = ConnectionSettings::layered(file, explicit)?;
+    if g.part_size.is_some() || g.concurrency.is_some() || g.multipart_threshold.is_some() {
+        let base = layered.transfer.clone().unwrap_or_default();
+        layered.transfer = Some(TransferSettings {
+            part_size: g.part_size.unwrap_or(base.part_size),
+            concurrency: g.concurrency.unwrap_or(base.concurrency),
+            multipart_threshold: g.multipart_threshold.unwrap_or(base.multipart_threshold),
+            ..base
+        });
+    }
+    Ok((layered, store))
+}
+
+/// `serve-s3`: the embedded store alone, until Ctrl-C.
+async fn serve_s3(g: &Global, data: PathBuf, listen: std::net::SocketAddr) -> Result<(), Error> {
+    if !listen.ip().is_loopback() {
+        eprintln!("warning: serving on {listen}, which is reachable from other machines; anyone with the keys can use it");
+    }
+    let layered = ConnectionSettings::layered(
+        None,
+        ConnectionSettings {
+            access_key_id: g.access_key_id.clone(),
+            secret_access_key: g.secret_access_key.clone().map(Secret::new),
+            ..Default::default()
+        },
+    )?;
+    let given = layered
+        .access_key_id
+        .clone()
+        .zip(layered.secret_access_key.clone());
+    let mut opts = EmbeddedOptions::new(&data);
+    opts.listen = listen;
+    if let Some((key, secret)) = &given {
+        opts.access_key = Some(key.clone());
+        opts.secret_key = Some(secret.expose().to_string());
+    }
+    let store = EmbeddedStore::start(opts).await.map_err(|e| {
+        Error::new(
+            ErrorCode::LocalIo,
+            format!("cannot start the embedded S3 store: {e}"),
+        )
+    })?;
+    eprintln!(
+        "using the embedded S3 store at {} ({}); Ctrl-C stops it",
+        store.data_dir().display(),
+        store.endpoint()
+    );
+    println!("export AWS_ENDPOINT_URL={}", store.endpoint());
+    if given.is_none() {
+        // Generated for this run only: the owner needs them once to connect.
+        println!("export AWS_ACCESS_KEY_ID={}", store.access_key());
+        println!("export AWS_SECRET_ACCESS_KEY={}", store.secret_key());
+    }
+    println!("export AWS_REGION=us-east-1");
+    let _ = tokio::signal::ctrl_c().await;
+    eprintln!("stopping the embedded S3 store");
+    drop(store);
+    Ok(())
+}

@@ -1,0 +1,63 @@
+//! `createBucket`: create a bucket in the connector's region (or a given one).
+
+use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Missing, Result};
+use crate::{validate, Connector};
+
+/// Request.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateBucketRequest {
+    /// The new bucket's name.
+    pub bucket: String,
+    /// Region to create it in; defaults to the connector's region.
+    #[serde(default)]
+    pub region: Option<String>,
+}
+
+/// Result.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateBucketResult {
+    /// The bucket created.
+    pub bucket: String,
+    /// Where the store says it lives, if it says.
+    pub location: Option<String>,
+}
+
+impl CreateBucketRequest {
+    /// Checks the bucket name against AWS's rules.
+    pub fn validate(&self) -> Result<()> {
+        validate::bucket("bucket", &self.bucket)
+    }
+
+    /// # Behavior
+    /// Outside `us-east-1` the region goes in a location constraint, as S3 requires.
+    /// A name already taken (by anyone, including you) is `BucketAlreadyExists`.
+    pub async fn execute(self, conn: &Connector) -> Result<CreateBucketResult> {
+        let region = self
+            .region
+            .clone()
+            .unwrap_or_else(|| conn.region().to_string());
+        let mut req = conn.client().create_bucket().bucket(&self.bucket);
+        // us-east-1 is the default and rejects an explicit constraint; custom stores usually
+        // ignore it, but some refuse unknown constraints, so send it only to AWS.
+        if region != "us-east-1" && (!conn.settings().is_custom_endpoint() || self.region.is_some())
+        {
+            req = req.create_bucket_configuration(
+                CreateBucketConfiguration::builder()
+                    .location_constraint(BucketLocationConstraint::from(region.as_str()))
+                    .build(),
+            );
+        }
+        let out = req.send().await.map_err(|e| {
+            Error::from_sdk(e, &format!("CreateBucket {}", self.bucket), Missing::Bucket)
+        })?;
+        Ok(CreateBucketResult {
+            bucket: self.bucket,
+            location: out.location().map(str::to_string),
+        })
+    }
+}

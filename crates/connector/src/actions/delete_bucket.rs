@@ -1,0 +1,46 @@
+//! `deleteBucket`: delete an empty bucket.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Missing, Result};
+use crate::{validate, Connector};
+
+/// Request.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DeleteBucketRequest {
+    /// The bucket to delete.
+    pub bucket: String,
+}
+
+/// Result.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeleteBucketResult {
+    /// The bucket deleted.
+    pub bucket: String,
+}
+
+impl DeleteBucketRequest {
+    /// Checks the bucket name.
+    pub fn validate(&self) -> Result<()> {
+        validate::bucket("bucket", &self.bucket)
+    }
+
+    /// # Behavior
+    /// A bucket that still holds objects is `BucketNotEmpty` and stays; empty it first with
+    /// `deleteObjects` and a prefix. A missing bucket is `NoSuchBucket`.
+    pub async fn execute(self, conn: &Connector) -> Result<DeleteBucketResult> {
+        conn.client()
+            .delete_bucket()
+            .bucket(&self.bucket)
+            .send()
+            .await
+            .map_err(|e| {
+                Error::from_sdk(e, &format!("DeleteBucket {}", self.bucket), Missing::Bucket)
+            })?;
+        Ok(DeleteBucketResult {
+            bucket: self.bucket,
+        })
+    }
+}

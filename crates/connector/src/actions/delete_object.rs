@@ -1,0 +1,57 @@
+//! `deleteObject`: delete one object (Mendix "Delete Object").
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Missing, Result};
+use crate::{validate, Connector};
+
+/// Request.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DeleteObjectRequest {
+    /// Bucket.
+    pub bucket: String,
+    /// Key.
+    pub key: String,
+}
+
+/// Result.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeleteObjectResult {
+    /// Bucket.
+    pub bucket: String,
+    /// Key.
+    pub key: String,
+}
+
+impl DeleteObjectRequest {
+    /// Checks bucket and key.
+    pub fn validate(&self) -> Result<()> {
+        validate::bucket("bucket", &self.bucket)?;
+        validate::key("key", &self.key)
+    }
+
+    /// # Behavior
+    /// Deleting a missing key succeeds, with the same result (S3 semantics; idempotent).
+    /// A missing bucket is `NoSuchBucket`.
+    pub async fn execute(self, conn: &Connector) -> Result<DeleteObjectResult> {
+        conn.client()
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(&self.key)
+            .send()
+            .await
+            .map_err(|e| {
+                Error::from_sdk(
+                    e,
+                    &format!("DeleteObject s3://{}/{}", self.bucket, self.key),
+                    Missing::Bucket,
+                )
+            })?;
+        Ok(DeleteObjectResult {
+            bucket: self.bucket,
+            key: self.key,
+        })
+    }
+}

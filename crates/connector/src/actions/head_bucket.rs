@@ -1,0 +1,52 @@
+//! `headBucket`: check that a bucket exists and the credentials may use it.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Missing, Result};
+use crate::{validate, Connector};
+
+/// Request.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HeadBucketRequest {
+    /// The bucket to check.
+    pub bucket: String,
+}
+
+/// Result.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HeadBucketResult {
+    /// The bucket checked.
+    pub bucket: String,
+    /// Always true: a missing bucket is the error `NoSuchBucket`.
+    pub exists: bool,
+    /// The bucket's region, when the store reports it.
+    pub region: Option<String>,
+}
+
+impl HeadBucketRequest {
+    /// Checks the bucket name.
+    pub fn validate(&self) -> Result<()> {
+        validate::bucket("bucket", &self.bucket)
+    }
+
+    /// # Behavior
+    /// A missing bucket is `NoSuchBucket`; one you may not use is `AccessDenied`.
+    pub async fn execute(self, conn: &Connector) -> Result<HeadBucketResult> {
+        let out = conn
+            .client()
+            .head_bucket()
+            .bucket(&self.bucket)
+            .send()
+            .await
+            .map_err(|e| {
+                Error::from_sdk(e, &format!("HeadBucket {}", self.bucket), Missing::Bucket)
+            })?;
+        Ok(HeadBucketResult {
+            bucket: self.bucket,
+            exists: true,
+            region: out.bucket_region().map(str::to_string),
+        })
+    }
+}

@@ -1,0 +1,87 @@
+//! `headObject`: an object's size, content type, ETag, last modified and user metadata.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::actions::{rfc3339, unquote};
+use crate::error::{Error, Missing, Result};
+use crate::{validate, Connector};
+
+/// Request.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HeadObjectRequest {
+    /// Bucket.
+    pub bucket: String,
+    /// Key.
+    pub key: String,
+}
+
+/// Result.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct HeadObjectResult {
+    /// Bucket.
+    pub bucket: String,
+    /// Key.
+    pub key: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Content type.
+    pub content_type: Option<String>,
+    /// ETag, without quotes.
+    pub etag: Option<String>,
+    /// Last modified, RFC 3339.
+    pub last_modified: Option<String>,
+    /// Storage class, when the store reports one.
+    pub storage_class: Option<String>,
+    /// User metadata (`x-amz-meta-*`), names in lower case.
+    pub metadata: BTreeMap<String, String>,
+}
+
+impl HeadObjectRequest {
+    /// Checks bucket and key.
+    pub fn validate(&self) -> Result<()> {
+        validate::bucket("bucket", &self.bucket)?;
+        validate::key("key", &self.key)
+    }
+
+    /// # Behavior
+    /// A missing key is `NoSuchKey`; a missing bucket may also be reported as `NoSuchKey` by
+    /// stores that answer HEAD with a bare 404.
+    pub async fn execute(self, conn: &Connector) -> Result<HeadObjectResult> {
+        head(conn, &self.bucket, &self.key).await
+    }
+}
+
+/// HeadObject, shared with copy and move.
+pub(crate) async fn head(conn: &Connector, bucket: &str, key: &str) -> Result<HeadObjectResult> {
+    let out = conn
+        .client()
+        .head_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .map_err(|e| {
+            Error::from_sdk(e, &format!("HeadObject s3://{bucket}/{key}"), Missing::Key)
+        })?;
+    Ok(HeadObjectResult {
+        bucket: bucket.to_string(),
+        key: key.to_string(),
+        size: out.content_length().unwrap_or(0).max(0) as u64,
+        content_type: out.content_type().map(str::to_string),
+        etag: unquote(out.e_tag()),
+        last_modified: out.last_modified().and_then(rfc3339),
+        storage_class: out.storage_class().map(|s| s.as_str().to_string()),
+        metadata: out
+            .metadata()
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
+                    .collect()
+            })
+            .unwrap_or_default(),
+    })
+}

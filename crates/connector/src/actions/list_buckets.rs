@@ -1,0 +1,73 @@
+//! `listBuckets`: every bucket the credentials can see (Mendix "List Bucket").
+
+use serde::{Deserialize, Serialize};
+
+use crate::actions::rfc3339;
+use crate::error::{Error, Missing, Result};
+use crate::Connector;
+
+/// Request: no fields.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ListBucketsRequest {
+    /// Only buckets whose name starts with this.
+    #[serde(default)]
+    pub prefix: Option<String>,
+}
+
+/// One bucket (the Mendix `Bucket` entity).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Bucket {
+    /// Name.
+    pub name: String,
+    /// When it was created, RFC 3339.
+    pub creation_date: Option<String>,
+    /// Its region, when the store reports it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+}
+
+/// Result: the buckets, in the store's order (by name on S3).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListBucketsResult {
+    /// The buckets.
+    pub buckets: Vec<Bucket>,
+}
+
+impl ListBucketsRequest {
+    /// Nothing to check but the prefix length.
+    pub fn validate(&self) -> Result<()> {
+        crate::validate::prefix("prefix", self.prefix.as_deref().unwrap_or(""))
+    }
+
+    /// # Behavior
+    /// Pages through ListBuckets until the store says there are no more.
+    pub async fn execute(self, conn: &Connector) -> Result<ListBucketsResult> {
+        let mut buckets = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let out = conn
+                .client()
+                .list_buckets()
+                .set_prefix(self.prefix.clone())
+                .set_continuation_token(token.take())
+                .send()
+                .await
+                .map_err(|e| Error::from_sdk(e, "ListBuckets", Missing::Bucket))?;
+            for b in out.buckets() {
+                buckets.push(Bucket {
+                    name: b.name().unwrap_or_default().to_string(),
+                    creation_date: b.creation_date().and_then(rfc3339),
+                    region: b.bucket_region().map(str::to_string),
+                });
+            }
+            match out.continuation_token() {
+                Some(t) if !t.is_empty() => token = Some(t.to_string()),
+                _ => break,
+            }
+        }
+        Ok(ListBucketsResult { buckets })
+    }
+}

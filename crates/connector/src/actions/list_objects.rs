@@ -1,0 +1,156 @@
+//! `listObjects`: the objects of a bucket (Mendix "List Object"), paged for the caller.
+
+use serde::{Deserialize, Serialize};
+
+use crate::actions::{rfc3339, unquote};
+use crate::error::{Error, Missing, Result};
+use crate::{validate, Connector};
+
+/// Default cap on keys returned by one call; past it the result carries a continuation token.
+pub const DEFAULT_MAX_KEYS: u32 = 100_000;
+
+/// Request.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ListObjectsRequest {
+    /// Bucket.
+    pub bucket: String,
+    /// Only keys starting with this.
+    #[serde(default)]
+    pub prefix: Option<String>,
+    /// Group keys by this delimiter (usually `/`); grouped keys come back in `commonPrefixes`.
+    #[serde(default)]
+    pub delimiter: Option<String>,
+    /// Only keys after this one (lexicographically).
+    #[serde(default)]
+    pub start_after: Option<String>,
+    /// Most keys to return in all, across pages (default 100,000).
+    #[serde(default)]
+    pub max_keys: Option<u32>,
+    /// Resume a listing from a previous result's `nextContinuationToken`.
+    #[serde(default)]
+    pub continuation_token: Option<String>,
+}
+
+/// One object (the Mendix `S3Object` entity).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct S3Object {
+    /// Its bucket.
+    pub bucket: String,
+    /// Key.
+    pub key: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Last modified, RFC 3339.
+    pub last_modified: Option<String>,
+    /// ETag, without quotes.
+    pub etag: Option<String>,
+    /// Storage class, e.g. `STANDARD`.
+    pub storage_class: Option<String>,
+}
+
+/// Result.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListObjectsResult {
+    /// Bucket.
+    pub bucket: String,
+    /// The objects, in key order.
+    pub objects: Vec<S3Object>,
+    /// Prefixes grouped by the delimiter.
+    pub common_prefixes: Vec<String>,
+    /// Whether more keys remain past `maxKeys`.
+    pub is_truncated: bool,
+    /// Pass as `continuationToken` to get the rest.
+    pub next_continuation_token: Option<String>,
+}
+
+impl ListObjectsRequest {
+    /// Checks bucket, prefix and limits.
+    pub fn validate(&self) -> Result<()> {
+        validate::bucket("bucket", &self.bucket)?;
+        validate::prefix("prefix", self.prefix.as_deref().unwrap_or(""))?;
+        validate::prefix("startAfter", self.start_after.as_deref().unwrap_or(""))?;
+        if self.max_keys == Some(0) {
+            return Err(Error::invalid_input("maxKeys", "must be at least 1"));
+        }
+        if self.delimiter.as_deref() == Some("") {
+            return Err(Error::invalid_input(
+                "delimiter",
+                "must not be empty; leave it out to list flat",
+            ));
+        }
+        Ok(())
+    }
+
+    /// # Behavior
+    /// Sends ListObjectsV2 pages of up to 1000 keys until `maxKeys` keys (objects plus common
+    /// prefixes) are gathered or the listing ends. When it stops early, `isTruncated` is true
+    /// and `nextContinuationToken` resumes exactly where it stopped.
+    pub async fn execute(self, conn: &Connector) -> Result<ListObjectsResult> {
+        let max = self.max_keys.unwrap_or(DEFAULT_MAX_KEYS) as usize;
+        let mut objects = Vec::new();
+        let mut common_prefixes = Vec::new();
+        let mut token = self.continuation_token.clone();
+        let mut first = true;
+        let (is_truncated, next) = loop {
+            let room = max - objects.len() - common_prefixes.len();
+            let out = conn
+                .client()
+                .list_objects_v2()
+                .bucket(&self.bucket)
+                .set_prefix(self.prefix.clone())
+                .set_delimiter(self.delimiter.clone())
+                // StartAfter only applies to the first request; the token carries it after.
+                .set_start_after(if first && token.is_none() {
+                    self.start_after.clone()
+                } else {
+                    None
+                })
+                .set_continuation_token(token.take())
+                .max_keys(room.min(1000) as i32)
+                .send()
+                .await
+                .map_err(|e| {
+                    Error::from_sdk(
+                        e,
+                        &format!("ListObjectsV2 {}", self.bucket),
+                        Missing::Bucket,
+                    )
+                })?;
+            first = false;
+            for o in out.contents() {
+                objects.push(S3Object {
+                    bucket: self.bucket.clone(),
+                    key: o.key().unwrap_or_default().to_string(),
+                    size: o.size().unwrap_or(0).max(0) as u64,
+                    last_modified: o.last_modified().and_then(rfc3339),
+                    etag: unquote(o.e_tag()),
+                    storage_class: o.storage_class().map(|s| s.as_str().to_string()),
+                });
+            }
+            for p in out.common_prefixes() {
+                if let Some(p) = p.prefix() {
+                    common_prefixes.push(p.to_string());
+                }
+            }
+            let more = out.is_truncated().unwrap_or(false);
+            let next = out.next_continuation_token().map(str::to_string);
+            if !more || next.is_none() {
+                break (false, None);
+            }
+            if objects.len() + common_prefixes.len() >= max {
+                break (true, next);
+            }
+            token = next;
+        };
+        Ok(ListObjectsResult {
+            bucket: self.bucket,
+            objects,
+            common_prefixes,
+            is_truncated,
+            next_continuation_token: next,
+        })
+    }
+}

@@ -1,0 +1,86 @@
+//! `listPrefixes`: the common prefixes ("folders") of a bucket (Mendix "List Prefix").
+
+use serde::{Deserialize, Serialize};
+
+use crate::actions::ListObjectsRequest;
+use crate::error::{Error, Result};
+use crate::{validate, Connector};
+
+/// Request.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ListPrefixesRequest {
+    /// Bucket.
+    pub bucket: String,
+    /// The parent prefix to look under, e.g. `reports/2024/`.
+    #[serde(default)]
+    pub prefix: Option<String>,
+    /// Delimiter; default `/`.
+    #[serde(default)]
+    pub delimiter: Option<String>,
+}
+
+/// One prefix (the Mendix `Prefix` entity).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Prefix {
+    /// The prefix, ending with the delimiter.
+    pub prefix: String,
+}
+
+/// Result.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListPrefixesResult {
+    /// Bucket.
+    pub bucket: String,
+    /// Every common prefix, in key order, across all pages.
+    pub prefixes: Vec<Prefix>,
+}
+
+impl ListPrefixesRequest {
+    /// Checks bucket, prefix and delimiter.
+    pub fn validate(&self) -> Result<()> {
+        validate::bucket("bucket", &self.bucket)?;
+        validate::prefix("prefix", self.prefix.as_deref().unwrap_or(""))?;
+        if self.delimiter.as_deref() == Some("") {
+            return Err(Error::invalid_input(
+                "delimiter",
+                "must not be empty; leave it out for '/'",
+            ));
+        }
+        Ok(())
+    }
+
+    /// # Behavior
+    /// Pages through the whole listing (past 1000 keys) and returns only the prefixes.
+    pub async fn execute(self, conn: &Connector) -> Result<ListPrefixesResult> {
+        let mut prefixes = Vec::new();
+        let mut token = None;
+        loop {
+            let page = ListObjectsRequest {
+                bucket: self.bucket.clone(),
+                prefix: self.prefix.clone(),
+                delimiter: Some(self.delimiter.clone().unwrap_or_else(|| "/".to_string())),
+                start_after: None,
+                max_keys: None,
+                continuation_token: token,
+            }
+            .execute(conn)
+            .await?;
+            prefixes.extend(
+                page.common_prefixes
+                    .into_iter()
+                    .map(|prefix| Prefix { prefix }),
+            );
+            match page.next_continuation_token {
+                Some(t) => token = Some(t),
+                None => break,
+            }
+        }
+        Ok(ListPrefixesResult {
+            bucket: self.bucket,
+            prefixes,
+        })
+    }
+}

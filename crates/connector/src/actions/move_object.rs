@@ -1,0 +1,215 @@
+//! `moveObject`: move an object to another bucket and/or key without ever losing it
+//! (Mendix "Move Object").
+//!
+//! S3 has no rename. A move is three steps, and the source is deleted only after the third
+//! step's precondition holds:
+//! 1. copy, on the condition that the source still has the ETag read at the start;
+//! 2. verify the copy: its size, and its ETag against the copy's answer and (for
+//!    single-part objects) against the source's content hash;
+//! 3. delete the source with `If-Match` on that same ETag, so a source rewritten after the
+//!    copy is kept.
+//!
+//! If any step fails the source stays, and the error says which step failed and what exists.
+
+use serde::{Deserialize, Serialize};
+
+use crate::actions::copy_object::copy;
+use crate::actions::head_object::head;
+use crate::actions::CopyObjectRequest;
+use crate::error::{Error, ErrorCode, Missing, Result};
+use crate::Connector;
+
+/// Request: the same fields as `copyObject`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MoveObjectRequest {
+    /// Source bucket.
+    pub bucket: String,
+    /// Source key.
+    pub key: String,
+    /// Destination bucket; default: the source bucket.
+    #[serde(default)]
+    pub destination_bucket: Option<String>,
+    /// Destination key; default: the source key.
+    #[serde(default)]
+    pub destination_key: Option<String>,
+    /// Move only if the source has this ETag.
+    #[serde(default)]
+    pub if_match: Option<String>,
+}
+
+/// Result of a completed move: the copy exists, was verified, and the source is gone.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MoveObjectResult {
+    /// Source bucket.
+    pub bucket: String,
+    /// Source key.
+    pub key: String,
+    /// Destination bucket.
+    pub destination_bucket: String,
+    /// Destination key.
+    pub destination_key: String,
+    /// Bytes moved.
+    pub size: u64,
+    /// The destination's ETag, without quotes.
+    pub etag: Option<String>,
+    /// What was checked before the source was deleted.
+    pub verified: Vec<String>,
+    /// Always true in a result; when the delete fails, the move is an error instead.
+    pub source_deleted: bool,
+}
+
+impl MoveObjectRequest {
+    fn as_copy(&self) -> CopyObjectRequest {
+        CopyObjectRequest {
+            bucket: self.bucket.clone(),
+            key: self.key.clone(),
+            destination_bucket: self.destination_bucket.clone(),
+            destination_key: self.destination_key.clone(),
+            if_match: self.if_match.clone(),
+            metadata: None,
+            content_type: None,
+        }
+    }
+
+    /// The same checks as `copyObject`: both ends valid, and not the same object.
+    pub fn validate(&self) -> Result<()> {
+        self.as_copy().validate()
+    }
+
+    /// # Behavior
+    /// See the module docs. Errors carry the step: `step 1 (copy)` leaves the source as it was
+    /// and no new object; `step 2 (verify)` leaves the source and the suspect copy; `step 3
+    /// (delete source)` leaves both the source and the verified copy.
+    pub async fn execute(self, conn: &Connector) -> Result<MoveObjectResult> {
+        let copy_req = self.as_copy();
+        let (dest_bucket, dest_key) = copy_req.destination();
+        let (dest_bucket, dest_key) = (dest_bucket.to_string(), dest_key.to_string());
+        let src = format!("s3://{}/{}", self.bucket, self.key);
+        let dst = format!("s3://{dest_bucket}/{dest_key}");
+
+        let source = head(conn, &self.bucket, &self.key).await?;
+        let Some(etag) = source.etag.clone() else {
+            return Err(Error::new(
+                ErrorCode::ServiceError,
+                format!("moveObject: the store gave {src} no ETag, so the move cannot be made safe; nothing was changed"),
+            ));
+        };
+        if let Some(expected) = &self.if_match {
+            if expected.trim_matches('"') != etag {
+                return Err(Error::new(
+                    ErrorCode::PreconditionFailed,
+                    format!("moveObject: {src} has ETag {etag:?}, not {expected:?}; nothing was changed"),
+                ));
+            }
+        }
+
+        // Step 1: copy, pinned to the ETag we just read.
+        let copied = copy(conn, &source, &dest_bucket, &dest_key, None, None)
+            .await
+            .map_err(|e| {
+                e.context(format!(
+                    "moveObject step 1 (copy) failed; {src} was not changed and not deleted"
+                ))
+            })?;
+
+        // Step 2: verify the destination is our copy, whole.
+        let step2 = |why: String, code: ErrorCode| {
+            Error::new(
+                code,
+                format!("moveObject step 2 (verify) failed: {why}; {src} was kept, and the copy at {dst} may be wrong: check it"),
+            )
+        };
+        let dest = head(conn, &dest_bucket, &dest_key)
+            .await
+            .map_err(|e| step2(e.message.clone(), e.code))?;
+        let mut verified = Vec::new();
+        if dest.size != source.size {
+            return Err(step2(
+                format!(
+                    "the copy has {} bytes, the source {}",
+                    dest.size, source.size
+                ),
+                ErrorCode::ServiceError,
+            ));
+        }
+        verified.push(format!("size {} bytes", dest.size));
+        if let (Some(copy_etag), Some(dest_etag)) = (&copied.etag, &dest.etag) {
+            if copy_etag != dest_etag {
+                return Err(step2(
+                    format!("{dst} has ETag {dest_etag:?} but the copy produced {copy_etag:?}: something else wrote it"),
+                    ErrorCode::PreconditionFailed,
+                ));
+            }
+            verified.push("destination ETag equals the copy's".into());
+        }
+        // A plain MD5 ETag (no "-N" part count) is the content hash: a single-part copy of a
+        // single-part object must have the same one.
+        if !copied.multipart && is_md5(&etag) {
+            match dest.etag.as_deref() {
+                Some(d) if is_md5(d) && d != etag => {
+                    return Err(step2(
+                        format!("the copy's content hash {d:?} differs from the source's {etag:?}"),
+                        ErrorCode::ServiceError,
+                    ));
+                }
+                Some(d) if d == etag => verified.push("content MD5 equals the source's".into()),
+                _ => {}
+            }
+        }
+
+        // Step 3: delete the source only if it is still the version we copied.
+        let step3 = |why: String, code: ErrorCode| {
+            Error::new(
+                code,
+                format!("moveObject step 3 (delete source) failed: {why}; both {src} and the verified copy at {dst} exist"),
+            )
+        };
+        let deleted = conn
+            .client()
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(&self.key)
+            .if_match(format!("\"{etag}\""))
+            .send()
+            .await;
+        if let Err(e) = deleted {
+            let e = Error::from_sdk(e, &format!("DeleteObject {src}"), Missing::Key);
+            return Err(match e.code {
+                ErrorCode::PreconditionFailed => step3(
+                    format!("{src} was rewritten after the copy, so it was kept"),
+                    ErrorCode::PreconditionFailed,
+                ),
+                // Gone already (someone else deleted or moved it): the copy stands, the move is done.
+                ErrorCode::NoSuchKey => {
+                    return Ok(MoveObjectResult {
+                        bucket: self.bucket,
+                        key: self.key,
+                        destination_bucket: dest_bucket,
+                        destination_key: dest_key,
+                        size: dest.size,
+                        etag: dest.etag,
+                        verified,
+                        source_deleted: true,
+                    })
+                }
+                code => step3(e.message, code),
+            });
+        }
+        Ok(MoveObjectResult {
+            bucket: self.bucket,
+            key: self.key,
+            destination_bucket: dest_bucket,
+            destination_key: dest_key,
+            size: dest.size,
+            etag: dest.etag,
+            verified,
+            source_deleted: true,
+        })
+    }
+}
+
+fn is_md5(etag: &str) -> bool {
+    etag.len() == 32 && etag.bytes().all(|b| b.is_ascii_hexdigit())
+}

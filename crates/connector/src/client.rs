@@ -1,0 +1,164 @@
+//! The [`Connector`]: one configured S3 client plus the settings actions need.
+
+use std::time::Duration;
+
+use aws_config::meta::region::RegionProviderChain;
+use aws_config::retry::RetryConfig;
+use aws_config::BehaviorVersion;
+use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_credential_types::Credentials;
+use aws_sdk_s3::config::{Region, RequestChecksumCalculation, ResponseChecksumValidation};
+
+use crate::config::{ChecksumMode, ConnectionSettings, TransferSettings};
+use crate::error::Result;
+
+/// Bounds on the instance metadata service. Where no IMDS answers (a laptop, CI), the default
+/// one-second timeouts are paid on every credential or region lookup; 100 ms each, one
+/// attempt, keeps a missing IMDS to about 0.2 s in all.
+const IMDS_CONNECT_TIMEOUT: Duration = Duration::from_millis(100);
+const IMDS_READ_TIMEOUT: Duration = Duration::from_millis(100);
+
+/// A configured connection to one S3 endpoint. Cheap to clone; share one per process.
+#[derive(Clone, Debug)]
+pub struct Connector {
+    client: aws_sdk_s3::Client,
+    settings: ConnectionSettings,
+    transfer: TransferSettings,
+    region: String,
+}
+
+impl Connector {
+    /// Builds the client from already-layered settings (see [`ConnectionSettings::layered`]).
+    ///
+    /// # Behavior
+    /// Validates the settings first (`InvalidInput`). Makes no network call, except that when
+    /// neither a region nor a custom endpoint is set, the region is looked up in the profile
+    /// and then IMDS (bounded to about 0.2 s), falling back to `us-east-1`.
+    pub async fn connect(settings: ConnectionSettings) -> Result<Connector> {
+        settings.validate()?;
+        let imds = aws_config::imds::Client::builder()
+            .connect_timeout(IMDS_CONNECT_TIMEOUT)
+            .read_timeout(IMDS_READ_TIMEOUT)
+            .max_attempts(1)
+            .build();
+
+        let region = match &settings.region {
+            Some(r) => Region::new(r.clone()),
+            None if settings.is_custom_endpoint() => Region::new("us-east-1"),
+            None => {
+                let mut profile = aws_config::profile::ProfileFileRegionProvider::builder();
+                if let Some(p) = &settings.profile {
+                    profile = profile.profile_name(p);
+                }
+                let chain = RegionProviderChain::first_try(profile.build())
+                    .or_else(
+                        aws_config::imds::region::ImdsRegionProvider::builder()
+                            .imds_client(imds.clone())
+                            .build(),
+                    )
+                    .or_else(Region::new("us-east-1"));
+                chain
+                    .region()
+                    .await
+                    .unwrap_or_else(|| Region::new("us-east-1"))
+            }
+        };
+
+        let credentials = match (&settings.access_key_id, &settings.secret_access_key) {
+            (Some(key), Some(secret)) => SharedCredentialsProvider::new(Credentials::new(
+                key,
+                secret.expose(),
+                settings
+                    .session_token
+                    .as_ref()
+                    .map(|t| t.expose().to_string()),
+                None,
+                "s3-connector",
+            )),
+            _ => {
+                let mut chain =
+                    aws_config::default_provider::credentials::DefaultCredentialsChain::builder()
+                        .imds_client(imds)
+                        .region(region.clone());
+                if let Some(p) = &settings.profile {
+                    chain = chain.profile_name(p);
+                }
+                SharedCredentialsProvider::new(chain.build().await)
+            }
+        };
+
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .region(region.clone())
+            .credentials_provider(credentials)
+            // Standard mode: exponential backoff with jitter; retries throttling (503 SlowDown),
+            // transient 5xx and connection errors.
+            .retry_config(
+                RetryConfig::standard().with_max_attempts(settings.max_attempts.unwrap_or(3)),
+            );
+        if let Some(endpoint) = &settings.endpoint {
+            loader = loader.endpoint_url(endpoint.trim_end_matches('/'));
+        }
+        let sdk = loader.load().await;
+        let (request, response) = match settings.effective_checksums() {
+            ChecksumMode::WhenSupported => (
+                RequestChecksumCalculation::WhenSupported,
+                ResponseChecksumValidation::WhenSupported,
+            ),
+            ChecksumMode::WhenRequired => (
+                RequestChecksumCalculation::WhenRequired,
+                ResponseChecksumValidation::WhenRequired,
+            ),
+        };
+        let config = aws_sdk_s3::config::Builder::from(&sdk)
+            .force_path_style(settings.effective_path_style())
+            .request_checksum_calculation(request)
+            .response_checksum_validation(response)
+            .build();
+        let transfer = settings.transfer.clone().unwrap_or_default();
+        Ok(Connector {
+            client: aws_sdk_s3::Client::from_conf(config),
+            region: region.to_string(),
+            settings,
+            transfer,
+        })
+    }
+
+    /// The underlying SDK client, for callers that need an operation we do not wrap.
+    pub fn client(&self) -> &aws_sdk_s3::Client {
+        &self.client
+    }
+
+    /// The settings this connector was built from (secrets stay redacted in `Debug`).
+    pub fn settings(&self) -> &ConnectionSettings {
+        &self.settings
+    }
+
+    /// Multipart and parallelism settings.
+    pub fn transfer(&self) -> &TransferSettings {
+        &self.transfer
+    }
+
+    /// The region in effect.
+    pub fn region(&self) -> &str {
+        &self.region
+    }
+
+    /// The URL of an object at the configured endpoint, key percent-encoded (`/` kept).
+    pub fn object_url(&self, bucket: &str, key: &str) -> String {
+        let key = crate::actions::encode_key(key);
+        match &self.settings.endpoint {
+            Some(ep) => {
+                let ep = ep.trim_end_matches('/');
+                if self.settings.effective_path_style() {
+                    format!("{ep}/{bucket}/{key}")
+                } else {
+                    match ep.split_once("://") {
+                        Some((scheme, host)) => format!("{scheme}://{bucket}.{host}/{key}"),
+                        None => format!("{ep}/{bucket}/{key}"),
+                    }
+                }
+            }
+            None => format!("https://{bucket}.s3.{}.amazonaws.com/{key}", self.region),
+        }
+    }
+}

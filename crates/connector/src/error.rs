@@ -1,0 +1,465 @@
+//! The one public error type, with stable codes.
+//!
+//! Every failure of every action ends as an [`Error`]: a stable [`ErrorCode`] that callers
+//! branch on, a message that says what to do, and a retryable flag. S3's own error codes
+//! are mapped to ours in exactly one place, [`ErrorCode::from_s3`], so the table in
+//! `docs/errors.md` and the code cannot drift apart.
+//!
+//! Messages are built from our own words plus S3's error code and message; they never
+//! contain credentials (S3 does not echo them, and the connection settings keep them in
+//! [`crate::Secret`]).
+
+use std::fmt;
+
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_smithy_runtime_api::http::Response as HttpResponse;
+use serde::{Deserialize, Serialize};
+
+/// A stable error code. The string form never changes once released.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ErrorCode {
+    /// A request field is missing or malformed; nothing was sent.
+    InvalidInput,
+    /// The bucket does not exist.
+    NoSuchBucket,
+    /// The object does not exist.
+    NoSuchKey,
+    /// The bucket name is taken (by anyone, including you).
+    BucketAlreadyExists,
+    /// The bucket still holds objects.
+    BucketNotEmpty,
+    /// The credentials are valid but not allowed to do this.
+    AccessDenied,
+    /// The credentials are missing, unknown, expired or wrongly signed.
+    InvalidCredentials,
+    /// A condition (ETag, If-Match) did not hold: the object changed under us.
+    PreconditionFailed,
+    /// The store asked us to slow down.
+    Throttled,
+    /// The request took too long.
+    Timeout,
+    /// The store could not be reached, or the connection broke.
+    Network,
+    /// A local file could not be read or written.
+    LocalIo,
+    /// Any other failure reported by the store.
+    ServiceError,
+}
+
+/// Every code, in the order of the table in `docs/errors.md`.
+pub const ALL_ERROR_CODES: [ErrorCode; 13] = [
+    ErrorCode::InvalidInput,
+    ErrorCode::NoSuchBucket,
+    ErrorCode::NoSuchKey,
+    ErrorCode::BucketAlreadyExists,
+    ErrorCode::BucketNotEmpty,
+    ErrorCode::AccessDenied,
+    ErrorCode::InvalidCredentials,
+    ErrorCode::PreconditionFailed,
+    ErrorCode::Throttled,
+    ErrorCode::Timeout,
+    ErrorCode::Network,
+    ErrorCode::LocalIo,
+    ErrorCode::ServiceError,
+];
+
+impl ErrorCode {
+    /// The stable string form, e.g. `"NoSuchKey"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidInput => "InvalidInput",
+            ErrorCode::NoSuchBucket => "NoSuchBucket",
+            ErrorCode::NoSuchKey => "NoSuchKey",
+            ErrorCode::BucketAlreadyExists => "BucketAlreadyExists",
+            ErrorCode::BucketNotEmpty => "BucketNotEmpty",
+            ErrorCode::AccessDenied => "AccessDenied",
+            ErrorCode::InvalidCredentials => "InvalidCredentials",
+            ErrorCode::PreconditionFailed => "PreconditionFailed",
+            ErrorCode::Throttled => "Throttled",
+            ErrorCode::Timeout => "Timeout",
+            ErrorCode::Network => "Network",
+            ErrorCode::LocalIo => "LocalIo",
+            ErrorCode::ServiceError => "ServiceError",
+        }
+    }
+
+    /// Whether trying the same request again later may succeed.
+    pub fn retryable(self) -> bool {
+        matches!(
+            self,
+            ErrorCode::Throttled
+                | ErrorCode::Timeout
+                | ErrorCode::Network
+                | ErrorCode::ServiceError
+        )
+    }
+
+    /// The CLI's exit status for this code. 1 is kept for usage errors and panics.
+    pub fn exit_code(self) -> i32 {
+        match self {
+            ErrorCode::InvalidInput => 2,
+            ErrorCode::NoSuchBucket => 3,
+            ErrorCode::NoSuchKey => 4,
+            ErrorCode::BucketAlreadyExists => 5,
+            ErrorCode::BucketNotEmpty => 6,
+            ErrorCode::AccessDenied => 7,
+            ErrorCode::InvalidCredentials => 8,
+            ErrorCode::PreconditionFailed => 9,
+            ErrorCode::Throttled => 10,
+            ErrorCode::Timeout => 11,
+            ErrorCode::Network => 12,
+            ErrorCode::LocalIo => 13,
+            ErrorCode::ServiceError => 14,
+        }
+    }
+
+    /// What the code means, for `docs/errors.md` and `--help`.
+    pub fn meaning(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidInput => {
+                "A request field is missing or malformed. Nothing was sent to the store."
+            }
+            ErrorCode::NoSuchBucket => {
+                "The bucket does not exist (or the endpoint/region is wrong)."
+            }
+            ErrorCode::NoSuchKey => "The object does not exist.",
+            ErrorCode::BucketAlreadyExists => {
+                "The bucket name is already taken, by you or by another account."
+            }
+            ErrorCode::BucketNotEmpty => "The bucket still holds objects; delete them first.",
+            ErrorCode::AccessDenied => {
+                "The credentials are valid but lack permission for this request."
+            }
+            ErrorCode::InvalidCredentials => {
+                "The credentials are missing, unknown, expired, or do not sign correctly."
+            }
+            ErrorCode::PreconditionFailed => {
+                "An ETag condition did not hold: the object changed while we worked on it."
+            }
+            ErrorCode::Throttled => {
+                "The store asked us to slow down (503 SlowDown) even after retries."
+            }
+            ErrorCode::Timeout => "The request timed out.",
+            ErrorCode::Network => "The store could not be reached or the connection broke.",
+            ErrorCode::LocalIo => "A local file could not be read or written.",
+            ErrorCode::ServiceError => "Any other error reported by the store.",
+        }
+    }
+
+    /// The one table from S3's error codes (and HTTP status, for bodiless HEAD answers) to ours.
+    ///
+    /// `missing` says what a bare 404 means for the request at hand: HEAD requests carry no
+    /// error body, so only the caller knows whether the bucket or the key was looked up.
+    pub fn from_s3(s3_code: Option<&str>, status: Option<u16>, missing: Missing) -> ErrorCode {
+        match s3_code {
+            // The bucket itself is absent.
+            Some("NoSuchBucket") => ErrorCode::NoSuchBucket,
+            // The key (or an upload we started) is absent.
+            Some("NoSuchKey" | "NoSuchUpload") => ErrorCode::NoSuchKey,
+            // Global namespace clash, or we already own it: either way the create did nothing.
+            Some("BucketAlreadyExists" | "BucketAlreadyOwnedByYou") => {
+                ErrorCode::BucketAlreadyExists
+            }
+            Some("BucketNotEmpty") => ErrorCode::BucketNotEmpty,
+            // Authenticated, but policy says no.
+            Some("AccessDenied" | "AllAccessDisabled" | "AccountProblem") => {
+                ErrorCode::AccessDenied
+            }
+            // The signature or key is wrong, or the token expired: fix the credentials.
+            Some(
+                "InvalidAccessKeyId"
+                | "SignatureDoesNotMatch"
+                | "ExpiredToken"
+                | "InvalidToken"
+                | "TokenRefreshRequired"
+                | "InvalidSecurity"
+                | "AuthorizationHeaderMalformed",
+            ) => ErrorCode::InvalidCredentials,
+            // If-Match / x-amz-copy-source-if-match failed, or a concurrent conditional write won.
+            Some("PreconditionFailed" | "ConditionalRequestConflict") => {
+                ErrorCode::PreconditionFailed
+            }
+            // The store's own back-pressure, after the SDK's retries gave up.
+            Some(
+                "SlowDown"
+                | "Throttling"
+                | "ThrottlingException"
+                | "RequestLimitExceeded"
+                | "TooManyRequests",
+            ) => ErrorCode::Throttled,
+            Some("RequestTimeout" | "RequestTimeTooSkewed") => ErrorCode::Timeout,
+            // The store rejected the shape of what we sent: the caller must change the input.
+            Some(
+                "InvalidBucketName"
+                | "InvalidArgument"
+                | "InvalidRange"
+                | "KeyTooLongError"
+                | "EntityTooLarge"
+                | "EntityTooSmall"
+                | "InvalidPart"
+                | "InvalidPartOrder"
+                | "MalformedXML"
+                | "InvalidRequest"
+                | "InvalidStorageClass"
+                | "MetadataTooLarge",
+            ) => ErrorCode::InvalidInput,
+            _ => match status {
+                // Bodiless answers (HEAD) only have a status.
+                Some(404) => match missing {
+                    Missing::Bucket => ErrorCode::NoSuchBucket,
+                    Missing::Key => ErrorCode::NoSuchKey,
+                },
+                Some(401) => ErrorCode::InvalidCredentials,
+                Some(403) => ErrorCode::AccessDenied,
+                Some(409) => ErrorCode::PreconditionFailed,
+                Some(412) => ErrorCode::PreconditionFailed,
+                Some(416) => ErrorCode::InvalidInput,
+                Some(429 | 503) => ErrorCode::Throttled,
+                _ => ErrorCode::ServiceError,
+            },
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a bare 404 means for a request: see [`ErrorCode::from_s3`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Missing {
+    /// The request addressed a bucket (HeadBucket, ListObjects...).
+    Bucket,
+    /// The request addressed an object.
+    Key,
+}
+
+/// The error every action returns.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+#[error("{code}: {message}")]
+pub struct Error {
+    /// The stable code.
+    pub code: ErrorCode,
+    /// What went wrong and what to do about it.
+    pub message: String,
+}
+
+/// Shorthand for results of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// An error with the given code and message.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Error {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// A bad request field: `field` is the JSON name, `problem` says what is wrong and how to fix it.
+    pub fn invalid_input(field: &str, problem: impl fmt::Display) -> Self {
+        Error::new(ErrorCode::InvalidInput, format!("{field}: {problem}"))
+    }
+
+    /// A local file problem, naming the path and the operation.
+    pub fn local_io(what: &str, path: &std::path::Path, err: &std::io::Error) -> Self {
+        let code = if err.kind() == std::io::ErrorKind::NotFound && what.starts_with("read") {
+            // A missing input file is the caller's input, not a disk failure.
+            ErrorCode::InvalidInput
+        } else {
+            ErrorCode::LocalIo
+        };
+        Error::new(code, format!("cannot {what} {}: {err}", path.display()))
+    }
+
+    /// Whether trying again later may succeed.
+    pub fn retryable(&self) -> bool {
+        self.code.retryable()
+    }
+
+    /// The same error with `context` put in front of the message.
+    pub fn context(mut self, context: impl fmt::Display) -> Self {
+        self.message = format!("{context}: {}", self.message);
+        self
+    }
+
+    /// Maps any SDK error. `operation` names the S3 operation and the thing addressed,
+    /// e.g. `GetObject s3://b/k`, so the message says what failed.
+    pub fn from_sdk<E>(err: SdkError<E, HttpResponse>, operation: &str, missing: Missing) -> Self
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        match &err {
+            SdkError::ServiceError(service) => {
+                let status = service.raw().status().as_u16();
+                let inner = service.err();
+                let s3_code = inner.code();
+                let code = ErrorCode::from_s3(s3_code, Some(status), missing);
+                let detail = match (s3_code, inner.message()) {
+                    (Some(c), Some(m)) => format!("{c}: {m}"),
+                    (Some(c), None) => c.to_string(),
+                    (None, Some(m)) => m.to_string(),
+                    (None, None) => format!("HTTP {status}"),
+                };
+                Error::new(code, format!("{operation} failed: {detail}{}", hint(code)))
+            }
+            SdkError::TimeoutError(_) => Error::new(
+                ErrorCode::Timeout,
+                format!("{operation} timed out; check the endpoint, or raise the timeout"),
+            ),
+            SdkError::DispatchFailure(dispatch) => {
+                if dispatch.is_timeout() {
+                    Error::new(
+                        ErrorCode::Timeout,
+                        format!("{operation} timed out: {}", chain(&err)),
+                    )
+                } else if let Some(cred) = credentials_problem(&err) {
+                    Error::new(
+                        ErrorCode::InvalidCredentials,
+                        format!("{operation}: {cred}"),
+                    )
+                } else {
+                    Error::new(
+                        ErrorCode::Network,
+                        format!(
+                            "{operation}: cannot reach the store ({}); check the endpoint and that the store is running",
+                            chain(&err)
+                        ),
+                    )
+                }
+            }
+            SdkError::ResponseError(_) => Error::new(
+                ErrorCode::Network,
+                format!(
+                    "{operation}: the store's answer could not be read: {}",
+                    chain(&err)
+                ),
+            ),
+            SdkError::ConstructionFailure(_) => {
+                if let Some(cred) = credentials_problem(&err) {
+                    Error::new(
+                        ErrorCode::InvalidCredentials,
+                        format!("{operation}: {cred}"),
+                    )
+                } else {
+                    Error::new(
+                        ErrorCode::InvalidInput,
+                        format!("{operation}: {}", chain(&err)),
+                    )
+                }
+            }
+            _ => Error::new(
+                ErrorCode::ServiceError,
+                format!("{operation} failed: {}", chain(&err)),
+            ),
+        }
+    }
+}
+
+/// A one-line hint appended to common codes.
+fn hint(code: ErrorCode) -> &'static str {
+    match code {
+        ErrorCode::InvalidCredentials => {
+            " (check the access key, secret key and session token, or the profile; see docs/configuration.md)"
+        }
+        ErrorCode::AccessDenied => " (the credentials lack permission for this bucket or key)",
+        ErrorCode::NoSuchBucket => " (check the bucket name, region and endpoint)",
+        _ => "",
+    }
+}
+
+/// The error and its sources in one line. SDK errors hide their cause in `source()`.
+fn chain(err: &dyn std::error::Error) -> String {
+    let mut out = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
+}
+
+/// When the SDK failed because no credentials could be loaded, say so plainly.
+fn credentials_problem(err: &dyn std::error::Error) -> Option<String> {
+    let text = chain(err);
+    let lower = text.to_ascii_lowercase();
+    if lower.contains("credential")
+        && (lower.contains("no credentials") || lower.contains("provider"))
+    {
+        Some(format!(
+            "no usable credentials ({text}); set accessKeyId/secretAccessKey, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or a profile"
+        ))
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_has_a_distinct_exit_status_and_name() {
+        let mut exits: Vec<i32> = ALL_ERROR_CODES.iter().map(|c| c.exit_code()).collect();
+        exits.sort_unstable();
+        exits.dedup();
+        assert_eq!(exits.len(), ALL_ERROR_CODES.len());
+        for code in ALL_ERROR_CODES {
+            assert!(code.exit_code() > 1, "0 and 1 are reserved");
+            let json = serde_json::to_string(&code).unwrap_or_default();
+            assert_eq!(json, format!("\"{}\"", code.as_str()));
+        }
+    }
+
+    #[test]
+    fn s3_codes_map_to_ours() {
+        let cases = [
+            ("NoSuchBucket", 404, ErrorCode::NoSuchBucket),
+            ("NoSuchKey", 404, ErrorCode::NoSuchKey),
+            (
+                "BucketAlreadyOwnedByYou",
+                409,
+                ErrorCode::BucketAlreadyExists,
+            ),
+            ("BucketNotEmpty", 409, ErrorCode::BucketNotEmpty),
+            ("AccessDenied", 403, ErrorCode::AccessDenied),
+            ("SignatureDoesNotMatch", 403, ErrorCode::InvalidCredentials),
+            ("InvalidAccessKeyId", 403, ErrorCode::InvalidCredentials),
+            ("PreconditionFailed", 412, ErrorCode::PreconditionFailed),
+            ("SlowDown", 503, ErrorCode::Throttled),
+            ("InternalError", 500, ErrorCode::ServiceError),
+            ("InvalidRange", 416, ErrorCode::InvalidInput),
+        ];
+        for (s3, status, ours) in cases {
+            assert_eq!(
+                ErrorCode::from_s3(Some(s3), Some(status), Missing::Key),
+                ours,
+                "{s3}"
+            );
+        }
+        assert_eq!(
+            ErrorCode::from_s3(None, Some(404), Missing::Bucket),
+            ErrorCode::NoSuchBucket
+        );
+        assert_eq!(
+            ErrorCode::from_s3(None, Some(404), Missing::Key),
+            ErrorCode::NoSuchKey
+        );
+        assert_eq!(
+            ErrorCode::from_s3(None, Some(412), Missing::Key),
+            ErrorCode::PreconditionFailed
+        );
+        assert_eq!(
+            ErrorCode::from_s3(None, Some(503), Missing::Key),
+            ErrorCode::Throttled
+        );
+        assert!(ErrorCode::Throttled.retryable());
+        assert!(!ErrorCode::InvalidInput.retryable());
+    }
+}

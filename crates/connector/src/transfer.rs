@@ -1,0 +1,752 @@
+//! Streaming uploads and downloads, shared by the object actions.
+//!
+//! Memory stays flat as objects grow:
+//! - a file upload reads each part straight from the file (`ByteStream` with an offset and
+//!   length), so nothing is buffered beyond the HTTP client's own small buffers;
+//! - a stream upload (stdin, an HTTP body) buffers at most `concurrency + 1` parts;
+//! - a download writes each chunk to disk as it arrives.
+//!
+//! Failure leaves nothing behind: a failed multipart upload is aborted, and a download goes
+//! to a temporary file beside the target that is renamed into place only when complete.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use aws_sdk_s3::primitives::{ByteStream, Length};
+use aws_sdk_s3::types::{ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart};
+use bytes::{BufMut as _, Bytes, BytesMut};
+use futures::stream::{FuturesUnordered, StreamExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncSeekExt, AsyncWrite, AsyncWriteExt};
+
+use crate::config::ChecksumMode;
+use crate::error::{Error, ErrorCode, Missing, Result};
+use crate::validate::{ByteRange, MAX_PARTS};
+use crate::Connector;
+
+/// Reports transfer progress, e.g. to a progress bar. All methods are cheap and may be
+/// called from several tasks at once.
+pub trait Progress: Send + Sync {
+    /// The total number of bytes, once known.
+    fn set_total(&self, bytes: u64);
+    /// `bytes` more were moved.
+    fn advance(&self, bytes: u64);
+}
+
+/// A [`Progress`] that reports nothing.
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn set_total(&self, _: u64) {}
+    fn advance(&self, _: u64) {}
+}
+
+/// Where an upload's bytes come from.
+pub enum UploadSource {
+    /// A local file, read part by part.
+    File(PathBuf),
+    /// A stream of unknown length (stdin, a request body).
+    Reader(Box<dyn AsyncRead + Send + Unpin>),
+    /// Bytes already in memory (small inline content).
+    Bytes(Bytes),
+}
+
+/// What to upload to.
+pub struct UploadTarget<'a> {
+    /// Bucket.
+    pub bucket: &'a str,
+    /// Key.
+    pub key: &'a str,
+    /// Content type to store.
+    pub content_type: &'a str,
+    /// User metadata to store.
+    pub metadata: &'a BTreeMap<String, String>,
+}
+
+/// What an upload produced.
+#[derive(Debug, Clone)]
+pub struct Uploaded {
+    /// Bytes stored.
+    pub size: u64,
+    /// The ETag the store gave the object.
+    pub etag: Option<String>,
+    /// Number of parts, 0 for a single PUT.
+    pub parts: u32,
+}
+
+/// Uploads `source` to `target`: a single PUT up to the multipart threshold, multipart above.
+pub async fn upload(
+    conn: &Connector,
+    target: &UploadTarget<'_>,
+    source: UploadSource,
+    progress: &dyn Progress,
+) -> Result<Uploaded> {
+    let threshold = conn.transfer().multipart_threshold;
+    match source {
+        UploadSource::Bytes(bytes) => {
+            progress.set_total(bytes.len() as u64);
+            let size = bytes.len() as u64;
+            let out = put_single(conn, target, ByteStream::from(bytes), size).await?;
+            progress.advance(size);
+            Ok(out)
+        }
+        UploadSource::File(path) => {
+            let meta = tokio::fs::metadata(&path)
+                .await
+                .map_err(|e| Error::local_io("read", &path, &e))?;
+            if !meta.is_file() {
+                return Err(Error::invalid_input(
+                    "file",
+                    format!("{} is not a regular file", path.display()),
+                ));
+            }
+            let size = meta.len();
+            progress.set_total(size);
+            if size <= threshold {
+                let body = ByteStream::read_from()
+                    .path(&path)
+                    .build()
+                    .await
+                    .map_err(|e| {
+                        Error::new(
+                            ErrorCode::LocalIo,
+                            format!("cannot read {}: {e}", path.display()),
+                        )
+                    })?;
+                let out = put_single(conn, target, body, size).await?;
+                progress.advance(size);
+                Ok(out)
+            } else {
+                upload_file_multipart(conn, target, &path, size, progress).await
+            }
+        }
+        UploadSource::Reader(mut reader) => {
+            // The first chunk is at least a part and at least the threshold: if the stream ends
+            // inside it, one PUT does; otherwise it becomes part 1.
+            let first_len = conn.transfer().part_size.max(threshold) as usize;
+            let first = read_chunk(&mut reader, first_len).await?;
+            if first.len() < first_len {
+                // The whole stream fitted below the threshold: one PUT.
+                let size = first.len() as u64;
+                progress.set_total(size);
+                let out = put_single(conn, target, ByteStream::from(first), size).await?;
+                progress.advance(size);
+                return Ok(out);
+            }
+            upload_stream_multipart(conn, target, first, reader, progress).await
+        }
+    }
+}
+
+/// Reads up to `len` bytes, stopping early only at end of stream.
+async fn read_chunk(reader: &mut (dyn AsyncRead + Send + Unpin), len: usize) -> Result<Bytes> {
+    let mut buf = BytesMut::with_capacity(len);
+    while buf.len() < len {
+        let room = len - buf.len();
+        let n = reader
+            .read_buf(&mut (&mut buf).limit(room))
+            .await
+            .map_err(|e| {
+                Error::new(
+                    ErrorCode::LocalIo,
+                    format!("cannot read the input stream: {e}"),
+                )
+            })?;
+        if n == 0 {
+            break;
+        }
+    }
+    Ok(buf.freeze())
+}
+
+async fn put_single(
+    conn: &Connector,
+    t: &UploadTarget<'_>,
+    body: ByteStream,
+    size: u64,
+) -> Result<Uploaded> {
+    let mut req = conn
+        .client()
+        .put_object()
+        .bucket(t.bucket)
+        .key(t.key)
+        .content_type(t.content_type)
+        .content_length(size as i64)
+        .set_metadata(metadata_map(t.metadata))
+        .body(body);
+    if conn.settings().effective_checksums() == ChecksumMode::WhenSupported {
+        req = req.checksum_algorithm(ChecksumAlgorithm::Crc32);
+    }
+    let out = req.send().await.map_err(|e| {
+        Error::from_sdk(
+            e,
+            &format!("PutObject s3://{}/{}", t.bucket, t.key),
+            Missing::Bucket,
+        )
+    })?;
+    Ok(Uploaded {
+        size,
+        etag: out.e_tag().map(str::to_string),
+        parts: 0,
+    })
+}
+
+fn metadata_map(
+    meta: &BTreeMap<String, String>,
+) -> Option<std::collections::HashMap<String, String>> {
+    (!meta.is_empty()).then(|| meta.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+}
+
+/// A multipart upload in progress. Every failure path goes through [`Multipart::abort`], so no
+/// upload is left behind to be billed.
+pub(crate) struct Multipart<'a> {
+    conn: &'a Connector,
+    bucket: &'a str,
+    key: &'a str,
+    upload_id: String,
+    checksums: bool,
+}
+
+impl<'a> Multipart<'a> {
+    pub(crate) async fn create(conn: &'a Connector, t: &UploadTarget<'a>) -> Result<Multipart<'a>> {
+        let checksums = conn.settings().effective_checksums() == ChecksumMode::WhenSupported;
+        let mut req = conn
+            .client()
+            .create_multipart_upload()
+            .bucket(t.bucket)
+            .key(t.key)
+            .content_type(t.content_type)
+            .set_metadata(metadata_map(t.metadata));
+        if checksums {
+            req = req.checksum_algorithm(ChecksumAlgorithm::Crc32);
+        }
+        let out = req.send().await.map_err(|e| {
+            Error::from_sdk(
+                e,
+                &format!("CreateMultipartUpload s3://{}/{}", t.bucket, t.key),
+                Missing::Bucket,
+            )
+        })?;
+        let upload_id = out
+            .upload_id()
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorCode::ServiceError,
+                    "CreateMultipartUpload returned no upload id",
+                )
+            })?
+            .to_string();
+        Ok(Multipart {
+            conn,
+            bucket: t.bucket,
+            key: t.key,
+            upload_id,
+            checksums,
+        })
+    }
+
+    async fn upload_part(&self, number: i32, body: ByteStream, len: u64) -> Result<CompletedPart> {
+        let mut req = self
+            .conn
+            .client()
+            .upload_part()
+            .bucket(self.bucket)
+            .key(self.key)
+            .upload_id(&self.upload_id)
+            .part_number(number)
+            .content_length(len as i64)
+            .body(body);
+        if self.checksums {
+            req = req.checksum_algorithm(ChecksumAlgorithm::Crc32);
+        }
+        let out = req.send().await.map_err(|e| {
+            Error::from_sdk(
+                e,
+                &format!("UploadPart {number} of s3://{}/{}", self.bucket, self.key),
+                Missing::Key,
+            )
+        })?;
+        Ok(CompletedPart::builder()
+            .part_number(number)
+            .set_e_tag(out.e_tag().map(str::to_string))
+            .set_checksum_crc32(out.checksum_crc32().map(str::to_string))
+            .build())
+    }
+
+    /// Copies `range` (`bytes=A-B`) of `copy_source` into part `number`, only if the source
+    /// still has ETag `if_match`.
+    pub(crate) async fn upload_part_copy(
+        &self,
+        number: i32,
+        copy_source: &str,
+        range: String,
+        if_match: &str,
+    ) -> Result<CompletedPart> {
+        let out = self
+            .conn
+            .client()
+            .upload_part_copy()
+            .bucket(self.bucket)
+            .key(self.key)
+            .upload_id(&self.upload_id)
+            .part_number(number)
+            .copy_source(copy_source)
+            .copy_source_range(range)
+            .copy_source_if_match(if_match)
+            .send()
+            .await
+            .map_err(|e| {
+                Error::from_sdk(
+                    e,
+                    &format!(
+                        "UploadPartCopy {number} into s3://{}/{}",
+                        self.bucket, self.key
+                    ),
+                    Missing::Key,
+                )
+            })?;
+        let result = out.copy_part_result();
+        Ok(CompletedPart::builder()
+            .part_number(number)
+            .set_e_tag(result.and_then(|r| r.e_tag()).map(str::to_string))
+            .set_checksum_crc32(result.and_then(|r| r.checksum_crc32()).map(str::to_string))
+            .build())
+    }
+
+    async fn complete(&self, mut parts: Vec<CompletedPart>) -> Result<Option<String>> {
+        parts.sort_by_key(|p| p.part_number());
+        let out = self
+            .conn
+            .client()
+            .complete_multipart_upload()
+            .bucket(self.bucket)
+            .key(self.key)
+            .upload_id(&self.upload_id)
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .set_parts(Some(parts))
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| {
+                Error::from_sdk(
+                    e,
+                    &format!("CompleteMultipartUpload s3://{}/{}", self.bucket, self.key),
+                    Missing::Key,
+                )
+            })?;
+        Ok(out.e_tag().map(str::to_string))
+    }
+
+    /// Aborts the upload and returns `err`, noting in its message if the abort failed too.
+    async fn abort(&self, err: Error) -> Error {
+        let res = self
+            .conn
+            .client()
+            .abort_multipart_upload()
+            .bucket(self.bucket)
+            .key(self.key)
+            .upload_id(&self.upload_id)
+            .send()
+            .await;
+        match res {
+            Ok(_) => err,
+            Err(e) => {
+                let abort = Error::from_sdk(e, "AbortMultipartUpload", Missing::Key);
+                tracing::warn!(upload_id = %self.upload_id, "could not abort multipart upload: {}", abort.message);
+                err.context(format!(
+                    "upload failed and its multipart upload {} could not be aborted ({}); abort it by hand or with a lifecycle rule",
+                    self.upload_id, abort.message
+                ))
+            }
+        }
+    }
+
+    /// Completes with `parts`, or aborts if any part failed.
+    pub(crate) async fn finish(&self, parts: Result<Vec<CompletedPart>>) -> Result<Option<String>> {
+        let parts = match parts {
+            Ok(p) => p,
+            Err(e) => return Err(self.abort(e).await),
+        };
+        match self.complete(parts).await {
+            Ok(etag) => Ok(etag),
+            Err(e) => Err(self.abort(e).await),
+        }
+    }
+}
+
+/// The part size for `size` bytes: the configured one, raised to stay within 10,000 parts.
+pub fn part_size_for(configured: u64, size: u64) -> u64 {
+    configured.max(size.div_ceil(MAX_PARTS))
+}
+
+async fn upload_file_multipart(
+    conn: &Connector,
+    t: &UploadTarget<'_>,
+    path: &Path,
+    size: u64,
+    progress: &dyn Progress,
+) -> Result<Uploaded> {
+    let part_size = part_size_for(conn.transfer().part_size, size);
+    let count = size.div_ceil(part_size);
+    let mpu = Multipart::create(conn, t).await?;
+    let concurrency = conn.transfer().concurrency;
+    let parts = async {
+        let mut pending = futures::stream::iter(0..count)
+            .map(|i| {
+                let mpu = &mpu;
+                async move {
+                    let offset = i * part_size;
+                    let len = part_size.min(size - offset);
+                    let body = ByteStream::read_from()
+                        .path(path)
+                        .offset(offset)
+                        .length(Length::Exact(len))
+                        .build()
+                        .await
+                        .map_err(|e| {
+                            Error::new(
+                                ErrorCode::LocalIo,
+                                format!("cannot read {}: {e}", path.display()),
+                            )
+                        })?;
+                    let part = mpu.upload_part((i + 1) as i32, body, len).await?;
+                    progress.advance(len);
+                    Ok::<_, Error>(part)
+                }
+            })
+            .buffer_unordered(concurrency);
+        let mut done = Vec::with_capacity(count as usize);
+        while let Some(part) = pending.next().await {
+            done.push(part?);
+        }
+        Ok(done)
+    }
+    .await;
+    let etag = mpu.finish(parts).await?;
+    Ok(Uploaded {
+        size,
+        etag,
+        parts: count as u32,
+    })
+}
+
+async fn upload_stream_multipart(
+    conn: &Connector,
+    t: &UploadTarget<'_>,
+    first: Bytes,
+    mut reader: Box<dyn AsyncRead + Send + Unpin>,
+    progress: &dyn Progress,
+) -> Result<Uploaded> {
+    let part_size = conn.transfer().part_size as usize;
+    let concurrency = conn.transfer().concurrency;
+    let mpu = Multipart::create(conn, t).await?;
+    let result = async {
+        let mut in_flight = FuturesUnordered::new();
+        let mut done = Vec::new();
+        let mut next = Some(first);
+        let mut number: i32 = 0;
+        let mut size: u64 = 0;
+        loop {
+            // Keep at most `concurrency` parts in flight, reading the next one only when a slot
+            // is free: that bounds memory to (concurrency + 1) parts.
+            while in_flight.len() < concurrency {
+                let Some(chunk) = next.take() else { break };
+                if chunk.is_empty() && number > 0 {
+                    break;
+                }
+                number += 1;
+                if number as u64 > MAX_PARTS {
+                    return Err(Error::invalid_input(
+                        "partSize",
+                        format!(
+                            "the stream needs more than {MAX_PARTS} parts of {part_size} bytes; raise partSize"
+                        ),
+                    ));
+                }
+                let len = chunk.len() as u64;
+                size += len;
+                let mpu = &mpu;
+                let n = number;
+                in_flight.push(async move {
+                    let part = mpu.upload_part(n, ByteStream::from(chunk), len).await?;
+                    progress.advance(len);
+                    Ok::<_, Error>(part)
+                });
+                let chunk = read_chunk(&mut reader, part_size).await?;
+                if !chunk.is_empty() {
+                    next = Some(chunk);
+                }
+            }
+            match in_flight.next().await {
+                Some(part) => done.push(part?),
+                None => break,
+            }
+        }
+        Ok((done, size, number))
+    }
+    .await;
+    let (parts, size, count) = match result {
+        Ok(v) => v,
+        Err(e) => return Err(mpu.abort(e).await),
+    };
+    let etag = mpu.finish(Ok(parts)).await?;
+    Ok(Uploaded {
+        size,
+        etag,
+        parts: count as u32,
+    })
+}
+
+/// What a download learned about the object.
+#[derive(Debug, Clone, Default)]
+pub struct Downloaded {
+    /// Bytes written.
+    pub size: u64,
+    /// The whole object's size.
+    pub object_size: Option<u64>,
+    /// Content type.
+    pub content_type: Option<String>,
+    /// ETag.
+    pub etag: Option<String>,
+    /// Last modified, RFC 3339.
+    pub last_modified: Option<String>,
+    /// User metadata.
+    pub metadata: BTreeMap<String, String>,
+}
+
+fn fill_from_get(d: &mut Downloaded, out: &aws_sdk_s3::operation::get_object::GetObjectOutput) {
+    d.content_type = out.content_type().map(str::to_string);
+    d.etag = out.e_tag().map(str::to_string);
+    d.last_modified = out.last_modified().and_then(crate::actions::rfc3339);
+    d.metadata = out
+        .metadata()
+        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default();
+    d.object_size = match out.content_range() {
+        // "bytes 0-99/1234": the total follows the slash.
+        Some(cr) => cr.rsplit('/').next().and_then(|t| t.parse().ok()),
+        None => out.content_length().map(|l| l as u64),
+    };
+}
+
+async fn get(
+    conn: &Connector,
+    bucket: &str,
+    key: &str,
+    range: Option<String>,
+    if_match: Option<&str>,
+) -> Result<aws_sdk_s3::operation::get_object::GetObjectOutput> {
+    conn.client()
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .set_range(range)
+        .set_if_match(if_match.map(str::to_string))
+        .send()
+        .await
+        .map_err(|e| Error::from_sdk(e, &format!("GetObject s3://{bucket}/{key}"), Missing::Key))
+}
+
+/// Copies a response body into `out`, reporting progress. Returns the bytes written.
+async fn pump(
+    body: ByteStream,
+    out: &mut (dyn AsyncWrite + Send + Unpin),
+    progress: &dyn Progress,
+    what: &str,
+) -> Result<u64> {
+    let mut body = body;
+    let mut written = 0u64;
+    while let Some(chunk) = body.try_next().await.map_err(|e| {
+        Error::new(
+            ErrorCode::Network,
+            format!("{what}: the connection broke while reading the object: {e}"),
+        )
+    })? {
+        out.write_all(&chunk)
+            .await
+            .map_err(|e| Error::new(ErrorCode::LocalIo, format!("{what}: cannot write: {e}")))?;
+        written += chunk.len() as u64;
+        progress.advance(chunk.len() as u64);
+    }
+    Ok(written)
+}
+
+/// Streams an object (or a range of it) into `out`, in order.
+pub async fn download_to_writer(
+    conn: &Connector,
+    bucket: &str,
+    key: &str,
+    range: Option<ByteRange>,
+    out: &mut (dyn AsyncWrite + Send + Unpin),
+    progress: &dyn Progress,
+) -> Result<Downloaded> {
+    let resp = get(conn, bucket, key, range.map(|r| r.header()), None).await?;
+    let mut d = Downloaded::default();
+    fill_from_get(&mut d, &resp);
+    if let Some(len) = resp.content_length() {
+        progress.set_total(len as u64);
+    }
+    d.size = pump(
+        resp.body,
+        out,
+        progress,
+        &format!("GetObject s3://{bucket}/{key}"),
+    )
+    .await?;
+    out.flush()
+        .await
+        .map_err(|e| Error::new(ErrorCode::LocalIo, format!("cannot write the output: {e}")))?;
+    Ok(d)
+}
+
+/// Downloads an object (or a range) to `path`, atomically: the bytes go to a temporary file
+/// in the same directory, renamed over `path` only once complete. On any failure the
+/// temporary file is removed and `path` is untouched.
+pub async fn download_to_file(
+    conn: &Connector,
+    bucket: &str,
+    key: &str,
+    range: Option<ByteRange>,
+    path: &Path,
+    progress: &dyn Progress,
+) -> Result<Downloaded> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    if path.is_dir() {
+        return Err(Error::invalid_input(
+            "file",
+            format!("{} is a directory; give a file path", path.display()),
+        ));
+    }
+    if !dir.is_dir() {
+        return Err(Error::invalid_input(
+            "file",
+            format!("directory {} does not exist", dir.display()),
+        ));
+    }
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let temp = tempfile::Builder::new()
+        .prefix(&format!(".{file_name}."))
+        .suffix(".part")
+        .tempfile_in(&dir)
+        .map_err(|e| Error::local_io("create a temporary file in", &dir, &e))?;
+    let temp_path = temp.path().to_path_buf();
+    let what = format!("GetObject s3://{bucket}/{key}");
+
+    let part_size = conn.transfer().part_size;
+    let concurrency = conn.transfer().concurrency;
+    let ranged = range.is_none() && concurrency > 1;
+    // The first request asks for the first part only when a parallel download is possible;
+    // its Content-Range tells the total size and the ETag pins the version for the rest.
+    let first_range = if ranged {
+        Some(format!("bytes=0-{}", part_size - 1))
+    } else {
+        range.map(|r| r.header())
+    };
+    let first = match get(conn, bucket, key, first_range, None).await {
+        Err(e) if ranged && e.code == ErrorCode::InvalidInput => {
+            // An empty object has no byte 0: a ranged GET is refused with 416. Ask plainly.
+            get(conn, bucket, key, None, None).await?
+        }
+        other => other?,
+    };
+    let mut d = Downloaded::default();
+    fill_from_get(&mut d, &first);
+    let total = d.object_size.unwrap_or(0);
+    let partial = first.content_range().is_some();
+    progress.set_total(if range.is_some() {
+        first.content_length().unwrap_or(0) as u64
+    } else {
+        total
+    });
+
+    let mut file = tokio::fs::File::from_std(
+        temp.reopen()
+            .map_err(|e| Error::local_io("open", &temp_path, &e))?,
+    );
+    let mut written = pump(first.body, &mut file, progress, &what).await?;
+    file.flush()
+        .await
+        .map_err(|e| Error::local_io("write", &temp_path, &e))?;
+    drop(file);
+
+    if ranged && partial && written < total {
+        let etag = d.etag.clone();
+        let starts: Vec<u64> = (written..total).step_by(part_size as usize).collect();
+        let mut parts = futures::stream::iter(starts)
+            .map(|start| {
+                let end = (start + part_size).min(total) - 1;
+                let etag = etag.clone();
+                let temp_path = temp_path.clone();
+                let what = what.clone();
+                async move {
+                    let resp = get(
+                        conn,
+                        bucket,
+                        key,
+                        Some(format!("bytes={start}-{end}")),
+                        etag.as_deref(),
+                    )
+                    .await
+                    .map_err(|e| {
+                        if e.code == ErrorCode::PreconditionFailed {
+                            Error::new(
+                                ErrorCode::PreconditionFailed,
+                                format!(
+                                    "{what}: the object changed during the download; try again"
+                                ),
+                            )
+                        } else {
+                            e
+                        }
+                    })?;
+                    let mut f = tokio::fs::OpenOptions::new()
+                        .write(true)
+                        .open(&temp_path)
+                        .await
+                        .map_err(|e| Error::local_io("open", &temp_path, &e))?;
+                    f.seek(std::io::SeekFrom::Start(start))
+                        .await
+                        .map_err(|e| Error::local_io("seek in", &temp_path, &e))?;
+                    let n = pump(resp.body, &mut f, progress, &what).await?;
+                    f.flush()
+                        .await
+                        .map_err(|e| Error::local_io("write", &temp_path, &e))?;
+                    if n != end - start + 1 {
+                        return Err(Error::new(
+                            ErrorCode::Network,
+                            format!(
+                                "{what}: expected {} bytes at offset {start}, got {n}",
+                                end - start + 1
+                            ),
+                        ));
+                    }
+                    Ok::<u64, Error>(n)
+                }
+            })
+            .buffer_unordered(concurrency);
+        while let Some(n) = parts.next().await {
+            written += n?;
+        }
+    }
+    if range.is_none() && written != total && d.object_size.is_some() {
+        return Err(Error::new(
+            ErrorCode::Network,
+            format!("{what}: got {written} of {total} bytes; the download is incomplete and was discarded"),
+        ));
+    }
+    temp.persist(path)
+        .map_err(|e| Error::local_io("rename the download onto", path, &e.error))?;
+    d.size = written;
+    Ok(d)
+}
+
+/// A shared, clonable progress reporter.
+pub type SharedProgress = Arc<dyn Progress>;
