@@ -136,9 +136,7 @@ pub enum Command {
         continuation_token: Option<String>,
     },
     /// List the common prefixes ("folders") under a delimiter.
-    #[command(
-        after_help = "Example:\n  s3-connector --embedded ./data list-prefixes reports --prefix 2026/"
-    )]
+    #[command(after_help = "Example:\n  s3-connector --embedded ./data list-prefixes reports --prefix 2026/")]
     ListPrefixes {
         /// Bucket name.
         bucket: String,
@@ -150,9 +148,7 @@ pub enum Command {
         delimiter: Option<String>,
     },
     /// Show an object's size, content type, ETag, last modified and metadata.
-    #[command(
-        after_help = "Example:\n  s3-connector --embedded ./data head-object reports 2026/q1.pdf"
-    )]
+    #[command(after_help = "Example:\n  s3-connector --embedded ./data head-object reports 2026/q1.pdf")]
     HeadObject {
         /// Bucket name.
         bucket: String,
@@ -196,9 +192,7 @@ pub enum Command {
         metadata: Vec<String>,
     },
     /// Delete one object (a missing key succeeds).
-    #[command(
-        after_help = "Example:\n  s3-connector --embedded ./data delete-object reports 2026/q1.pdf"
-    )]
+    #[command(after_help = "Example:\n  s3-connector --embedded ./data delete-object reports 2026/q1.pdf")]
     DeleteObject {
         /// Bucket name.
         bucket: String,
@@ -317,10 +311,7 @@ impl Command {
                 put(&mut m, "prefix", prefix.clone());
                 "listBuckets"
             }
-            Command::CreateBucket {
-                bucket,
-                bucket_region,
-            } => {
+            Command::CreateBucket { bucket, bucket_region } => {
                 put(&mut m, "bucket", Some(bucket.clone()));
                 put(&mut m, "region", bucket_region.clone());
                 "createBucket"
@@ -406,11 +397,7 @@ impl Command {
                 put(&mut m, "key", Some(key.clone()));
                 "deleteObject"
             }
-            Command::DeleteObjects {
-                bucket,
-                keys,
-                prefix,
-            } => {
+            Command::DeleteObjects { bucket, keys, prefix } => {
                 put(&mut m, "bucket", Some(bucket.clone()));
                 if !keys.is_empty() {
                     m.insert("keys".into(), json!(keys));

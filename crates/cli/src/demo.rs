@@ -8,19 +8,14 @@ use s3_connector_embedded::{EmbeddedOptions, EmbeddedStore};
 
 /// Runs the walk-through, printing each step's request and JSON result.
 pub async fn run() -> Result<(), Error> {
-    let dir = tempfile::tempdir()
-        .map_err(|e| Error::new(ErrorCode::LocalIo, format!("cannot create a temp dir: {e}")))?;
+    let dir =
+        tempfile::tempdir().map_err(|e| Error::new(ErrorCode::LocalIo, format!("cannot create a temp dir: {e}")))?;
     let data = dir.path().join("store");
     let work = dir.path().join("files");
     std::fs::create_dir_all(&work).map_err(|e| Error::local_io("create", &work, &e))?;
     let store = EmbeddedStore::start(EmbeddedOptions::new(&data))
         .await
-        .map_err(|e| {
-            Error::new(
-                ErrorCode::LocalIo,
-                format!("cannot start the embedded S3 store: {e}"),
-            )
-        })?;
+        .map_err(|e| Error::new(ErrorCode::LocalIo, format!("cannot start the embedded S3 store: {e}")))?;
     eprintln!(
         "using the embedded S3 store at {} ({})",
         store.data_dir().display(),
@@ -130,10 +125,7 @@ pub async fn run() -> Result<(), Error> {
             "delete the buckets",
             json!({"action": "deleteBucket", "bucket": "demo-bucket"}),
         ),
-        (
-            "",
-            json!({"action": "deleteBucket", "bucket": "demo-archive"}),
-        ),
+        ("", json!({"action": "deleteBucket", "bucket": "demo-archive"})),
         (
             "a bad input is refused before anything is sent",
             json!({"action": "createBucket", "bucket": "Not_A_Bucket"}),

@@ -7,8 +7,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use s3_connector::{
-    Action, ActionResult, ConnectionSettings, Connector, Error, ErrorCode, Secret, Streams,
-    TransferSettings,
+    Action, ActionResult, ConnectionSettings, Connector, Error, ErrorCode, Secret, Streams, TransferSettings,
 };
 use s3_connector_embedded::{EmbeddedOptions, EmbeddedStore};
 
@@ -21,10 +20,7 @@ use args::{Cli, Command, Global};
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(cli.global.verbose);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -59,8 +55,7 @@ fn init_tracing(verbose: u8) {
 /// Prints an error on stderr: JSON for `exec`/`--json`, a line otherwise.
 fn report(err: &Error, json: bool) {
     if json {
-        let body =
-            serde_json::json!({"error": {"code": err.code.as_str(), "message": err.message}});
+        let body = serde_json::json!({"error": {"code": err.code.as_str(), "message": err.message}});
         eprintln!("{body}");
     } else {
         eprintln!("error[{}]: {}", err.code, err.message);
@@ -70,9 +65,7 @@ fn report(err: &Error, json: bool) {
 async fn run(cli: Cli) -> Result<(), Error> {
     match &cli.command {
         Command::Demo => return demo::run().await,
-        Command::ServeS3 { data, listen } => {
-            return serve_s3(&cli.global, data.clone(), *listen).await
-        }
+        Command::ServeS3 { data, listen } => return serve_s3(&cli.global, data.clone(), *listen).await,
         _ => {}
     }
     // Kept alive until the command finishes; dropping it stops the embedded store.
@@ -90,9 +83,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
             let streams = Streams {
                 input: Some(Box::new(tokio::io::stdin())),
                 output: Some(Box::new(tokio::io::stdout())),
-                progress: render::progress(
-                    !cli.global.no_progress && std::io::stderr().is_terminal(),
-                ),
+                progress: render::progress(!cli.global.no_progress && std::io::stderr().is_terminal()),
             };
             let result = action.execute(&conn, streams).await?;
             if to_stdout {
@@ -111,8 +102,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
 }
 
 fn to_json(result: &ActionResult) -> String {
-    serde_json::to_string_pretty(result)
-        .unwrap_or_else(|e| format!("{{\"error\":\"cannot render result: {e}\"}}"))
+    serde_json::to_string_pretty(result).unwrap_or_else(|e| format!("{{\"error\":\"cannot render result: {e}\"}}"))
 }
 
 /// `exec`: one JSON request from a file or stdin, the JSON result on stdout.
@@ -130,8 +120,8 @@ async fn exec(conn: &Connector, file: Option<PathBuf>) -> Result<(), Error> {
             .await
             .map_err(|e| Error::local_io("read", &path, &e))?
     };
-    let value: serde_json::Value = serde_json::from_str(&text)
-        .map_err(|e| Error::invalid_input("request", format!("is not valid JSON: {e}")))?;
+    let value: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| Error::invalid_input("request", format!("is not valid JSON: {e}")))?;
     let action = Action::from_json(value)?;
     // stdout carries the JSON result, so it is never an object stream; stdin is free for
     // putObject only when the request itself came from a file.
@@ -172,12 +162,7 @@ async fn settings(g: &Global) -> Result<(ConnectionSettings, Option<EmbeddedStor
     if let Some(dir) = &g.embedded {
         let started = EmbeddedStore::start(EmbeddedOptions::new(dir))
             .await
-            .map_err(|e| {
-                Error::new(
-                    ErrorCode::LocalIo,
-                    format!("cannot start the embedded S3 store: {e}"),
-                )
-            })?;
+            .map_err(|e| Error::new(ErrorCode::LocalIo, format!("cannot start the embedded S3 store: {e}")))?;
         eprintln!(
             "using the embedded S3 store at {} ({})",
             started.data_dir().display(),
@@ -207,7 +192,9 @@ async fn settings(g: &Global) -> Result<(ConnectionSettings, Option<EmbeddedStor
 /// `serve-s3`: the embedded store alone, until Ctrl-C.
 async fn serve_s3(g: &Global, data: PathBuf, listen: std::net::SocketAddr) -> Result<(), Error> {
     if !listen.ip().is_loopback() {
-        eprintln!("warning: serving on {listen}, which is reachable from other machines; anyone with the keys can use it");
+        eprintln!(
+            "warning: serving on {listen}, which is reachable from other machines; anyone with the keys can use it"
+        );
     }
     let layered = ConnectionSettings::layered(
         None,
@@ -217,22 +204,16 @@ async fn serve_s3(g: &Global, data: PathBuf, listen: std::net::SocketAddr) -> Re
             ..Default::default()
         },
     )?;
-    let given = layered
-        .access_key_id
-        .clone()
-        .zip(layered.secret_access_key.clone());
+    let given = layered.access_key_id.clone().zip(layered.secret_access_key.clone());
     let mut opts = EmbeddedOptions::new(&data);
     opts.listen = listen;
     if let Some((key, secret)) = &given {
         opts.access_key = Some(key.clone());
         opts.secret_key = Some(secret.expose().to_string());
     }
-    let store = EmbeddedStore::start(opts).await.map_err(|e| {
-        Error::new(
-            ErrorCode::LocalIo,
-            format!("cannot start the embedded S3 store: {e}"),
-        )
-    })?;
+    let store = EmbeddedStore::start(opts)
+        .await
+        .map_err(|e| Error::new(ErrorCode::LocalIo, format!("cannot start the embedded S3 store: {e}")))?;
     eprintln!(
         "using the embedded S3 store at {} ({}); Ctrl-C stops it",
         store.data_dir().display(),

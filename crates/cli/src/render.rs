@@ -10,9 +10,8 @@ pub fn progress(enabled: bool) -> Box<dyn Progress> {
         return Box::new(NoProgress);
     }
     let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
-    if let Ok(style) = ProgressStyle::with_template(
-        "{bytes}/{total_bytes} {wide_bar} {binary_bytes_per_sec} eta {eta}",
-    ) {
+    if let Ok(style) = ProgressStyle::with_template("{bytes}/{total_bytes} {wide_bar} {binary_bytes_per_sec} eta {eta}")
+    {
         bar.set_style(style);
     }
     Box::new(Bar(bar))
@@ -40,11 +39,7 @@ pub fn human(result: &ActionResult) {
     match result {
         ActionResult::ListBuckets(r) => {
             for b in &r.buckets {
-                println!(
-                    "{:<25} {}",
-                    b.creation_date.as_deref().unwrap_or("-"),
-                    b.name
-                );
+                println!("{:<25} {}", b.creation_date.as_deref().unwrap_or("-"), b.name);
             }
         }
         ActionResult::ListObjects(r) => {

@@ -57,10 +57,7 @@ impl Connector {
                             .build(),
                     )
                     .or_else(Region::new("us-east-1"));
-                chain
-                    .region()
-                    .await
-                    .unwrap_or_else(|| Region::new("us-east-1"))
+                chain.region().await.unwrap_or_else(|| Region::new("us-east-1"))
             }
         };
 
@@ -68,18 +65,14 @@ impl Connector {
             (Some(key), Some(secret)) => SharedCredentialsProvider::new(Credentials::new(
                 key,
                 secret.expose(),
-                settings
-                    .session_token
-                    .as_ref()
-                    .map(|t| t.expose().to_string()),
+                settings.session_token.as_ref().map(|t| t.expose().to_string()),
                 None,
                 "s3-connector",
             )),
             _ => {
-                let mut chain =
-                    aws_config::default_provider::credentials::DefaultCredentialsChain::builder()
-                        .imds_client(imds)
-                        .region(region.clone());
+                let mut chain = aws_config::default_provider::credentials::DefaultCredentialsChain::builder()
+                    .imds_client(imds)
+                    .region(region.clone());
                 if let Some(p) = &settings.profile {
                     chain = chain.profile_name(p);
                 }
@@ -92,9 +85,7 @@ impl Connector {
             .credentials_provider(credentials)
             // Standard mode: exponential backoff with jitter; retries throttling (503 SlowDown),
             // transient 5xx and connection errors.
-            .retry_config(
-                RetryConfig::standard().with_max_attempts(settings.max_attempts.unwrap_or(3)),
-            );
+            .retry_config(RetryConfig::standard().with_max_attempts(settings.max_attempts.unwrap_or(3)));
         if let Some(endpoint) = &settings.endpoint {
             loader = loader.endpoint_url(endpoint.trim_end_matches('/'));
         }

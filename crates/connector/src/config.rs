@@ -117,9 +117,7 @@ impl TransferSettings {
                 format!("must be at least {} bytes (5 MiB)", validate::MIN_PART_SIZE),
             ));
         }
-        if !(validate::MIN_PART_SIZE..=validate::MAX_PART_SIZE)
-            .contains(&self.multipart_copy_threshold)
-        {
+        if !(validate::MIN_PART_SIZE..=validate::MAX_PART_SIZE).contains(&self.multipart_copy_threshold) {
             return Err(Error::invalid_input(
                 "multipartCopyThreshold",
                 "must be 5 MiB to 5 GiB: CopyObject copies at most 5 GiB in one request",
@@ -174,18 +172,16 @@ impl ConnectionSettings {
                 Some(v) => match v.to_ascii_lowercase().as_str() {
                     "1" | "true" | "yes" | "on" => Ok(Some(true)),
                     "0" | "false" | "no" | "off" => Ok(Some(false)),
-                    _ => Err(Error::invalid_input(
-                        name,
-                        format!("{v:?} is not true or false"),
-                    )),
+                    _ => Err(Error::invalid_input(name, format!("{v:?} is not true or false"))),
                 },
             }
         };
         let max_attempts = match var("AWS_MAX_ATTEMPTS") {
             None => None,
-            Some(v) => Some(v.parse::<u32>().map_err(|_| {
-                Error::invalid_input("AWS_MAX_ATTEMPTS", format!("{v:?} is not a whole number"))
-            })?),
+            Some(v) => Some(
+                v.parse::<u32>()
+                    .map_err(|_| Error::invalid_input("AWS_MAX_ATTEMPTS", format!("{v:?} is not a whole number")))?,
+            ),
         };
         Ok(ConnectionSettings {
             region: var("AWS_REGION").or_else(|| var("AWS_DEFAULT_REGION")),
@@ -195,9 +191,7 @@ impl ConnectionSettings {
             secret_access_key: var("AWS_SECRET_ACCESS_KEY").map(Secret),
             session_token: var("AWS_SESSION_TOKEN").map(Secret),
             profile: var("AWS_PROFILE"),
-            checksums: var("S3_CONNECTOR_CHECKSUMS")
-                .map(|v| v.parse())
-                .transpose()?,
+            checksums: var("S3_CONNECTOR_CHECKSUMS").map(|v| v.parse()).transpose()?,
             max_attempts,
             transfer: None,
         })
@@ -205,16 +199,11 @@ impl ConnectionSettings {
 
     /// Reads a TOML config file with the same camelCase field names as this struct.
     pub fn from_file(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| Error::local_io("read config file", path, &e))?;
+        let text = std::fs::read_to_string(path).map_err(|e| Error::local_io("read config file", path, &e))?;
         toml::from_str(&text).map_err(|e| {
             Error::invalid_input(
                 "config",
-                format!(
-                    "{} is not a valid config file: {}",
-                    path.display(),
-                    e.message()
-                ),
+                format!("{} is not a valid config file: {}", path.display(), e.message()),
             )
         })
     }
@@ -227,9 +216,7 @@ impl ConnectionSettings {
         }
         let base = std::env::var_os("XDG_CONFIG_HOME")
             .map(std::path::PathBuf::from)
-            .or_else(|| {
-                std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".config"))
-            })?;
+            .or_else(|| std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".config")))?;
         let path = base.join("s3-connector").join("config.toml");
         path.is_file().then_some(path)
     }
@@ -238,8 +225,7 @@ impl ConnectionSettings {
     /// move as a group (see the module docs).
     pub fn overlay(self, higher: ConnectionSettings) -> ConnectionSettings {
         let higher_names_credentials = higher.access_key_id.is_some() || higher.profile.is_some();
-        let (access_key_id, secret_access_key, session_token, profile) = if higher_names_credentials
-        {
+        let (access_key_id, secret_access_key, session_token, profile) = if higher_names_credentials {
             (
                 higher.access_key_id,
                 higher.secret_access_key,
@@ -269,14 +255,8 @@ impl ConnectionSettings {
     }
 
     /// File, then environment, then `explicit`, each over the one before.
-    pub fn layered(
-        file: Option<ConnectionSettings>,
-        explicit: ConnectionSettings,
-    ) -> Result<ConnectionSettings> {
-        Ok(file
-            .unwrap_or_default()
-            .overlay(Self::from_env()?)
-            .overlay(explicit))
+    pub fn layered(file: Option<ConnectionSettings>, explicit: ConnectionSettings) -> Result<ConnectionSettings> {
+        Ok(file.unwrap_or_default().overlay(Self::from_env()?).overlay(explicit))
     }
 
     /// Whether a custom (non-AWS) endpoint is configured.
@@ -302,9 +282,7 @@ impl ConnectionSettings {
     pub fn validate(&self) -> Result<()> {
         if let Some(endpoint) = &self.endpoint {
             let lower = endpoint.to_ascii_lowercase();
-            if !(lower.starts_with("http://") || lower.starts_with("https://"))
-                || endpoint.len() < 10
-            {
+            if !(lower.starts_with("http://") || lower.starts_with("https://")) || endpoint.len() < 10 {
                 return Err(Error::invalid_input(
                     "endpoint",
                     format!("{endpoint:?} must be an http:// or https:// URL, e.g. http://127.0.0.1:9000"),
@@ -312,11 +290,7 @@ impl ConnectionSettings {
             }
         }
         if let Some(region) = &self.region {
-            if region.trim().is_empty()
-                || !region
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-')
-            {
+            if region.trim().is_empty() || !region.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
                 return Err(Error::invalid_input(
                     "region",
                     format!("{region:?} is not a region name like us-east-1"),
@@ -352,15 +326,10 @@ impl ConnectionSettings {
     /// A redacted summary for logs and `--verbose`: no secret appears.
     pub fn describe(&self) -> BTreeMap<&'static str, String> {
         let mut m = BTreeMap::new();
-        m.insert(
-            "endpoint",
-            self.endpoint.clone().unwrap_or_else(|| "AWS".into()),
-        );
+        m.insert("endpoint", self.endpoint.clone().unwrap_or_else(|| "AWS".into()));
         m.insert(
             "region",
-            self.region
-                .clone()
-                .unwrap_or_else(|| "(default chain)".into()),
+            self.region.clone().unwrap_or_else(|| "(default chain)".into()),
         );
         m.insert("pathStyle", self.effective_path_style().to_string());
         m.insert("checksums", format!("{:?}", self.effective_checksums()));
@@ -379,10 +348,7 @@ mod tests {
     use super::*;
 
     fn vars(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: BTreeMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let map: BTreeMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         move |name| map.get(name).cloned()
     }
 
@@ -395,15 +361,9 @@ mod tests {
             ..Default::default()
         };
         let dbg = format!("{s:?}");
-        assert!(
-            !dbg.contains("wJalrXUtnFEMI") && !dbg.contains("tok3n"),
-            "{dbg}"
-        );
+        assert!(!dbg.contains("wJalrXUtnFEMI") && !dbg.contains("tok3n"), "{dbg}");
         let json = serde_json::to_string(&s).unwrap_or_default();
-        assert!(
-            !json.contains("wJalrXUtnFEMI") && !json.contains("tok3n"),
-            "{json}"
-        );
+        assert!(!json.contains("wJalrXUtnFEMI") && !json.contains("tok3n"), "{json}");
         assert!(!format!("{:?}", s.describe()).contains("wJalrXUtnFEMI"));
     }
 
@@ -416,11 +376,8 @@ mod tests {
             secret_access_key: Some(Secret::new("filesecret")),
             ..Default::default()
         };
-        let env = ConnectionSettings::from_vars(vars(&[
-            ("AWS_REGION", "eu-central-1"),
-            ("AWS_PROFILE", "dev"),
-        ]))
-        .unwrap_or_default();
+        let env = ConnectionSettings::from_vars(vars(&[("AWS_REGION", "eu-central-1"), ("AWS_PROFILE", "dev")]))
+            .unwrap_or_default();
         let merged = file.clone().overlay(env).overlay(ConnectionSettings {
             endpoint: Some("http://flag:9000".into()),
             ..Default::default()
@@ -452,10 +409,7 @@ mod tests {
             ..custom
         };
         assert!(!overridden.effective_path_style());
-        assert_eq!(
-            overridden.effective_checksums(),
-            ChecksumMode::WhenSupported
-        );
+        assert_eq!(overridden.effective_checksums(), ChecksumMode::WhenSupported);
     }
 
     #[test]
@@ -482,14 +436,8 @@ mod tests {
             },
         ];
         for case in cases {
-            assert_eq!(
-                case.validate().map_err(|e| e.code),
-                Err(crate::ErrorCode::InvalidInput)
-            );
+            assert_eq!(case.validate().map_err(|e| e.code), Err(crate::ErrorCode::InvalidInput));
         }
-        assert!(
-            ConnectionSettings::from_vars(vars(&[("S3_CONNECTOR_CHECKSUMS", "sometimes")]))
-                .is_err()
-        );
+        assert!(ConnectionSettings::from_vars(vars(&[("S3_CONNECTOR_CHECKSUMS", "sometimes")])).is_err());
     }
 }

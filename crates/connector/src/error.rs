@@ -87,10 +87,7 @@ impl ErrorCode {
     pub fn retryable(self) -> bool {
         matches!(
             self,
-            ErrorCode::Throttled
-                | ErrorCode::Timeout
-                | ErrorCode::Network
-                | ErrorCode::ServiceError
+            ErrorCode::Throttled | ErrorCode::Timeout | ErrorCode::Network | ErrorCode::ServiceError
         )
     }
 
@@ -116,29 +113,17 @@ impl ErrorCode {
     /// What the code means, for `docs/errors.md` and `--help`.
     pub fn meaning(self) -> &'static str {
         match self {
-            ErrorCode::InvalidInput => {
-                "A request field is missing or malformed. Nothing was sent to the store."
-            }
-            ErrorCode::NoSuchBucket => {
-                "The bucket does not exist (or the endpoint/region is wrong)."
-            }
+            ErrorCode::InvalidInput => "A request field is missing or malformed. Nothing was sent to the store.",
+            ErrorCode::NoSuchBucket => "The bucket does not exist (or the endpoint/region is wrong).",
             ErrorCode::NoSuchKey => "The object does not exist.",
-            ErrorCode::BucketAlreadyExists => {
-                "The bucket name is already taken, by you or by another account."
-            }
+            ErrorCode::BucketAlreadyExists => "The bucket name is already taken, by you or by another account.",
             ErrorCode::BucketNotEmpty => "The bucket still holds objects; delete them first.",
-            ErrorCode::AccessDenied => {
-                "The credentials are valid but lack permission for this request."
-            }
-            ErrorCode::InvalidCredentials => {
-                "The credentials are missing, unknown, expired, or do not sign correctly."
-            }
+            ErrorCode::AccessDenied => "The credentials are valid but lack permission for this request.",
+            ErrorCode::InvalidCredentials => "The credentials are missing, unknown, expired, or do not sign correctly.",
             ErrorCode::PreconditionFailed => {
                 "An ETag condition did not hold: the object changed while we worked on it."
             }
-            ErrorCode::Throttled => {
-                "The store asked us to slow down (503 SlowDown) even after retries."
-            }
+            ErrorCode::Throttled => "The store asked us to slow down (503 SlowDown) even after retries.",
             ErrorCode::Timeout => "The request timed out.",
             ErrorCode::Network => "The store could not be reached or the connection broke.",
             ErrorCode::LocalIo => "A local file could not be read or written.",
@@ -157,14 +142,10 @@ impl ErrorCode {
             // The key (or an upload we started) is absent.
             Some("NoSuchKey" | "NoSuchUpload") => ErrorCode::NoSuchKey,
             // Global namespace clash, or we already own it: either way the create did nothing.
-            Some("BucketAlreadyExists" | "BucketAlreadyOwnedByYou") => {
-                ErrorCode::BucketAlreadyExists
-            }
+            Some("BucketAlreadyExists" | "BucketAlreadyOwnedByYou") => ErrorCode::BucketAlreadyExists,
             Some("BucketNotEmpty") => ErrorCode::BucketNotEmpty,
             // Authenticated, but policy says no.
-            Some("AccessDenied" | "AllAccessDisabled" | "AccountProblem") => {
-                ErrorCode::AccessDenied
-            }
+            Some("AccessDenied" | "AllAccessDisabled" | "AccountProblem") => ErrorCode::AccessDenied,
             // The signature or key is wrong, or the token expired: fix the credentials.
             Some(
                 "InvalidAccessKeyId"
@@ -176,17 +157,11 @@ impl ErrorCode {
                 | "AuthorizationHeaderMalformed",
             ) => ErrorCode::InvalidCredentials,
             // If-Match / x-amz-copy-source-if-match failed, or a concurrent conditional write won.
-            Some("PreconditionFailed" | "ConditionalRequestConflict") => {
-                ErrorCode::PreconditionFailed
-            }
+            Some("PreconditionFailed" | "ConditionalRequestConflict") => ErrorCode::PreconditionFailed,
             // The store's own back-pressure, after the SDK's retries gave up.
-            Some(
-                "SlowDown"
-                | "Throttling"
-                | "ThrottlingException"
-                | "RequestLimitExceeded"
-                | "TooManyRequests",
-            ) => ErrorCode::Throttled,
+            Some("SlowDown" | "Throttling" | "ThrottlingException" | "RequestLimitExceeded" | "TooManyRequests") => {
+                ErrorCode::Throttled
+            }
             Some("RequestTimeout" | "RequestTimeTooSkewed") => ErrorCode::Timeout,
             // The store rejected the shape of what we sent: the caller must change the input.
             Some(
@@ -311,15 +286,9 @@ impl Error {
             ),
             SdkError::DispatchFailure(dispatch) => {
                 if dispatch.is_timeout() {
-                    Error::new(
-                        ErrorCode::Timeout,
-                        format!("{operation} timed out: {}", chain(&err)),
-                    )
+                    Error::new(ErrorCode::Timeout, format!("{operation} timed out: {}", chain(&err)))
                 } else if let Some(cred) = credentials_problem(&err) {
-                    Error::new(
-                        ErrorCode::InvalidCredentials,
-                        format!("{operation}: {cred}"),
-                    )
+                    Error::new(ErrorCode::InvalidCredentials, format!("{operation}: {cred}"))
                 } else {
                     Error::new(
                         ErrorCode::Network,
@@ -332,28 +301,16 @@ impl Error {
             }
             SdkError::ResponseError(_) => Error::new(
                 ErrorCode::Network,
-                format!(
-                    "{operation}: the store's answer could not be read: {}",
-                    chain(&err)
-                ),
+                format!("{operation}: the store's answer could not be read: {}", chain(&err)),
             ),
             SdkError::ConstructionFailure(_) => {
                 if let Some(cred) = credentials_problem(&err) {
-                    Error::new(
-                        ErrorCode::InvalidCredentials,
-                        format!("{operation}: {cred}"),
-                    )
+                    Error::new(ErrorCode::InvalidCredentials, format!("{operation}: {cred}"))
                 } else {
-                    Error::new(
-                        ErrorCode::InvalidInput,
-                        format!("{operation}: {}", chain(&err)),
-                    )
+                    Error::new(ErrorCode::InvalidInput, format!("{operation}: {}", chain(&err)))
                 }
             }
-            _ => Error::new(
-                ErrorCode::ServiceError,
-                format!("{operation} failed: {}", chain(&err)),
-            ),
+            _ => Error::new(ErrorCode::ServiceError, format!("{operation} failed: {}", chain(&err))),
         }
     }
 }
@@ -389,9 +346,7 @@ fn chain(err: &dyn std::error::Error) -> String {
 fn credentials_problem(err: &dyn std::error::Error) -> Option<String> {
     let text = chain(err);
     let lower = text.to_ascii_lowercase();
-    if lower.contains("credential")
-        && (lower.contains("no credentials") || lower.contains("provider"))
-    {
+    if lower.contains("credential") && (lower.contains("no credentials") || lower.contains("provider")) {
         Some(format!(
             "no usable credentials ({text}); set accessKeyId/secretAccessKey, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or a profile"
         ))
@@ -422,11 +377,7 @@ mod tests {
         let cases = [
             ("NoSuchBucket", 404, ErrorCode::NoSuchBucket),
             ("NoSuchKey", 404, ErrorCode::NoSuchKey),
-            (
-                "BucketAlreadyOwnedByYou",
-                409,
-                ErrorCode::BucketAlreadyExists,
-            ),
+            ("BucketAlreadyOwnedByYou", 409, ErrorCode::BucketAlreadyExists),
             ("BucketNotEmpty", 409, ErrorCode::BucketNotEmpty),
             ("AccessDenied", 403, ErrorCode::AccessDenied),
             ("SignatureDoesNotMatch", 403, ErrorCode::InvalidCredentials),
@@ -437,28 +388,18 @@ mod tests {
             ("InvalidRange", 416, ErrorCode::InvalidInput),
         ];
         for (s3, status, ours) in cases {
-            assert_eq!(
-                ErrorCode::from_s3(Some(s3), Some(status), Missing::Key),
-                ours,
-                "{s3}"
-            );
+            assert_eq!(ErrorCode::from_s3(Some(s3), Some(status), Missing::Key), ours, "{s3}");
         }
         assert_eq!(
             ErrorCode::from_s3(None, Some(404), Missing::Bucket),
             ErrorCode::NoSuchBucket
         );
-        assert_eq!(
-            ErrorCode::from_s3(None, Some(404), Missing::Key),
-            ErrorCode::NoSuchKey
-        );
+        assert_eq!(ErrorCode::from_s3(None, Some(404), Missing::Key), ErrorCode::NoSuchKey);
         assert_eq!(
             ErrorCode::from_s3(None, Some(412), Missing::Key),
             ErrorCode::PreconditionFailed
         );
-        assert_eq!(
-            ErrorCode::from_s3(None, Some(503), Missing::Key),
-            ErrorCode::Throttled
-        );
+        assert_eq!(ErrorCode::from_s3(None, Some(503), Missing::Key), ErrorCode::Throttled);
         assert!(ErrorCode::Throttled.retryable());
         assert!(!ErrorCode::InvalidInput.retryable());
     }

@@ -107,12 +107,7 @@ pub async fn upload(
                     .path(&path)
                     .build()
                     .await
-                    .map_err(|e| {
-                        Error::new(
-                            ErrorCode::LocalIo,
-                            format!("cannot read {}: {e}", path.display()),
-                        )
-                    })?;
+                    .map_err(|e| Error::new(ErrorCode::LocalIo, format!("cannot read {}: {e}", path.display())))?;
                 let out = put_single(conn, target, body, size).await?;
                 progress.advance(size);
                 Ok(out)
@@ -146,12 +141,7 @@ async fn read_chunk(reader: &mut (dyn AsyncRead + Send + Unpin), len: usize) -> 
         let n = reader
             .read_buf(&mut (&mut buf).limit(room))
             .await
-            .map_err(|e| {
-                Error::new(
-                    ErrorCode::LocalIo,
-                    format!("cannot read the input stream: {e}"),
-                )
-            })?;
+            .map_err(|e| Error::new(ErrorCode::LocalIo, format!("cannot read the input stream: {e}")))?;
         if n == 0 {
             break;
         }
@@ -159,12 +149,7 @@ async fn read_chunk(reader: &mut (dyn AsyncRead + Send + Unpin), len: usize) -> 
     Ok(buf.freeze())
 }
 
-async fn put_single(
-    conn: &Connector,
-    t: &UploadTarget<'_>,
-    body: ByteStream,
-    size: u64,
-) -> Result<Uploaded> {
+async fn put_single(conn: &Connector, t: &UploadTarget<'_>, body: ByteStream, size: u64) -> Result<Uploaded> {
     let mut req = conn
         .client()
         .put_object()
@@ -177,13 +162,10 @@ async fn put_single(
     if conn.settings().effective_checksums() == ChecksumMode::WhenSupported {
         req = req.checksum_algorithm(ChecksumAlgorithm::Crc32);
     }
-    let out = req.send().await.map_err(|e| {
-        Error::from_sdk(
-            e,
-            &format!("PutObject s3://{}/{}", t.bucket, t.key),
-            Missing::Bucket,
-        )
-    })?;
+    let out = req
+        .send()
+        .await
+        .map_err(|e| Error::from_sdk(e, &format!("PutObject s3://{}/{}", t.bucket, t.key), Missing::Bucket))?;
     Ok(Uploaded {
         size,
         etag: out.e_tag().map(str::to_string),
@@ -191,9 +173,7 @@ async fn put_single(
     })
 }
 
-fn metadata_map(
-    meta: &BTreeMap<String, String>,
-) -> Option<std::collections::HashMap<String, String>> {
+fn metadata_map(meta: &BTreeMap<String, String>) -> Option<std::collections::HashMap<String, String>> {
     (!meta.is_empty()).then(|| meta.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
 }
 
@@ -229,12 +209,7 @@ impl<'a> Multipart<'a> {
         })?;
         let upload_id = out
             .upload_id()
-            .ok_or_else(|| {
-                Error::new(
-                    ErrorCode::ServiceError,
-                    "CreateMultipartUpload returned no upload id",
-                )
-            })?
+            .ok_or_else(|| Error::new(ErrorCode::ServiceError, "CreateMultipartUpload returned no upload id"))?
             .to_string();
         Ok(Multipart {
             conn,
@@ -298,10 +273,7 @@ impl<'a> Multipart<'a> {
             .map_err(|e| {
                 Error::from_sdk(
                     e,
-                    &format!(
-                        "UploadPartCopy {number} into s3://{}/{}",
-                        self.bucket, self.key
-                    ),
+                    &format!("UploadPartCopy {number} into s3://{}/{}", self.bucket, self.key),
                     Missing::Key,
                 )
             })?;
@@ -322,11 +294,7 @@ impl<'a> Multipart<'a> {
             .bucket(self.bucket)
             .key(self.key)
             .upload_id(&self.upload_id)
-            .multipart_upload(
-                CompletedMultipartUpload::builder()
-                    .set_parts(Some(parts))
-                    .build(),
-            )
+            .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
             .send()
             .await
             .map_err(|e| {
@@ -405,12 +373,7 @@ async fn upload_file_multipart(
                         .length(Length::Exact(len))
                         .build()
                         .await
-                        .map_err(|e| {
-                            Error::new(
-                                ErrorCode::LocalIo,
-                                format!("cannot read {}: {e}", path.display()),
-                            )
-                        })?;
+                        .map_err(|e| Error::new(ErrorCode::LocalIo, format!("cannot read {}: {e}", path.display())))?;
                     let part = mpu.upload_part((i + 1) as i32, body, len).await?;
                     progress.advance(len);
                     Ok::<_, Error>(part)
@@ -460,9 +423,7 @@ async fn upload_stream_multipart(
                 if number as u64 > MAX_PARTS {
                     return Err(Error::invalid_input(
                         "partSize",
-                        format!(
-                            "the stream needs more than {MAX_PARTS} parts of {part_size} bytes; raise partSize"
-                        ),
+                        format!("the stream needs more than {MAX_PARTS} parts of {part_size} bytes; raise partSize"),
                     ));
                 }
                 let len = chunk.len() as u64;
@@ -588,13 +549,7 @@ pub async fn download_to_writer(
     if let Some(len) = resp.content_length() {
         progress.set_total(len as u64);
     }
-    d.size = pump(
-        resp.body,
-        out,
-        progress,
-        &format!("GetObject s3://{bucket}/{key}"),
-    )
-    .await?;
+    d.size = pump(resp.body, out, progress, &format!("GetObject s3://{bucket}/{key}")).await?;
     out.flush()
         .await
         .map_err(|e| Error::new(ErrorCode::LocalIo, format!("cannot write the output: {e}")))?;
@@ -667,10 +622,7 @@ pub async fn download_to_file(
         total
     });
 
-    let mut file = tokio::fs::File::from_std(
-        temp.reopen()
-            .map_err(|e| Error::local_io("open", &temp_path, &e))?,
-    );
+    let mut file = tokio::fs::File::from_std(temp.reopen().map_err(|e| Error::local_io("open", &temp_path, &e))?);
     let mut written = pump(first.body, &mut file, progress, &what).await?;
     file.flush()
         .await
@@ -687,26 +639,18 @@ pub async fn download_to_file(
                 let temp_path = temp_path.clone();
                 let what = what.clone();
                 async move {
-                    let resp = get(
-                        conn,
-                        bucket,
-                        key,
-                        Some(format!("bytes={start}-{end}")),
-                        etag.as_deref(),
-                    )
-                    .await
-                    .map_err(|e| {
-                        if e.code == ErrorCode::PreconditionFailed {
-                            Error::new(
-                                ErrorCode::PreconditionFailed,
-                                format!(
-                                    "{what}: the object changed during the download; try again"
-                                ),
-                            )
-                        } else {
-                            e
-                        }
-                    })?;
+                    let resp = get(conn, bucket, key, Some(format!("bytes={start}-{end}")), etag.as_deref())
+                        .await
+                        .map_err(|e| {
+                            if e.code == ErrorCode::PreconditionFailed {
+                                Error::new(
+                                    ErrorCode::PreconditionFailed,
+                                    format!("{what}: the object changed during the download; try again"),
+                                )
+                            } else {
+                                e
+                            }
+                        })?;
                     let mut f = tokio::fs::OpenOptions::new()
                         .write(true)
                         .open(&temp_path)
@@ -716,16 +660,11 @@ pub async fn download_to_file(
                         .await
                         .map_err(|e| Error::local_io("seek in", &temp_path, &e))?;
                     let n = pump(resp.body, &mut f, progress, &what).await?;
-                    f.flush()
-                        .await
-                        .map_err(|e| Error::local_io("write", &temp_path, &e))?;
+                    f.flush().await.map_err(|e| Error::local_io("write", &temp_path, &e))?;
                     if n != end - start + 1 {
                         return Err(Error::new(
                             ErrorCode::Network,
-                            format!(
-                                "{what}: expected {} bytes at offset {start}, got {n}",
-                                end - start + 1
-                            ),
+                            format!("{what}: expected {} bytes at offset {start}, got {n}", end - start + 1),
                         ));
                     }
                     Ok::<u64, Error>(n)

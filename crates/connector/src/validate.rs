@@ -30,17 +30,9 @@ pub const MAX_PRESIGN_SECONDS: u64 = 7 * 24 * 3600;
 /// not shaped like an IPv4 address, none of the reserved prefixes (`xn--`, `sthree-`,
 /// `amzn-s3-demo-`) or suffixes (`-s3alias`, `--ol-s3`, `.mrap`, `--x-s3`, `--table-s3`).
 pub fn bucket(field: &str, name: &str) -> Result<()> {
-    let bad = |why: &str| {
-        Err(Error::invalid_input(
-            field,
-            format!("bucket name {name:?} {why}"),
-        ))
-    };
+    let bad = |why: &str| Err(Error::invalid_input(field, format!("bucket name {name:?} {why}")));
     if name.is_empty() {
-        return Err(Error::invalid_input(
-            field,
-            "is required: give a bucket name",
-        ));
+        return Err(Error::invalid_input(field, "is required: give a bucket name"));
     }
     if name.len() < BUCKET_MIN || name.len() > BUCKET_MAX {
         return bad("must be 3 to 63 characters long");
@@ -49,9 +41,7 @@ pub fn bucket(field: &str, name: &str) -> Result<()> {
         .chars()
         .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '.' || *c == '-'))
     {
-        return bad(&format!(
-            "has {c:?}; use only lowercase letters, digits, '.' and '-'"
-        ));
+        return bad(&format!("has {c:?}; use only lowercase letters, digits, '.' and '-'"));
     }
     let first = name.as_bytes()[0];
     let last = name.as_bytes()[name.len() - 1];
@@ -66,9 +56,7 @@ pub fn bucket(field: &str, name: &str) -> Result<()> {
     }
     for prefix in ["xn--", "sthree-", "amzn-s3-demo-"] {
         if name.starts_with(prefix) {
-            return bad(&format!(
-                "must not start with the reserved prefix {prefix:?}"
-            ));
+            return bad(&format!("must not start with the reserved prefix {prefix:?}"));
         }
     }
     for suffix in ["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"] {
@@ -82,18 +70,12 @@ pub fn bucket(field: &str, name: &str) -> Result<()> {
 /// Checks an object key: 1 to 1024 bytes of UTF-8 (a Rust `str` is always UTF-8).
 pub fn key(field: &str, key: &str) -> Result<()> {
     if key.is_empty() {
-        return Err(Error::invalid_input(
-            field,
-            "is required: give an object key",
-        ));
+        return Err(Error::invalid_input(field, "is required: give an object key"));
     }
     if key.len() > KEY_MAX_BYTES {
         return Err(Error::invalid_input(
             field,
-            format!(
-                "key is {} bytes; S3 allows at most {KEY_MAX_BYTES}",
-                key.len()
-            ),
+            format!("key is {} bytes; S3 allows at most {KEY_MAX_BYTES}", key.len()),
         ));
     }
     Ok(())
@@ -104,10 +86,7 @@ pub fn prefix(field: &str, prefix: &str) -> Result<()> {
     if prefix.len() > KEY_MAX_BYTES {
         return Err(Error::invalid_input(
             field,
-            format!(
-                "prefix is {} bytes; S3 allows at most {KEY_MAX_BYTES}",
-                prefix.len()
-            ),
+            format!("prefix is {} bytes; S3 allows at most {KEY_MAX_BYTES}", prefix.len()),
         ));
     }
     Ok(())
@@ -140,7 +119,9 @@ pub fn range(field: &str, text: &str) -> Result<ByteRange> {
     let bad = || {
         Error::invalid_input(
             field,
-            format!("{text:?} is not a byte range; write bytes=START-END, bytes=START- or bytes=-COUNT (inclusive, from 0)"),
+            format!(
+                "{text:?} is not a byte range; write bytes=START-END, bytes=START- or bytes=-COUNT (inclusive, from 0)"
+            ),
         )
     };
     let spec = text.trim();
@@ -272,10 +253,7 @@ mod tests {
 
     #[test]
     fn ranges() {
-        assert_eq!(
-            range("range", "bytes=0-9").ok(),
-            Some(ByteRange::Closed(0, 9))
-        );
+        assert_eq!(range("range", "bytes=0-9").ok(), Some(ByteRange::Closed(0, 9)));
         assert_eq!(range("range", "5-").ok(), Some(ByteRange::From(5)));
         assert_eq!(range("range", "bytes=-3").ok(), Some(ByteRange::Suffix(3)));
         for bad in ["", "bytes=", "bytes=9-1", "x", "bytes=a-b", "bytes=-0", "-"] {

@@ -7,7 +7,10 @@
 //! delegates everything else: DeleteBucket refuses a bucket that still holds objects
 //! (`BucketNotEmpty`, where s3s-fs would silently delete them all), and DeleteObject honours
 //! `If-Match` (`PreconditionFailed`), which `moveObject` relies on to never delete a source
-//! that changed after it was copied.
+//! that changed after it was copied. GetObject honours `If-Match` too, so a parallel ranged
+//! download pinned to one ETag never mixes two versions. Listings also carry each object's ETag, as S3's do
+//! (s3s-fs leaves it out), and writes into a missing bucket are `NoSuchBucket` (s3s-fs would
+//! create the bucket's directory on the fly).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -121,14 +124,11 @@ impl EmbeddedStore {
             path: opts.data_dir.clone(),
             source,
         })?;
-        let data_dir =
-            std::fs::canonicalize(&opts.data_dir).map_err(|source| EmbeddedError::DataDir {
-                path: opts.data_dir.clone(),
-                source,
-            })?;
-        let access_key = opts
-            .access_key
-            .unwrap_or_else(|| format!("EMB{}", random_token(17)));
+        let data_dir = std::fs::canonicalize(&opts.data_dir).map_err(|source| EmbeddedError::DataDir {
+            path: opts.data_dir.clone(),
+            source,
+        })?;
+        let access_key = opts.access_key.unwrap_or_else(|| format!("EMB{}", random_token(17)));
         let secret_key = opts.secret_key.unwrap_or_else(|| random_token(40));
         let fs = s3s_fs::FileSystem::new(&data_dir).map_err(|e| EmbeddedError::Store {
             path: data_dir.clone(),
@@ -139,29 +139,22 @@ impl EmbeddedStore {
                 inner: fs,
                 root: data_dir.clone(),
             });
-            b.set_auth(SimpleAuth::from_single(
-                access_key.clone(),
-                secret_key.clone(),
-            ));
+            b.set_auth(SimpleAuth::from_single(access_key.clone(), secret_key.clone()));
             b.build()
         };
-        let listener =
-            TcpListener::bind(opts.listen)
-                .await
-                .map_err(|source| EmbeddedError::Bind {
-                    addr: opts.listen,
-                    source,
-                })?;
-        let addr = listener
-            .local_addr()
+        let listener = TcpListener::bind(opts.listen)
+            .await
             .map_err(|source| EmbeddedError::Bind {
                 addr: opts.listen,
                 source,
             })?;
+        let addr = listener.local_addr().map_err(|source| EmbeddedError::Bind {
+            addr: opts.listen,
+            source,
+        })?;
         let (tx, mut rx) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
-            let http =
-                hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+            let http = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
             loop {
                 let socket = tokio::select! {
                     accepted = listener.accept() => match accepted {
@@ -246,6 +239,46 @@ impl std::fmt::Debug for Store {
     }
 }
 
+impl Store {
+    /// `NoSuchBucket` unless the bucket's directory exists.
+    fn require_bucket(&self, bucket: &str) -> S3Result<()> {
+        if s3s::path::check_bucket_name(bucket) && !self.root.join(bucket).is_dir() {
+            return Err(s3_error!(NoSuchBucket, "The specified bucket does not exist"));
+        }
+        Ok(())
+    }
+
+    /// `PreconditionFailed` unless the object's current ETag satisfies `condition`.
+    /// Checked just before the operation; in one process the window between is microseconds.
+    async fn check_if_match<T>(
+        &self,
+        req: &S3Request<T>,
+        bucket: &str,
+        key: &str,
+        condition: &ETagCondition,
+    ) -> S3Result<()> {
+        let head = HeadObjectInput {
+            bucket: bucket.to_string(),
+            key: key.to_string(),
+            ..Default::default()
+        };
+        let current = self.inner.head_object(bare(req, head)).await?;
+        let holds = match (condition, &current.output.e_tag) {
+            (ETagCondition::Any, _) => true,
+            (ETagCondition::ETag(want), Some(have)) => want.value() == have.value(),
+            (ETagCondition::ETag(_), None) => false,
+        };
+        if holds {
+            Ok(())
+        } else {
+            Err(s3_error!(
+                PreconditionFailed,
+                "At least one of the pre-conditions you specified did not hold"
+            ))
+        }
+    }
+}
+
 /// Whether a directory tree holds any file. s3s-fs keeps its metadata outside bucket
 /// directories, so any file inside one is an object (or a multipart part).
 fn holds_files(dir: &Path) -> std::io::Result<bool> {
@@ -296,17 +329,12 @@ macro_rules! delegate {
 impl S3 for Store {
     delegate! {
         create_bucket(CreateBucketInput) -> CreateBucketOutput;
-        copy_object(CopyObjectInput) -> CopyObjectOutput;
         delete_objects(DeleteObjectsInput) -> DeleteObjectsOutput;
         get_bucket_location(GetBucketLocationInput) -> GetBucketLocationOutput;
-        get_object(GetObjectInput) -> GetObjectOutput;
         head_bucket(HeadBucketInput) -> HeadBucketOutput;
         head_object(HeadObjectInput) -> HeadObjectOutput;
         list_buckets(ListBucketsInput) -> ListBucketsOutput;
         list_objects(ListObjectsInput) -> ListObjectsOutput;
-        list_objects_v2(ListObjectsV2Input) -> ListObjectsV2Output;
-        put_object(PutObjectInput) -> PutObjectOutput;
-        create_multipart_upload(CreateMultipartUploadInput) -> CreateMultipartUploadOutput;
         upload_part(UploadPartInput) -> UploadPartOutput;
         upload_part_copy(UploadPartCopyInput) -> UploadPartCopyOutput;
         list_parts(ListPartsInput) -> ListPartsOutput;
@@ -314,10 +342,7 @@ impl S3 for Store {
         abort_multipart_upload(AbortMultipartUploadInput) -> AbortMultipartUploadOutput;
     }
 
-    async fn delete_bucket(
-        &self,
-        req: S3Request<DeleteBucketInput>,
-    ) -> S3Result<S3Response<DeleteBucketOutput>> {
+    async fn delete_bucket(&self, req: S3Request<DeleteBucketInput>) -> S3Result<S3Response<DeleteBucketOutput>> {
         // s3s-fs validates the name and resolves the path; we only add the emptiness check.
         if s3s::path::check_bucket_name(&req.input.bucket) {
             let dir = self.root.join(&req.input.bucket);
@@ -327,39 +352,64 @@ impl S3 for Store {
                     .map_err(|e| s3_error!(InternalError, "{e}"))?
                     .map_err(|e| s3_error!(InternalError, "{e}"))?;
                 if full {
-                    return Err(s3_error!(
-                        BucketNotEmpty,
-                        "The bucket you tried to delete is not empty"
-                    ));
+                    return Err(s3_error!(BucketNotEmpty, "The bucket you tried to delete is not empty"));
                 }
             }
         }
         self.inner.delete_bucket(req).await
     }
 
-    async fn delete_object(
+    async fn put_object(&self, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
+        self.require_bucket(&req.input.bucket)?;
+        self.inner.put_object(req).await
+    }
+
+    async fn create_multipart_upload(
         &self,
-        req: S3Request<DeleteObjectInput>,
-    ) -> S3Result<S3Response<DeleteObjectOutput>> {
+        req: S3Request<CreateMultipartUploadInput>,
+    ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
+        self.require_bucket(&req.input.bucket)?;
+        self.inner.create_multipart_upload(req).await
+    }
+
+    async fn copy_object(&self, req: S3Request<CopyObjectInput>) -> S3Result<S3Response<CopyObjectOutput>> {
+        self.require_bucket(&req.input.bucket)?;
+        self.inner.copy_object(req).await
+    }
+
+    async fn get_object(&self, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
         if let Some(condition) = req.input.if_match.clone() {
-            let head = HeadObjectInput {
-                bucket: req.input.bucket.clone(),
-                key: req.input.key.clone(),
-                ..Default::default()
-            };
-            let current = self.inner.head_object(bare(&req, head)).await?;
-            let etag = current.output.e_tag;
-            let holds = match (&condition, &etag) {
-                (ETagCondition::Any, _) => true,
-                (ETagCondition::ETag(want), Some(have)) => want.value() == have.value(),
-                (ETagCondition::ETag(_), None) => false,
-            };
-            if !holds {
-                return Err(s3_error!(
-                    PreconditionFailed,
-                    "At least one of the pre-conditions you specified did not hold"
-                ));
+            self.check_if_match(&req, &req.input.bucket, &req.input.key, &condition)
+                .await?;
+        }
+        self.inner.get_object(req).await
+    }
+
+    async fn list_objects_v2(&self, req: S3Request<ListObjectsV2Input>) -> S3Result<S3Response<ListObjectsV2Output>> {
+        let bucket = req.input.bucket.clone();
+        let template = bare(&req, ());
+        let mut resp = self.inner.list_objects_v2(req).await?;
+        if let Some(contents) = resp.output.contents.as_mut() {
+            for object in contents.iter_mut().filter(|o| o.e_tag.is_none()) {
+                let Some(key) = object.key.clone() else { continue };
+                let head = HeadObjectInput {
+                    bucket: bucket.clone(),
+                    key,
+                    ..Default::default()
+                };
+                // s3s-fs keeps each object's ETag beside it, so this is a small file read.
+                if let Ok(h) = self.inner.head_object(bare(&template, head)).await {
+                    object.e_tag = h.output.e_tag;
+                }
             }
+        }
+        Ok(resp)
+    }
+
+    async fn delete_object(&self, req: S3Request<DeleteObjectInput>) -> S3Result<S3Response<DeleteObjectOutput>> {
+        if let Some(condition) = req.input.if_match.clone() {
+            self.check_if_match(&req, &req.input.bucket, &req.input.key, &condition)
+                .await?;
         }
         self.inner.delete_object(req).await
     }

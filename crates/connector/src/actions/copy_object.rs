@@ -177,11 +177,7 @@ pub(crate) async fn copy(
             req = req
                 .metadata_directive(MetadataDirective::Replace)
                 .set_metadata(Some(meta.into_iter().collect()))
-                .set_content_type(
-                    content_type
-                        .map(str::to_string)
-                        .or_else(|| source.content_type.clone()),
-                );
+                .set_content_type(content_type.map(str::to_string).or_else(|| source.content_type.clone()));
         }
         let out = req
             .send()
@@ -218,13 +214,8 @@ pub(crate) async fn copy(
                 let copy_source = &copy_source;
                 let quoted = &quoted;
                 async move {
-                    mpu.upload_part_copy(
-                        (i + 1) as i32,
-                        copy_source,
-                        format!("bytes={start}-{end}"),
-                        quoted,
-                    )
-                    .await
+                    mpu.upload_part_copy((i + 1) as i32, copy_source, format!("bytes={start}-{end}"), quoted)
+                        .await
                 }
             })
             .buffer_unordered(conn.transfer().concurrency);

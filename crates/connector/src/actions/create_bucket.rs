@@ -37,24 +37,21 @@ impl CreateBucketRequest {
     /// Outside `us-east-1` the region goes in a location constraint, as S3 requires.
     /// A name already taken (by anyone, including you) is `BucketAlreadyExists`.
     pub async fn execute(self, conn: &Connector) -> Result<CreateBucketResult> {
-        let region = self
-            .region
-            .clone()
-            .unwrap_or_else(|| conn.region().to_string());
+        let region = self.region.clone().unwrap_or_else(|| conn.region().to_string());
         let mut req = conn.client().create_bucket().bucket(&self.bucket);
         // us-east-1 is the default and rejects an explicit constraint; custom stores usually
         // ignore it, but some refuse unknown constraints, so send it only to AWS.
-        if region != "us-east-1" && (!conn.settings().is_custom_endpoint() || self.region.is_some())
-        {
+        if region != "us-east-1" && (!conn.settings().is_custom_endpoint() || self.region.is_some()) {
             req = req.create_bucket_configuration(
                 CreateBucketConfiguration::builder()
                     .location_constraint(BucketLocationConstraint::from(region.as_str()))
                     .build(),
             );
         }
-        let out = req.send().await.map_err(|e| {
-            Error::from_sdk(e, &format!("CreateBucket {}", self.bucket), Missing::Bucket)
-        })?;
+        let out = req
+            .send()
+            .await
+            .map_err(|e| Error::from_sdk(e, &format!("CreateBucket {}", self.bucket), Missing::Bucket))?;
         Ok(CreateBucketResult {
             bucket: self.bucket,
             location: out.location().map(str::to_string),

@@ -36,11 +36,7 @@ impl DeleteBucketRequest {
             .bucket(&self.bucket)
             .send()
             .await
-            .map_err(|e| {
-                Error::from_sdk(e, &format!("DeleteBucket {}", self.bucket), Missing::Bucket)
-            })?;
-        Ok(DeleteBucketResult {
-            bucket: self.bucket,
-        })
+            .map_err(|e| Error::from_sdk(e, &format!("DeleteBucket {}", self.bucket), Missing::Bucket))?;
+        Ok(DeleteBucketResult { bucket: self.bucket })
     }
 }

@@ -62,10 +62,7 @@ impl DeleteObjectsRequest {
     pub fn validate(&self) -> Result<()> {
         validate::bucket("bucket", &self.bucket)?;
         match (&self.keys, &self.prefix) {
-            (Some(_), Some(_)) => Err(Error::invalid_input(
-                "prefix",
-                "give either keys or prefix, not both",
-            )),
+            (Some(_), Some(_)) => Err(Error::invalid_input("prefix", "give either keys or prefix, not both")),
             (None, None) => Err(Error::invalid_input(
                 "keys",
                 "give the keys to delete, or a prefix (\"\" for the whole bucket)",
@@ -108,13 +105,7 @@ impl DeleteObjectsRequest {
                         .max_keys(BATCH as i32)
                         .send()
                         .await
-                        .map_err(|e| {
-                            Error::from_sdk(
-                                e,
-                                &format!("ListObjectsV2 {}", self.bucket),
-                                Missing::Bucket,
-                            )
-                        })?;
+                        .map_err(|e| Error::from_sdk(e, &format!("ListObjectsV2 {}", self.bucket), Missing::Bucket))?;
                     let keys: Vec<String> = out
                         .contents()
                         .iter()

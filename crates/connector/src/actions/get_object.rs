@@ -76,34 +76,12 @@ impl GetObjectRequest {
     /// mid-download fails with `PreconditionFailed` instead of mixing two versions.
     /// To a stream: one sequential GET.
     pub async fn execute(self, conn: &Connector, streams: Streams) -> Result<GetObjectResult> {
-        let range = self
-            .range
-            .as_deref()
-            .map(|r| validate::range("range", r))
-            .transpose()?;
+        let range = self.range.as_deref().map(|r| validate::range("range", r)).transpose()?;
         let progress = streams.progress;
         let d = match (&self.file, streams.output) {
-            (Some(path), _) => {
-                download_to_file(
-                    conn,
-                    &self.bucket,
-                    &self.key,
-                    range,
-                    path,
-                    progress.as_ref(),
-                )
-                .await?
-            }
+            (Some(path), _) => download_to_file(conn, &self.bucket, &self.key, range, path, progress.as_ref()).await?,
             (None, Some(mut out)) => {
-                download_to_writer(
-                    conn,
-                    &self.bucket,
-                    &self.key,
-                    range,
-                    &mut out,
-                    progress.as_ref(),
-                )
-                .await?
+                download_to_writer(conn, &self.bucket, &self.key, range, &mut out, progress.as_ref()).await?
             }
             (None, None) => {
                 return Err(Error::invalid_input(

@@ -40,9 +40,7 @@ impl HeadBucketRequest {
             .bucket(&self.bucket)
             .send()
             .await
-            .map_err(|e| {
-                Error::from_sdk(e, &format!("HeadBucket {}", self.bucket), Missing::Bucket)
-            })?;
+            .map_err(|e| Error::from_sdk(e, &format!("HeadBucket {}", self.bucket), Missing::Bucket))?;
         Ok(HeadBucketResult {
             bucket: self.bucket,
             exists: true,

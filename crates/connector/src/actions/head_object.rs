@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::actions::{rfc3339, unquote};
-use crate::error::{Error, Missing, Result};
+use crate::error::{Error, ErrorCode, Missing, Result};
 use crate::{validate, Connector};
 
 /// Request.
@@ -48,8 +48,7 @@ impl HeadObjectRequest {
     }
 
     /// # Behavior
-    /// A missing key is `NoSuchKey`; a missing bucket may also be reported as `NoSuchKey` by
-    /// stores that answer HEAD with a bare 404.
+    /// A missing key is `NoSuchKey`, a missing bucket `NoSuchBucket`.
     pub async fn execute(self, conn: &Connector) -> Result<HeadObjectResult> {
         head(conn, &self.bucket, &self.key).await
     }
@@ -57,16 +56,23 @@ impl HeadObjectRequest {
 
 /// HeadObject, shared with copy and move.
 pub(crate) async fn head(conn: &Connector, bucket: &str, key: &str) -> Result<HeadObjectResult> {
-    let out = conn
-        .client()
-        .head_object()
-        .bucket(bucket)
-        .key(key)
-        .send()
-        .await
-        .map_err(|e| {
-            Error::from_sdk(e, &format!("HeadObject s3://{bucket}/{key}"), Missing::Key)
-        })?;
+    let out = match conn.client().head_object().bucket(bucket).key(key).send().await {
+        Ok(out) => out,
+        Err(e) => {
+            let err = Error::from_sdk(e, &format!("HeadObject s3://{bucket}/{key}"), Missing::Key);
+            // A HEAD answer has no body, so a bare 404 cannot say whether the bucket or the key
+            // is missing. Ask about the bucket, only on this failure path.
+            if err.code == ErrorCode::NoSuchKey {
+                if let Err(b) = conn.client().head_bucket().bucket(bucket).send().await {
+                    let b = Error::from_sdk(b, &format!("HeadObject s3://{bucket}/{key}"), Missing::Bucket);
+                    if b.code == ErrorCode::NoSuchBucket {
+                        return Err(b);
+                    }
+                }
+            }
+            return Err(err);
+        }
+    };
     Ok(HeadObjectResult {
         bucket: bucket.to_string(),
         key: key.to_string(),
@@ -77,11 +83,7 @@ pub(crate) async fn head(conn: &Connector, bucket: &str, key: &str) -> Result<He
         storage_class: out.storage_class().map(|s| s.as_str().to_string()),
         metadata: out
             .metadata()
-            .map(|m| {
-                m.iter()
-                    .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
-                    .collect()
-            })
+            .map(|m| m.iter().map(|(k, v)| (k.to_ascii_lowercase(), v.clone())).collect())
             .unwrap_or_default(),
     })
 }

@@ -112,13 +112,7 @@ impl ListObjectsRequest {
                 .max_keys(room.min(1000) as i32)
                 .send()
                 .await
-                .map_err(|e| {
-                    Error::from_sdk(
-                        e,
-                        &format!("ListObjectsV2 {}", self.bucket),
-                        Missing::Bucket,
-                    )
-                })?;
+                .map_err(|e| Error::from_sdk(e, &format!("ListObjectsV2 {}", self.bucket), Missing::Bucket))?;
             first = false;
             for o in out.contents() {
                 objects.push(S3Object {

@@ -68,11 +68,7 @@ impl ListPrefixesRequest {
             }
             .execute(conn)
             .await?;
-            prefixes.extend(
-                page.common_prefixes
-                    .into_iter()
-                    .map(|prefix| Prefix { prefix }),
-            );
+            prefixes.extend(page.common_prefixes.into_iter().map(|prefix| Prefix { prefix }));
             match page.next_continuation_token {
                 Some(t) => token = Some(t),
                 None => break,

@@ -142,10 +142,7 @@ impl Default for Streams {
 impl Action {
     /// Parses a JSON request. A missing or unknown `action`, or a bad field, is `InvalidInput`.
     pub fn from_json(value: serde_json::Value) -> Result<Action> {
-        let name = value
-            .get("action")
-            .and_then(|a| a.as_str())
-            .map(str::to_string);
+        let name = value.get("action").and_then(|a| a.as_str()).map(str::to_string);
         match &name {
             None => {
                 return Err(Error::invalid_input(
@@ -156,10 +153,7 @@ impl Action {
             Some(n) if !ACTION_NAMES.contains(&n.as_str()) => {
                 return Err(Error::invalid_input(
                     "action",
-                    format!(
-                        "{n:?} is not an action; use one of {}",
-                        ACTION_NAMES.join(", ")
-                    ),
+                    format!("{n:?} is not an action; use one of {}", ACTION_NAMES.join(", ")),
                 ))
             }
             _ => {}
@@ -275,27 +269,19 @@ mod tests {
 
     #[test]
     fn keys_encode_for_urls() {
-        assert_eq!(
-            encode_key("a b/c+d&e=f%g/ü.txt"),
-            "a%20b/c%2Bd%26e%3Df%25g/%C3%BC.txt"
-        );
+        assert_eq!(encode_key("a b/c+d&e=f%g/ü.txt"), "a%20b/c%2Bd%26e%3Df%25g/%C3%BC.txt");
     }
 
     #[test]
     fn content_types() {
         assert_eq!(content_type_for(None, "a/b.json"), "application/json");
         assert_eq!(content_type_for(Some("text/csv"), "a.json"), "text/csv");
-        assert_eq!(
-            content_type_for(Some(" "), "noext"),
-            "application/octet-stream"
-        );
+        assert_eq!(content_type_for(Some(" "), "noext"), "application/octet-stream");
     }
 
     #[test]
     fn requests_parse_and_bad_ones_are_invalid_input() {
-        let ok = Action::from_json(
-            serde_json::json!({"action": "headObject", "bucket": "b1b", "key": "k"}),
-        );
+        let ok = Action::from_json(serde_json::json!({"action": "headObject", "bucket": "b1b", "key": "k"}));
         assert!(matches!(ok, Ok(Action::HeadObject(_))), "{ok:?}");
         for bad in [
             serde_json::json!({"bucket": "b"}),

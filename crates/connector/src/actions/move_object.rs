@@ -93,7 +93,9 @@ impl MoveObjectRequest {
         let Some(etag) = source.etag.clone() else {
             return Err(Error::new(
                 ErrorCode::ServiceError,
-                format!("moveObject: the store gave {src} no ETag, so the move cannot be made safe; nothing was changed"),
+                format!(
+                    "moveObject: the store gave {src} no ETag, so the move cannot be made safe; nothing was changed"
+                ),
             ));
         };
         if let Some(expected) = &self.if_match {
@@ -127,10 +129,7 @@ impl MoveObjectRequest {
         let mut verified = Vec::new();
         if dest.size != source.size {
             return Err(step2(
-                format!(
-                    "the copy has {} bytes, the source {}",
-                    dest.size, source.size
-                ),
+                format!("the copy has {} bytes, the source {}", dest.size, source.size),
                 ErrorCode::ServiceError,
             ));
         }
@@ -138,7 +137,9 @@ impl MoveObjectRequest {
         if let (Some(copy_etag), Some(dest_etag)) = (&copied.etag, &dest.etag) {
             if copy_etag != dest_etag {
                 return Err(step2(
-                    format!("{dst} has ETag {dest_etag:?} but the copy produced {copy_etag:?}: something else wrote it"),
+                    format!(
+                        "{dst} has ETag {dest_etag:?} but the copy produced {copy_etag:?}: something else wrote it"
+                    ),
                     ErrorCode::PreconditionFailed,
                 ));
             }
@@ -163,7 +164,9 @@ impl MoveObjectRequest {
         let step3 = |why: String, code: ErrorCode| {
             Error::new(
                 code,
-                format!("moveObject step 3 (delete source) failed: {why}; both {src} and the verified copy at {dst} exist"),
+                format!(
+                    "moveObject step 3 (delete source) failed: {why}; both {src} and the verified copy at {dst} exist"
+                ),
             )
         };
         let deleted = conn

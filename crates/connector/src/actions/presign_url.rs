@@ -62,10 +62,7 @@ impl PresignUrlRequest {
         validate::key("key", &self.key)?;
         validate::expiry("expiresIn", self.expires_in.unwrap_or(DEFAULT_EXPIRES_IN))?;
         if self.content_type.is_some() && self.method == PresignMethod::Get {
-            return Err(Error::invalid_input(
-                "contentType",
-                "applies to PUT URLs only",
-            ));
+            return Err(Error::invalid_input("contentType", "applies to PUT URLs only"));
         }
         Ok(())
     }
@@ -98,8 +95,7 @@ impl PresignUrlRequest {
                 .await
                 .map_err(|e| Error::from_sdk(e, &what, Missing::Key))?,
         };
-        let expires_at =
-            aws_sdk_s3::primitives::DateTime::from(SystemTime::now() + Duration::from_secs(secs));
+        let expires_at = aws_sdk_s3::primitives::DateTime::from(SystemTime::now() + Duration::from_secs(secs));
         Ok(PresignUrlResult {
             url: req.uri().to_string(),
             method: self.method,

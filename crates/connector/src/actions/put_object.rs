@@ -58,10 +58,7 @@ impl PutObjectRequest {
         validate::key("key", &self.key)?;
         validate::metadata("metadata", &self.metadata)?;
         if self.file.is_some() && self.content.is_some() {
-            return Err(Error::invalid_input(
-                "content",
-                "give either file or content, not both",
-            ));
+            return Err(Error::invalid_input("content", "give either file or content, not both"));
         }
         if let Some(f) = &self.file {
             if !f.is_file() {
