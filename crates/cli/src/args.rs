@@ -227,6 +227,9 @@ pub enum Command {
     MoveObject {
         #[command(flatten)]
         target: Transfer,
+        /// Refuse to delete the source on stores that ignore If-Match on DeleteObject.
+        #[arg(long)]
+        require_conditional_delete: bool,
     },
     /// Make a presigned GET or PUT URL (at most 7 days).
     #[command(
@@ -405,16 +408,23 @@ impl Command {
                 put(&mut m, "prefix", prefix.clone());
                 "deleteObjects"
             }
-            Command::CopyObject { target } | Command::MoveObject { target } => {
+            Command::CopyObject { target } | Command::MoveObject { target, .. } => {
                 put(&mut m, "bucket", Some(target.bucket.clone()));
                 put(&mut m, "key", Some(target.key.clone()));
                 put(&mut m, "destinationBucket", target.to_bucket.clone());
                 put(&mut m, "destinationKey", target.to_key.clone());
                 put(&mut m, "ifMatch", target.if_match.clone());
-                if matches!(self, Command::CopyObject { .. }) {
-                    "copyObject"
-                } else {
-                    "moveObject"
+                match self {
+                    Command::MoveObject {
+                        require_conditional_delete,
+                        ..
+                    } => {
+                        if *require_conditional_delete {
+                            m.insert("requireConditionalDelete".into(), json!(true));
+                        }
+                        "moveObject"
+                    }
+                    _ => "copyObject",
                 }
             }
             Command::PresignUrl {

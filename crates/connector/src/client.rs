@@ -1,5 +1,7 @@
 //! The [`Connector`]: one configured S3 client plus the settings actions need.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_config::meta::region::RegionProviderChain;
@@ -25,6 +27,8 @@ pub struct Connector {
     settings: ConnectionSettings,
     transfer: TransferSettings,
     region: String,
+    /// Per bucket: whether the store enforces `If-Match` on DeleteObject (probed once).
+    conditional_delete: Arc<Mutex<HashMap<String, bool>>>,
 }
 
 impl Connector {
@@ -111,7 +115,41 @@ impl Connector {
             region: region.to_string(),
             settings,
             transfer,
+            conditional_delete: Arc::default(),
         })
+    }
+
+    /// Whether the store enforces `If-Match` on DeleteObject in `bucket`.
+    ///
+    /// # Behavior
+    /// Asked once per bucket and remembered: a DeleteObject with a never-matching `If-Match`
+    /// on a random key that does not exist. A store that evaluates the condition answers 404
+    /// or 412; one that ignores it answers 204. Nothing exists under that key, so the probe
+    /// changes nothing either way. Any other answer counts as "not enforced", the cautious side.
+    pub async fn enforces_conditional_delete(&self, bucket: &str) -> bool {
+        if let Some(known) = self.conditional_delete.lock().ok().and_then(|m| m.get(bucket).copied()) {
+            return known;
+        }
+        let probe_key = format!(".s3-connector-probe/{:032x}", rand::random::<u128>());
+        let answer = self
+            .client
+            .delete_object()
+            .bucket(bucket)
+            .key(&probe_key)
+            .if_match("\"00000000000000000000000000000000\"")
+            .send()
+            .await;
+        let enforced = match answer {
+            Ok(_) => false,
+            Err(e) => matches!(
+                crate::Error::from_sdk(e, "DeleteObject probe", crate::Missing::Key).code,
+                crate::ErrorCode::NoSuchKey | crate::ErrorCode::PreconditionFailed
+            ),
+        };
+        if let Ok(mut m) = self.conditional_delete.lock() {
+            m.insert(bucket.to_string(), enforced);
+        }
+        enforced
     }
 
     /// The underlying SDK client, for callers that need an operation we do not wrap.

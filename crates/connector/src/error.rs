@@ -196,6 +196,23 @@ impl ErrorCode {
     }
 }
 
+impl ErrorCode {
+    /// Corrects codes that some stores misreport, from the store's message. Garage answers a
+    /// bad signature with `AccessDenied: Forbidden: Invalid signature` where S3 says
+    /// `SignatureDoesNotMatch`; the fix for the user is the credentials, not a permission.
+    pub fn refine(self, message: Option<&str>) -> ErrorCode {
+        let lower = message.unwrap_or_default().to_ascii_lowercase();
+        match self {
+            ErrorCode::AccessDenied
+                if lower.contains("signature") || lower.contains("access key") || lower.contains("no such key id") =>
+            {
+                ErrorCode::InvalidCredentials
+            }
+            other => other,
+        }
+    }
+}
+
 impl fmt::Display for ErrorCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -271,7 +288,7 @@ impl Error {
                 let status = service.raw().status().as_u16();
                 let inner = service.err();
                 let s3_code = inner.code();
-                let code = ErrorCode::from_s3(s3_code, Some(status), missing);
+                let code = ErrorCode::from_s3(s3_code, Some(status), missing).refine(inner.message());
                 let detail = match (s3_code, inner.message()) {
                     (Some(c), Some(m)) => format!("{c}: {m}"),
                     (Some(c), None) => c.to_string(),
@@ -401,6 +418,14 @@ mod tests {
         );
         assert_eq!(ErrorCode::from_s3(None, Some(503), Missing::Key), ErrorCode::Throttled);
         assert!(ErrorCode::Throttled.retryable());
+        assert_eq!(
+            ErrorCode::AccessDenied.refine(Some("Forbidden: Invalid signature")),
+            ErrorCode::InvalidCredentials
+        );
+        assert_eq!(
+            ErrorCode::AccessDenied.refine(Some("Access Denied")),
+            ErrorCode::AccessDenied
+        );
         assert!(!ErrorCode::InvalidInput.retryable());
     }
 }

@@ -6,8 +6,15 @@
 //! 1. copy, on the condition that the source still has the ETag read at the start;
 //! 2. verify the copy: its size, and its ETag against the copy's answer and (for
 //!    single-part objects) against the source's content hash;
-//! 3. delete the source with `If-Match` on that same ETag, so a source rewritten after the
-//!    copy is kept.
+//! 3. re-read the source's ETag, then delete it with `If-Match` on the ETag we copied, so a
+//!    source rewritten after the copy is kept.
+//!
+//! Not every store enforces each condition (moto ignores the copy condition, Garage 2.5 the
+//! delete condition), so the guards overlap: a change during the copy is caught by the copy
+//! condition or by verification; a change after it by the re-read or by `If-Match`. On a store
+//! that ignores `If-Match` on DeleteObject, a write landing between the re-read and the delete
+//! (one round trip) would be lost; the result says which guard was in force
+//! (`deleteGuard`), and `requireConditionalDelete` refuses to delete on such stores.
 //!
 //! If any step fails the source stays, and the error says which step failed and what exists.
 
@@ -36,6 +43,10 @@ pub struct MoveObjectRequest {
     /// Move only if the source has this ETag.
     #[serde(default)]
     pub if_match: Option<String>,
+    /// Refuse to delete the source on stores that ignore `If-Match` on DeleteObject
+    /// (the copy is kept; the error says so). Default false: re-read and delete.
+    #[serde(default)]
+    pub require_conditional_delete: bool,
 }
 
 /// Result of a completed move: the copy exists, was verified, and the source is gone.
@@ -58,6 +69,9 @@ pub struct MoveObjectResult {
     pub verified: Vec<String>,
     /// Always true in a result; when the delete fails, the move is an error instead.
     pub source_deleted: bool,
+    /// What kept the delete safe: `ifMatch` (the store enforced the ETag condition) or
+    /// `recheck` (the store ignores it; only the re-read just before the delete guarded it).
+    pub delete_guard: String,
 }
 
 impl MoveObjectRequest {
@@ -129,8 +143,11 @@ impl MoveObjectRequest {
         let mut verified = Vec::new();
         if dest.size != source.size {
             return Err(step2(
-                format!("the copy has {} bytes, the source {}", dest.size, source.size),
-                ErrorCode::ServiceError,
+                format!(
+                    "the copy has {} bytes, the source had {} when the move began: the source changed during the copy (the store ignored the copy condition)",
+                    dest.size, source.size
+                ),
+                ErrorCode::PreconditionFailed,
             ));
         }
         verified.push(format!("size {} bytes", dest.size));
@@ -151,8 +168,8 @@ impl MoveObjectRequest {
             match dest.etag.as_deref() {
                 Some(d) if is_md5(d) && d != etag => {
                     return Err(step2(
-                        format!("the copy's content hash {d:?} differs from the source's {etag:?}"),
-                        ErrorCode::ServiceError,
+                        format!("the copy's content hash {d:?} differs from the source's {etag:?}: the source changed during the copy"),
+                        ErrorCode::PreconditionFailed,
                     ));
                 }
                 Some(d) if d == etag => verified.push("content MD5 equals the source's".into()),
@@ -169,6 +186,30 @@ impl MoveObjectRequest {
                 ),
             )
         };
+        let enforced = conn.enforces_conditional_delete(&self.bucket).await;
+        if !enforced && self.require_conditional_delete {
+            return Err(step3(
+                "this store ignores If-Match on DeleteObject and requireConditionalDelete is set, so the source was not deleted".into(),
+                ErrorCode::PreconditionFailed,
+            ));
+        }
+        match head(conn, &self.bucket, &self.key).await {
+            Ok(now) if now.etag.as_deref() == Some(etag.as_str()) => {}
+            Ok(now) => {
+                return Err(step3(
+                    format!(
+                        "{src} was rewritten after the copy (ETag {:?}, copied {etag:?}), so it was kept",
+                        now.etag.unwrap_or_default()
+                    ),
+                    ErrorCode::PreconditionFailed,
+                ))
+            }
+            Err(e) if e.code == ErrorCode::NoSuchKey => {
+                // Gone already (someone else deleted or moved it): the copy stands.
+                return Ok(self.done(dest_bucket, dest_key, dest, verified, enforced));
+            }
+            Err(e) => return Err(step3(e.message, e.code)),
+        }
         let deleted = conn
             .client()
             .delete_object()
@@ -179,37 +220,37 @@ impl MoveObjectRequest {
             .await;
         if let Err(e) = deleted {
             let e = Error::from_sdk(e, &format!("DeleteObject {src}"), Missing::Key);
-            return Err(match e.code {
-                ErrorCode::PreconditionFailed => step3(
+            return match e.code {
+                ErrorCode::PreconditionFailed => Err(step3(
                     format!("{src} was rewritten after the copy, so it was kept"),
                     ErrorCode::PreconditionFailed,
-                ),
-                // Gone already (someone else deleted or moved it): the copy stands, the move is done.
-                ErrorCode::NoSuchKey => {
-                    return Ok(MoveObjectResult {
-                        bucket: self.bucket,
-                        key: self.key,
-                        destination_bucket: dest_bucket,
-                        destination_key: dest_key,
-                        size: dest.size,
-                        etag: dest.etag,
-                        verified,
-                        source_deleted: true,
-                    })
-                }
-                code => step3(e.message, code),
-            });
+                )),
+                ErrorCode::NoSuchKey => Ok(self.done(dest_bucket, dest_key, dest, verified, enforced)),
+                code => Err(step3(e.message, code)),
+            };
         }
-        Ok(MoveObjectResult {
+        Ok(self.done(dest_bucket, dest_key, dest, verified, enforced))
+    }
+
+    fn done(
+        self,
+        destination_bucket: String,
+        destination_key: String,
+        dest: crate::actions::HeadObjectResult,
+        verified: Vec<String>,
+        enforced: bool,
+    ) -> MoveObjectResult {
+        MoveObjectResult {
             bucket: self.bucket,
             key: self.key,
-            destination_bucket: dest_bucket,
-            destination_key: dest_key,
+            destination_bucket,
+            destination_key,
             size: dest.size,
             etag: dest.etag,
             verified,
             source_deleted: true,
-        })
+            delete_guard: if enforced { "ifMatch" } else { "recheck" }.to_string(),
+        }
     }
 }
 

@@ -369,18 +369,25 @@ impl Drop for Proxy {
 }
 
 impl Proxy {
-    /// Starts a proxy to `backend`; `trigger` is a (case-insensitive) pattern and its hook.
+    /// Starts a proxy to `backend`; `trigger` is a (case-insensitive) pattern and its hook,
+    /// run at the pattern's first occurrence.
     pub async fn start(backend: SocketAddr, trigger: Option<(String, Hook)>) -> Proxy {
+        Self::start_nth(backend, trigger, 1).await
+    }
+
+    /// Like [`start`](Self::start), but the hook runs at the `nth` occurrence (1-based).
+    pub async fn start_nth(backend: SocketAddr, trigger: Option<(String, Hook)>, nth: u64) -> Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("proxy bind");
         let addr = listener.local_addr().expect("proxy addr");
         let client_bytes = Arc::new(AtomicU64::new(0));
         let fired = Arc::new(AtomicBool::new(false));
         let trigger = trigger.map(|(p, h)| (p.to_ascii_lowercase(), h));
         let (cb, f) = (client_bytes.clone(), fired.clone());
+        let seen = Arc::new(AtomicU64::new(0));
         let task = tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
                 let _ = client.set_nodelay(true);
-                let (cb, f, trigger) = (cb.clone(), f.clone(), trigger.clone());
+                let (cb, f, trigger, seen) = (cb.clone(), f.clone(), trigger.clone(), seen.clone());
                 tokio::spawn(async move {
                     let Ok(server) = TcpStream::connect(backend).await else {
                         return;
@@ -404,6 +411,7 @@ impl Proxy {
                                 && String::from_utf8_lossy(&buf[..n])
                                     .to_ascii_lowercase()
                                     .contains(pattern.as_str())
+                                && seen.fetch_add(1, Ordering::SeqCst) + 1 == nth
                                 && !f.swap(true, Ordering::SeqCst)
                             {
                                 hook().await;
