@@ -1,0 +1,350 @@
+//! The `s3-connector` binary, run as a user would, against the embedded store (`--embedded`).
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use serde_json::{json, Value};
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_s3-connector"));
+    // Hermetic: no AWS settings or config file from the machine running the tests.
+    for (k, _) in std::env::vars() {
+        if k.starts_with("AWS_") || k.starts_with("S3_CONNECTOR") {
+            c.env_remove(k);
+        }
+    }
+    c.env("AWS_EC2_METADATA_DISABLED", "true");
+    c.env("HOME", std::env::temp_dir().join("s3-connector-cli-test-home"));
+    c
+}
+
+fn run(args: &[&str], stdin: Option<&[u8]>) -> Output {
+    let mut child = bin()
+        .args(args)
+        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn s3-connector");
+    if let Some(input) = stdin {
+        let mut pipe = child.stdin.take().expect("stdin");
+        pipe.write_all(input).expect("write stdin");
+    }
+    child.wait_with_output().expect("wait")
+}
+
+fn exec(dir: &Path, request: Value) -> Value {
+    let out = run(
+        &["--embedded", dir.to_str().expect("utf8"), "exec", "-"],
+        Some(request.to_string().as_bytes()),
+    );
+    assert!(
+        out.status.success(),
+        "{request} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("using the embedded S3 store at"),
+        "not announced: {stderr}"
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{request}: stdout is not JSON ({e})"))
+}
+
+fn files_under(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p.clone());
+            }
+            out.push(p.strip_prefix(dir).map(|r| r.display().to_string()).unwrap_or_default());
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn exec_answers_every_action() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let data = tmp.path().join("data");
+    let src = tmp.path().join("src.txt");
+    std::fs::write(&src, b"file content").expect("write");
+    let back = tmp.path().join("back.txt");
+
+    let r = exec(&data, json!({"action": "createBucket", "bucket": "cli-bucket"}));
+    assert_eq!(r["bucket"], "cli-bucket");
+    exec(&data, json!({"action": "createBucket", "bucket": "cli-other"}));
+    let r = exec(&data, json!({"action": "listBuckets"}));
+    assert_eq!(r["buckets"].as_array().map(Vec::len), Some(2));
+    assert_eq!(
+        exec(&data, json!({"action": "headBucket", "bucket": "cli-bucket"}))["exists"],
+        true
+    );
+    let r = exec(
+        &data,
+        json!({"action": "putObject", "bucket": "cli-bucket", "key": "dir/a file.txt", "file": src}),
+    );
+    assert_eq!(r["size"], 12);
+    exec(
+        &data,
+        json!({"action": "putObject", "bucket": "cli-bucket", "key": "dir/b.json", "content": "{}"}),
+    );
+    let r = exec(
+        &data,
+        json!({"action": "listObjects", "bucket": "cli-bucket", "prefix": "dir/"}),
+    );
+    assert_eq!(r["objects"].as_array().map(Vec::len), Some(2));
+    let r = exec(&data, json!({"action": "listPrefixes", "bucket": "cli-bucket"}));
+    assert_eq!(r["prefixes"], json!([{"prefix": "dir/"}]));
+    let r = exec(
+        &data,
+        json!({"action": "headObject", "bucket": "cli-bucket", "key": "dir/b.json"}),
+    );
+    assert_eq!(r["contentType"], "application/json");
+    let r = exec(
+        &data,
+        json!({"action": "getObject", "bucket": "cli-bucket", "key": "dir/a file.txt", "file": back}),
+    );
+    assert_eq!(r["size"], 12);
+    assert_eq!(std::fs::read(&back).expect("read"), b"file content");
+    let r = exec(
+        &data,
+        json!({"action": "copyObject", "bucket": "cli-bucket", "key": "dir/b.json", "destinationBucket": "cli-other"}),
+    );
+    assert_eq!(r["destinationBucket"], "cli-other");
+    let r = exec(
+        &data,
+        json!({"action": "moveObject", "bucket": "cli-other", "key": "dir/b.json", "destinationKey": "moved.json"}),
+    );
+    assert_eq!(r["sourceDeleted"], true);
+    let r = exec(
+        &data,
+        json!({"action": "presignUrl", "bucket": "cli-other", "key": "moved.json", "method": "PUT"}),
+    );
+    assert!(r["url"].as_str().is_some_and(|u| u.contains("X-Amz-Signature=")), "{r}");
+    let r = exec(
+        &data,
+        json!({"action": "deleteObject", "bucket": "cli-other", "key": "moved.json"}),
+    );
+    assert_eq!(r["key"], "moved.json");
+    let r = exec(
+        &data,
+        json!({"action": "deleteObjects", "bucket": "cli-bucket", "prefix": "dir/"}),
+    );
+    assert_eq!(r["deleted"], 2);
+    exec(&data, json!({"action": "deleteBucket", "bucket": "cli-bucket"}));
+    exec(&data, json!({"action": "deleteBucket", "bucket": "cli-other"}));
+    assert_eq!(exec(&data, json!({"action": "listBuckets"}))["buckets"], json!([]));
+
+    // A request file leaves stdin free for putObject's content.
+    exec(&data, json!({"action": "createBucket", "bucket": "cli-stdin"}));
+    let req = tmp.path().join("req.json");
+    std::fs::write(
+        &req,
+        json!({"action": "putObject", "bucket": "cli-stdin", "key": "piped"}).to_string(),
+    )
+    .expect("write");
+    let out = run(
+        &[
+            "--embedded",
+            data.to_str().expect("utf8"),
+            "exec",
+            req.to_str().expect("utf8"),
+        ],
+        Some(b"from stdin"),
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let r: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(r["size"], 10);
+}
+
+#[test]
+fn bad_input_exits_non_zero_and_writes_nothing() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let data = tmp.path().join("data");
+    exec(&data, json!({"action": "createBucket", "bucket": "stays-empty"}));
+    let before = files_under(&data);
+    let never = tmp.path().join("never-written");
+    for request in [
+        json!({"action": "createBucket", "bucket": "Bad_Name"}),
+        json!({"action": "putObject", "bucket": "stays-empty", "key": "", "content": "x"}),
+        json!({"action": "putObject", "bucket": "stays-empty", "key": "k", "content": "x", "metadata": {"no spaces": "v"}}),
+        json!({"action": "getObject", "bucket": "stays-empty", "key": "k", "range": "bytes=5-1", "file": never}),
+        json!({"action": "presignUrl", "bucket": "stays-empty", "key": "k", "expiresIn": 999999999}),
+        json!({"action": "deleteObjects", "bucket": "stays-empty"}),
+        json!({"action": "moveObject", "bucket": "stays-empty", "key": "k"}),
+        json!({"action": "nope"}),
+        json!({"bucket": "stays-empty"}),
+        json!("not an object"),
+    ] {
+        let out = run(
+            &["--embedded", data.to_str().expect("utf8"), "exec", "-"],
+            Some(request.to_string().as_bytes()),
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{request}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.stdout.is_empty(), "{request}: stdout must be empty");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let line = stderr.lines().last().unwrap_or_default();
+        let err: Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{request}: stderr not JSON ({e}): {stderr}"));
+        assert_eq!(err["error"]["code"], "InvalidInput", "{request}");
+        assert!(err["error"]["message"].as_str().is_some_and(|m| m.len() > 10), "{err}");
+    }
+    let not_json = run(
+        &["--embedded", data.to_str().expect("utf8"), "exec", "-"],
+        Some(b"{broken"),
+    );
+    assert_eq!(not_json.status.code(), Some(2));
+    assert_eq!(files_under(&data), before, "bad input wrote something");
+    assert!(!never.exists());
+}
+
+#[test]
+fn errors_have_stable_codes_and_exit_statuses() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let d = tmp.path().join("data");
+    let data = d.to_str().expect("utf8");
+    assert!(run(&["--embedded", data, "create-bucket", "codes"], None)
+        .status
+        .success());
+    let out = run(&["--embedded", data, "head-object", "codes", "missing"], None);
+    assert_eq!(out.status.code(), Some(4));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("error[NoSuchKey]"));
+    let out = run(&["--embedded", data, "--json", "head-bucket", "no-such-bucket"], None);
+    assert_eq!(out.status.code(), Some(3));
+    let err: Value =
+        serde_json::from_str(String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or_default()).expect("json");
+    assert_eq!(err["error"]["code"], "NoSuchBucket");
+    assert!(run(
+        &["--embedded", data, "put-object", "codes", "k", "--content", "x"],
+        None
+    )
+    .status
+    .success());
+    let out = run(&["--embedded", data, "delete-bucket", "codes"], None);
+    assert_eq!(out.status.code(), Some(6), "BucketNotEmpty");
+}
+
+#[test]
+fn streams_through_stdin_and_stdout() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let d = tmp.path().join("data");
+    let data = d.to_str().expect("utf8");
+    assert!(run(&["--embedded", data, "create-bucket", "pipes"], None)
+        .status
+        .success());
+    let payload: Vec<u8> = (0..(9 * 1024 * 1024 + 17)).map(|i| (i % 253) as u8).collect();
+    let out = run(
+        &["--embedded", data, "--json", "put-object", "pipes", "big.bin", "-"],
+        Some(&payload),
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let put: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(put["size"], payload.len());
+    assert_eq!(put["parts"], 2, "a stream over 8 MiB goes multipart");
+    let out = run(&["--embedded", data, "get-object", "pipes", "big.bin"], None);
+    assert!(out.status.success());
+    assert!(out.stdout == payload, "stdout must carry exactly the object's bytes");
+    let out = run(
+        &[
+            "--embedded",
+            data,
+            "get-object",
+            "pipes",
+            "big.bin",
+            "-",
+            "--range",
+            "bytes=0-2",
+        ],
+        None,
+    );
+    assert_eq!(out.stdout, payload[..3].to_vec());
+}
+
+#[test]
+fn demo_prints_every_step() {
+    let out = run(&["demo"], None);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    for action in s3_connector::ACTION_NAMES {
+        assert!(
+            text.contains(&format!("\"action\":\"{action}\"")),
+            "demo never runs {action}"
+        );
+    }
+    assert!(text.matches("result:").count() >= 20, "{text}");
+    assert!(text.contains("\"code\":\"InvalidInput\""));
+    assert!(text.contains("byte for byte"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("using the embedded S3 store at"));
+}
+
+#[test]
+fn every_subcommand_has_an_example_in_help() {
+    for sub in [
+        "list-buckets",
+        "create-bucket",
+        "delete-bucket",
+        "head-bucket",
+        "list-objects",
+        "list-prefixes",
+        "head-object",
+        "get-object",
+        "put-object",
+        "delete-object",
+        "delete-objects",
+        "copy-object",
+        "move-object",
+        "presign-url",
+        "exec",
+        "serve-s3",
+        "demo",
+    ] {
+        let out = run(&[sub, "--help"], None);
+        assert!(out.status.success(), "{sub} --help");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("Example"), "{sub} --help has no example:\n{text}");
+    }
+}
+
+#[test]
+fn secrets_never_reach_output() {
+    let secret = "VERY-SECRET-VALUE-123";
+    let out = bin()
+        .args([
+            "-vv",
+            "--endpoint",
+            "http://127.0.0.1:9",
+            "--max-attempts",
+            "1",
+            "--access-key-id",
+            "AKIDTEST",
+            "--secret-access-key",
+            secret,
+            "--session-token",
+            "TOKEN-SECRET-456",
+            "list-buckets",
+        ])
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(all.contains("error[Network]"), "{all}");
+    assert!(
+        !all.contains(secret) && !all.contains("TOKEN-SECRET-456"),
+        "a secret leaked:\n{all}"
+    );
+}
