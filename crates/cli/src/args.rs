@@ -252,11 +252,17 @@ pub enum Command {
     },
     /// Run one JSON request {"action": "...", ...} from FILE or stdin; print the JSON result.
     #[command(
-        after_help = "Examples:\n  echo '{\"action\":\"headObject\",\"bucket\":\"reports\",\"key\":\"q1.pdf\"}' | s3-connector --embedded ./data exec\n  s3-connector exec request.json\n\nOn failure prints {\"error\":{\"code\",\"message\"}} on stderr and exits with the code's status."
+        after_help = "Examples:\n  echo '{\"action\":\"headObject\",\"bucket\":\"reports\",\"key\":\"q1.pdf\"}' | s3-connector --embedded ./data exec\n  s3-connector exec request.json\n  s3-connector exec --batch requests.jsonl --jobs 32\n\nWith --batch each output line is {\"result\": ...} or {\"error\": {\"code\", \"message\"}}; the exit status is that of the first failure.\nOn failure prints {\"error\":{\"code\",\"message\"}} on stderr and exits with the code's status."
     )]
     Exec {
         /// The request file; `-` or absent for stdin.
         file: Option<PathBuf>,
+        /// Read one request per line (JSON Lines) and print one result per line, in input order.
+        #[arg(long)]
+        batch: bool,
+        /// With --batch: how many requests run at once.
+        #[arg(long, default_value_t = 16, value_name = "N")]
+        jobs: usize,
     },
     /// Run the embedded S3 store alone, serving DIR until interrupted.
     #[command(name = "serve-s3")]

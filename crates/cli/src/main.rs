@@ -73,7 +73,12 @@ async fn run(cli: Cli) -> Result<(), Error> {
     let conn = Connector::connect(settings).await?;
     tracing::info!(settings = ?conn.settings().describe(), "connected");
     match &cli.command {
-        Command::Exec { file } => exec(&conn, file.clone()).await,
+        Command::Exec {
+            file,
+            batch: true,
+            jobs,
+        } => exec_batch(&conn, file.clone(), *jobs).await,
+        Command::Exec { file, .. } => exec(&conn, file.clone()).await,
         command => {
             let request = command
                 .request()
@@ -105,8 +110,9 @@ fn to_json(result: &ActionResult) -> String {
     serde_json::to_string_pretty(result).unwrap_or_else(|e| format!("{{\"error\":\"cannot render result: {e}\"}}"))
 }
 
-/// `exec`: one JSON request from a file or stdin, the JSON result on stdout.
-async fn exec(conn: &Connector, file: Option<PathBuf>) -> Result<(), Error> {
+/// Reads the request text from `file`, or stdin for `None`/`-`. Returns it and whether it
+/// came from stdin.
+async fn read_requests(file: Option<PathBuf>) -> Result<(String, bool), Error> {
     let from_stdin = file.as_ref().is_none_or(|f| f.as_os_str() == "-");
     let text = if from_stdin {
         let mut text = String::new();
@@ -120,6 +126,59 @@ async fn exec(conn: &Connector, file: Option<PathBuf>) -> Result<(), Error> {
             .await
             .map_err(|e| Error::local_io("read", &path, &e))?
     };
+    Ok((text, from_stdin))
+}
+
+/// `exec --batch`: one request per line, up to `jobs` at once; one result line each, in
+/// input order. Every line runs even if others fail; the exit status is the first failure's.
+async fn exec_batch(conn: &Connector, file: Option<PathBuf>, jobs: usize) -> Result<(), Error> {
+    use futures::StreamExt;
+    if jobs == 0 || jobs > 1024 {
+        return Err(Error::invalid_input("jobs", "must be 1 to 1024"));
+    }
+    let (text, _) = read_requests(file).await?;
+    let lines: Vec<(usize, &str)> = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| (i + 1, l))
+        .collect();
+    let mut results = futures::stream::iter(lines)
+        .map(|(line_no, line)| async move {
+            match serde_json::from_str::<serde_json::Value>(line) {
+                Err(e) => Err(Error::invalid_input(
+                    "request",
+                    format!("line {line_no} is not valid JSON: {e}"),
+                )),
+                Ok(value) => match Action::from_json(value) {
+                    Err(e) => Err(e.context(format!("line {line_no}"))),
+                    // No streams: in a batch, stdin and stdout carry the request and result lines.
+                    Ok(action) => action.execute(conn, Streams::default()).await,
+                },
+            }
+        })
+        .buffered(jobs);
+    let mut first_error: Option<Error> = None;
+    while let Some(outcome) = results.next().await {
+        let line = match &outcome {
+            Ok(result) => serde_json::json!({"result": result}),
+            Err(e) => serde_json::json!({"error": {"code": e.code.as_str(), "message": e.message}}),
+        };
+        println!("{line}");
+        if let Err(e) = outcome {
+            first_error.get_or_insert(e);
+        }
+    }
+    match first_error {
+        // Each error is already on its own line; only the exit status is left to set.
+        Some(e) => std::process::exit(e.code.exit_code()),
+        None => Ok(()),
+    }
+}
+
+/// `exec`: one JSON request from a file or stdin, the JSON result on stdout.
+async fn exec(conn: &Connector, file: Option<PathBuf>) -> Result<(), Error> {
+    let (text, from_stdin) = read_requests(file).await?;
     let value: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| Error::invalid_input("request", format!("is not valid JSON: {e}")))?;
     let action = Action::from_json(value)?;

@@ -348,3 +348,39 @@ fn secrets_never_reach_output() {
         "a secret leaked:\n{all}"
     );
 }
+
+#[test]
+fn batch_runs_every_line_in_order() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let d = tmp.path().join("data");
+    let data = d.to_str().expect("utf8");
+    let mut lines = vec![json!({"action": "createBucket", "bucket": "batch-bucket"}).to_string()];
+    for i in 0..40 {
+        lines.push(json!({"action": "putObject", "bucket": "batch-bucket", "key": format!("k{i:02}"), "content": format!("v{i}")}).to_string());
+    }
+    lines.push(json!({"action": "headObject", "bucket": "batch-bucket", "key": ""}).to_string());
+    lines.push("not json".to_string());
+    lines.push(json!({"action": "listObjects", "bucket": "batch-bucket"}).to_string());
+    let input = lines.join("\n");
+    let out = run(
+        &["--embedded", data, "exec", "--batch", "--jobs", "8", "-"],
+        Some(input.as_bytes()),
+    );
+    assert_eq!(out.status.code(), Some(2), "first failure is InvalidInput");
+    let results: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each line is JSON"))
+        .collect();
+    assert_eq!(results.len(), 44);
+    assert_eq!(results[0]["result"]["bucket"], "batch-bucket");
+    for i in 0..40 {
+        assert_eq!(results[i + 1]["result"]["key"], format!("k{i:02}"), "order kept");
+    }
+    assert_eq!(results[41]["error"]["code"], "InvalidInput");
+    assert_eq!(results[42]["error"]["code"], "InvalidInput");
+    assert_eq!(
+        results[43]["result"]["objects"].as_array().map(Vec::len),
+        Some(40),
+        "lines after a failure still run"
+    );
+}

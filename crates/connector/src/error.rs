@@ -390,6 +390,21 @@ mod tests {
     }
 
     #[test]
+    fn docs_table_matches_the_code() {
+        let doc = include_str!("../../../docs/errors.md");
+        for code in ALL_ERROR_CODES {
+            let retry = if code.retryable() { "yes" } else { "no" };
+            let row = format!(
+                "| `{}` | {} | {retry} | {} |",
+                code.as_str(),
+                code.meaning(),
+                code.exit_code()
+            );
+            assert!(doc.contains(&row), "docs/errors.md lacks or misstates: {row}");
+        }
+    }
+
+    #[test]
     fn s3_codes_map_to_ours() {
         let cases = [
             ("NoSuchBucket", 404, ErrorCode::NoSuchBucket),
