@@ -71,7 +71,7 @@ measure() {
 
 upload() { # TOOL FILE KEY
   case $1 in
-    ours) "${OURS[@]}" put-object bench "$3" "$2" ;;
+    ours) "$BIN" --endpoint "$EP" --no-progress put-object bench "$3" "$2" ;;
     s5cmd) "$VENV/s5cmd" --endpoint-url "$EP" cp "$2" "s3://bench/$3" ;;
     rclone) "$VENV/rclone" copyto "$2" "bench:bench/$3" ;;
     awscli) "$VENV/aws" --endpoint-url "$EP" s3 cp --only-show-errors "$2" "s3://bench/$3" ;;
@@ -79,7 +79,7 @@ upload() { # TOOL FILE KEY
 }
 download() { # TOOL KEY FILE
   case $1 in
-    ours) "${OURS[@]}" get-object bench "$2" "$3" ;;
+    ours) "$BIN" --endpoint "$EP" --no-progress get-object bench "$2" "$3" ;;
     s5cmd) "$VENV/s5cmd" --endpoint-url "$EP" cp "s3://bench/$2" "$3" ;;
     rclone) "$VENV/rclone" copyto "bench:bench/$2" "$3" ;;
     awscli) "$VENV/aws" --endpoint-url "$EP" s3 cp --only-show-errors "s3://bench/$2" "$3" ;;

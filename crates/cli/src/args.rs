@@ -258,6 +258,8 @@ pub enum Command {
         /// The request file; `-` or absent for stdin.
         file: Option<PathBuf>,
         /// Read one request per line (JSON Lines) and print one result per line, in input order.
+        /// Lines run concurrently: put requests that depend on each other in separate runs.
+
         #[arg(long)]
         batch: bool,
         /// With --batch: how many requests run at once.

@@ -39,7 +39,9 @@ fn main() -> ExitCode {
 
 fn init_tracing(verbose: u8) {
     let level = match verbose {
-        0 => "warn",
+        // aws-config warns with raw error dumps on every failed provider; our error says it plainly.
+        0 => "warn,aws_config=error",
+
         1 => "info,aws_config=warn,aws_smithy_runtime=warn",
         _ => "debug",
     };

@@ -354,13 +354,19 @@ fn batch_runs_every_line_in_order() {
     let tmp = tempfile::tempdir().expect("tmp");
     let d = tmp.path().join("data");
     let data = d.to_str().expect("utf8");
-    let mut lines = vec![json!({"action": "createBucket", "bucket": "batch-bucket"}).to_string()];
+    // Lines run concurrently, so the bucket they need is made first, in its own run.
+    assert!(run(&["--embedded", data, "create-bucket", "batch-bucket"], None)
+        .status
+        .success());
+    let mut lines = vec![json!({"action": "headBucket", "bucket": "batch-bucket"}).to_string()];
+
     for i in 0..40 {
         lines.push(json!({"action": "putObject", "bucket": "batch-bucket", "key": format!("k{i:02}"), "content": format!("v{i}")}).to_string());
     }
     lines.push(json!({"action": "headObject", "bucket": "batch-bucket", "key": ""}).to_string());
     lines.push("not json".to_string());
-    lines.push(json!({"action": "listObjects", "bucket": "batch-bucket"}).to_string());
+    lines.push(json!({"action": "headBucket", "bucket": "batch-bucket"}).to_string());
+
     let input = lines.join("\n");
     let out = run(
         &["--embedded", data, "exec", "--batch", "--jobs", "8", "-"],
@@ -378,9 +384,33 @@ fn batch_runs_every_line_in_order() {
     }
     assert_eq!(results[41]["error"]["code"], "InvalidInput");
     assert_eq!(results[42]["error"]["code"], "InvalidInput");
+    assert_eq!(results[43]["result"]["exists"], true, "lines after a failure still run");
+    let listed = run(&["--embedded", data, "--json", "list-objects", "batch-bucket"], None);
+    let listed: Value = serde_json::from_slice(&listed.stdout).expect("json");
     assert_eq!(
-        results[43]["result"]["objects"].as_array().map(Vec::len),
+        listed["objects"].as_array().map(Vec::len),
         Some(40),
-        "lines after a failure still run"
+        "every put in the batch landed"
+    );
+}
+
+#[test]
+fn missing_credentials_say_so() {
+    // No keys, no profile, IMDS disabled: the default chain finds nothing.
+    let out = run(
+        &[
+            "--endpoint",
+            "http://127.0.0.1:9",
+            "--max-attempts",
+            "1",
+            "list-buckets",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(8), "{}", String::from_utf8_lossy(&out.stderr));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("error[InvalidCredentials]") && stderr.contains("AWS_ACCESS_KEY_ID"),
+        "{stderr}"
     );
 }

@@ -359,17 +359,22 @@ fn chain(err: &dyn std::error::Error) -> String {
     out
 }
 
-/// When the SDK failed because no credentials could be loaded, say so plainly.
-fn credentials_problem(err: &dyn std::error::Error) -> Option<String> {
-    let text = chain(err);
-    let lower = text.to_ascii_lowercase();
-    if lower.contains("credential") && (lower.contains("no credentials") || lower.contains("provider")) {
-        Some(format!(
-            "no usable credentials ({text}); set accessKeyId/secretAccessKey, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or a profile"
-        ))
-    } else {
-        None
+/// When the SDK failed because no credentials could be loaded, say so plainly. The SDK wraps
+/// the provider's `CredentialsError` in a dispatch or construction failure; find it by type.
+fn credentials_problem(err: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = source {
+        if e.downcast_ref::<aws_credential_types::provider::error::CredentialsError>()
+            .is_some()
+        {
+            return Some(format!(
+                "no usable credentials ({}); set accessKeyId/secretAccessKey, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or a profile",
+                chain(e)
+            ));
+        }
+        source = e.source();
     }
+    None
 }
 
 #[cfg(test)]

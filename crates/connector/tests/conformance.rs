@@ -287,7 +287,28 @@ async fn listing(t: &Target, b: &str) {
     assert_eq!(v["objects"][0]["bucket"], b);
     assert_eq!(v["objects"][0]["size"], 7);
     assert!(v["objects"][0]["etag"].as_str().is_some_and(|e| !e.contains('"')));
+    // A key that is only a prefix of other keys names no object.
+    fails(
+        t,
+        json!({"action": "headObject", "bucket": b, "key": "l/a"}),
+        ErrorCode::NoSuchKey,
+    )
+    .await;
+    fails(
+        t,
+        json!({"action": "getObject", "bucket": b, "key": "l", "file": "/tmp/never"}),
+        ErrorCode::NoSuchKey,
+    )
+    .await;
+    ok(t, json!({"action": "deleteObject", "bucket": b, "key": "l/a"})).await;
+    assert_eq!(
+        get_bytes(t, b, "l/a/1").await,
+        b"l/a/1",
+        "{}: deleting a prefix key touched keys below it",
+        t.name
+    );
     let p = ok(t, json!({"action": "listPrefixes", "bucket": b})).await;
+
     assert_eq!(p["prefixes"], json!([{"prefix": "l/"}, {"prefix": "m/"}]), "{}", t.name);
     let p = ok(t, json!({"action": "listPrefixes", "bucket": b, "prefix": "l/"})).await;
     assert_eq!(p["prefixes"], json!([{"prefix": "l/a/"}, {"prefix": "l/b/"}]));

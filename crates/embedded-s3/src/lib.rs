@@ -240,7 +240,25 @@ impl std::fmt::Debug for Store {
 }
 
 impl Store {
+    /// Whether `key` names a directory of s3s-fs (a prefix of other keys) rather than an
+    /// object. s3s-fs answers such keys with 500 InternalError; S3 has no object there.
+    fn is_prefix_dir(&self, bucket: &str, key: &str) -> bool {
+        let safe = s3s::path::check_bucket_name(bucket)
+            && !key.ends_with('/')
+            && !key.split('/').any(|seg| seg == ".." || seg == ".");
+        safe && self.root.join(bucket).join(key).is_dir()
+    }
+
+    /// `NoSuchKey` when `key` is only a prefix of other keys (see [`Self::is_prefix_dir`]).
+    fn require_object(&self, bucket: &str, key: &str) -> S3Result<()> {
+        if self.is_prefix_dir(bucket, key) {
+            return Err(s3_error!(NoSuchKey, "The specified key does not exist."));
+        }
+        Ok(())
+    }
+
     /// `NoSuchBucket` unless the bucket's directory exists.
+
     fn require_bucket(&self, bucket: &str) -> S3Result<()> {
         if s3s::path::check_bucket_name(bucket) && !self.root.join(bucket).is_dir() {
             return Err(s3_error!(NoSuchBucket, "The specified bucket does not exist"));
@@ -332,7 +350,6 @@ impl S3 for Store {
         delete_objects(DeleteObjectsInput) -> DeleteObjectsOutput;
         get_bucket_location(GetBucketLocationInput) -> GetBucketLocationOutput;
         head_bucket(HeadBucketInput) -> HeadBucketOutput;
-        head_object(HeadObjectInput) -> HeadObjectOutput;
         list_buckets(ListBucketsInput) -> ListBucketsOutput;
         list_objects(ListObjectsInput) -> ListObjectsOutput;
         upload_part(UploadPartInput) -> UploadPartOutput;
@@ -377,7 +394,13 @@ impl S3 for Store {
         self.inner.copy_object(req).await
     }
 
+    async fn head_object(&self, req: S3Request<HeadObjectInput>) -> S3Result<S3Response<HeadObjectOutput>> {
+        self.require_object(&req.input.bucket, &req.input.key)?;
+        self.inner.head_object(req).await
+    }
+
     async fn get_object(&self, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
+        self.require_object(&req.input.bucket, &req.input.key)?;
         if let Some(condition) = req.input.if_match.clone() {
             self.check_if_match(&req, &req.input.bucket, &req.input.key, &condition)
                 .await?;
@@ -407,6 +430,14 @@ impl S3 for Store {
     }
 
     async fn delete_object(&self, req: S3Request<DeleteObjectInput>) -> S3Result<S3Response<DeleteObjectOutput>> {
+        if self.is_prefix_dir(&req.input.bucket, &req.input.key) {
+            // No object has this key, only keys below it: deleting a missing key succeeds,
+            // unless a condition asked for an existing object.
+            if req.input.if_match.is_some() {
+                return Err(s3_error!(NoSuchKey, "The specified key does not exist."));
+            }
+            return Ok(S3Response::new(DeleteObjectOutput::default()));
+        }
         if let Some(condition) = req.input.if_match.clone() {
             self.check_if_match(&req, &req.input.bucket, &req.input.key, &condition)
                 .await?;
