@@ -259,7 +259,6 @@ pub enum Command {
         file: Option<PathBuf>,
         /// Read one request per line (JSON Lines) and print one result per line, in input order.
         /// Lines run concurrently: put requests that depend on each other in separate runs.
-
         #[arg(long)]
         batch: bool,
         /// With --batch: how many requests run at once.

@@ -79,8 +79,8 @@ async fn run(cli: Cli) -> Result<(), Error> {
             file,
             batch: true,
             jobs,
-        } => exec_batch(&conn, file.clone(), *jobs).await,
-        Command::Exec { file, .. } => exec(&conn, file.clone()).await,
+        } => interruptible(&conn, exec_batch(&conn, file.clone(), *jobs)).await?,
+        Command::Exec { file, .. } => interruptible(&conn, exec(&conn, file.clone())).await?,
         command => {
             let request = command
                 .request()
@@ -92,7 +92,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
                 output: Some(Box::new(tokio::io::stdout())),
                 progress: render::progress(!cli.global.no_progress && std::io::stderr().is_terminal()),
             };
-            let result = action.execute(&conn, streams).await?;
+            let result = interruptible(&conn, action.execute(&conn, streams)).await??;
             if to_stdout {
                 // The object's bytes went to stdout; keep it clean and say the rest on stderr.
                 if cli.global.json || cli.global.verbose > 0 {
@@ -104,6 +104,30 @@ async fn run(cli: Cli) -> Result<(), Error> {
                 render::human(&result);
             }
             Ok(())
+        }
+    }
+}
+
+/// How long an interrupted command waits for its clean-up (aborting multipart uploads).
+const CLEANUP_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Runs `work` until it finishes or Ctrl-C arrives. On Ctrl-C the work is dropped (which
+/// starts aborting any multipart upload in flight), the clean-up is given up to
+/// [`CLEANUP_GRACE`] to reach the store, and the process exits with status 130.
+async fn interruptible<T>(conn: &Connector, work: impl std::future::Future<Output = T>) -> Result<T, Error> {
+    let finished = tokio::select! {
+        out = work => Some(out),
+        _ = tokio::signal::ctrl_c() => None,
+    };
+    match finished {
+        Some(out) => Ok(out),
+        None => {
+            eprintln!("interrupted: cleaning up (aborting unfinished uploads)...");
+            let late = conn.finish_cleanup(CLEANUP_GRACE).await;
+            if late > 0 {
+                eprintln!("warning: {late} clean-up request(s) did not finish; see docs/actions.md#putobject");
+            }
+            std::process::exit(130);
         }
     }
 }

@@ -414,3 +414,63 @@ fn missing_credentials_say_so() {
         "{stderr}"
     );
 }
+
+#[test]
+fn ctrl_c_aborts_an_upload_in_flight() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let d = tmp.path().join("data");
+    let data = d.to_str().expect("utf8");
+    assert!(run(&["--embedded", data, "create-bucket", "interrupted"], None)
+        .status
+        .success());
+    let big = tmp.path().join("big.bin");
+    std::fs::write(&big, vec![7u8; 300 * 1024 * 1024]).expect("write");
+    // Small parts, one at a time: slow enough to be interrupted mid-way.
+    let mut child = bin()
+        .args([
+            "--embedded",
+            data,
+            "--part-size",
+            "5242880",
+            "--multipart-threshold",
+            "5242880",
+            "--concurrency",
+            "1",
+        ])
+        .args(["put-object", "interrupted", "big.bin", big.to_str().expect("utf8")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let uploads = |dir: &Path| {
+        std::fs::read_dir(dir)
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .filter(|e| e.file_name().to_string_lossy().contains(".upload"))
+                    .count()
+            })
+            .unwrap_or(0)
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while uploads(&d) == 0 {
+        assert!(std::time::Instant::now() < deadline, "the upload never started");
+        assert!(
+            child.try_wait().expect("poll").is_none(),
+            "the upload finished before it could be interrupted"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let out = child.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    assert_eq!(uploads(&d), 0, "the multipart upload was left behind");
+    let head = run(&["--embedded", data, "head-object", "interrupted", "big.bin"], None);
+    assert_eq!(head.status.code(), Some(4), "no object may appear");
+}

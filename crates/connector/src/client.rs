@@ -29,6 +29,9 @@ pub struct Connector {
     region: String,
     /// Per bucket: whether the store enforces `If-Match` on DeleteObject (probed once).
     conditional_delete: Arc<Mutex<HashMap<String, bool>>>,
+    /// Clean-up requests started when an action was cancelled (e.g. aborting a multipart
+    /// upload whose future was dropped); see [`Connector::finish_cleanup`].
+    cleanup: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
 }
 
 impl Connector {
@@ -116,7 +119,44 @@ impl Connector {
             settings,
             transfer,
             conditional_delete: Arc::default(),
+            cleanup: Arc::default(),
         })
+    }
+
+    /// Runs `task` in the background and remembers it, so [`finish_cleanup`](Self::finish_cleanup)
+    /// can wait for it. Used from `Drop`, where nothing can be awaited.
+    pub(crate) fn spawn_cleanup(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {
+        let Ok(handle) = tokio::runtime::Handle::try_current() else {
+            tracing::warn!("no async runtime to run a clean-up request on");
+            return;
+        };
+        let join = handle.spawn(task);
+        if let Ok(mut tasks) = self.cleanup.lock() {
+            tasks.retain(|t| !t.is_finished());
+            tasks.push(join);
+        }
+    }
+
+    /// Waits (at most `limit`) for clean-up started by cancelled actions, such as the abort of
+    /// a multipart upload interrupted by Ctrl-C. Call it after dropping an action's future and
+    /// before exiting. Returns how many clean-ups had not finished in time.
+    ///
+    /// # Behavior
+    /// A cancelled upload starts its AbortMultipartUpload as it is dropped; if the process then
+    /// exits at once, the abort never reaches the store and the parts stay (and are billed).
+    pub async fn finish_cleanup(&self, limit: Duration) -> usize {
+        let tasks: Vec<_> = match self.cleanup.lock() {
+            Ok(mut t) => t.drain(..).collect(),
+            Err(_) => return 0,
+        };
+        let deadline = tokio::time::Instant::now() + limit;
+        let mut late = 0;
+        for task in tasks {
+            if tokio::time::timeout_at(deadline, task).await.is_err() {
+                late += 1;
+            }
+        }
+        late
     }
 
     /// Whether the store enforces `If-Match` on DeleteObject in `bucket`.

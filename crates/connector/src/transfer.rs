@@ -185,6 +185,33 @@ pub(crate) struct Multipart<'a> {
     key: &'a str,
     upload_id: String,
     checksums: bool,
+    /// Set once the upload is completed or aborted; until then `Drop` aborts it.
+    settled: std::sync::atomic::AtomicBool,
+}
+
+impl Drop for Multipart<'_> {
+    /// An upload dropped unsettled was cancelled mid-way (its future dropped, e.g. on Ctrl-C):
+    /// abort it in the background so no parts are left behind.
+    fn drop(&mut self) {
+        if self.settled.load(std::sync::atomic::Ordering::SeqCst) {
+            return;
+        }
+        let client = self.conn.client().clone();
+        let (bucket, key, upload_id) = (self.bucket.to_string(), self.key.to_string(), self.upload_id.clone());
+        tracing::info!(%upload_id, "upload cancelled; aborting its multipart upload");
+        self.conn.spawn_cleanup(async move {
+            let res = client
+                .abort_multipart_upload()
+                .bucket(bucket)
+                .key(key)
+                .upload_id(&upload_id)
+                .send()
+                .await;
+            if let Err(e) = res {
+                tracing::warn!(%upload_id, "could not abort the cancelled multipart upload: {e}");
+            }
+        });
+    }
 }
 
 impl<'a> Multipart<'a> {
@@ -217,7 +244,12 @@ impl<'a> Multipart<'a> {
             key: t.key,
             upload_id,
             checksums,
+            settled: std::sync::atomic::AtomicBool::new(false),
         })
+    }
+
+    fn settle(&self) {
+        self.settled.store(true, std::sync::atomic::Ordering::SeqCst);
     }
 
     async fn upload_part(&self, number: i32, body: ByteStream, len: u64) -> Result<CompletedPart> {
@@ -318,6 +350,7 @@ impl<'a> Multipart<'a> {
             .upload_id(&self.upload_id)
             .send()
             .await;
+        self.settle();
         match res {
             Ok(_) => err,
             Err(e) => {
@@ -338,7 +371,11 @@ impl<'a> Multipart<'a> {
             Err(e) => return Err(self.abort(e).await),
         };
         match self.complete(parts).await {
-            Ok(etag) => Ok(etag),
+            Ok(etag) => {
+                self.settle();
+                Ok(etag)
+            }
+
             Err(e) => Err(self.abort(e).await),
         }
     }
@@ -587,9 +624,14 @@ pub async fn download_to_file(
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let temp = tempfile::Builder::new()
-        .prefix(&format!(".{file_name}."))
-        .suffix(".part")
+    let prefix = format!(".{file_name}.");
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix).suffix(".part");
+
+    // tempfile's default is 0600; a downloaded file should get the usual 0666 less the umask.
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+    let temp = builder
         .tempfile_in(&dir)
         .map_err(|e| Error::local_io("create a temporary file in", &dir, &e))?;
     let temp_path = temp.path().to_path_buf();

@@ -258,7 +258,6 @@ impl Store {
     }
 
     /// `NoSuchBucket` unless the bucket's directory exists.
-
     fn require_bucket(&self, bucket: &str) -> S3Result<()> {
         if s3s::path::check_bucket_name(bucket) && !self.root.join(bucket).is_dir() {
             return Err(s3_error!(NoSuchBucket, "The specified bucket does not exist"));
