@@ -231,3 +231,49 @@ impl Connector {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Secret;
+
+    async fn connector(endpoint: Option<&str>, path_style: Option<bool>) -> Connector {
+        Connector::connect(ConnectionSettings {
+            endpoint: endpoint.map(str::to_string),
+            path_style,
+            region: Some("eu-central-1".into()),
+            access_key_id: Some("AKIDEXAMPLE".into()),
+            secret_access_key: Some(Secret::new("wJalrXUtnFEMI-SECRET")),
+            session_token: Some(Secret::new("SESSION-TOKEN-SECRET")),
+            ..Default::default()
+        })
+        .await
+        .expect("connect makes no network call")
+    }
+
+    #[tokio::test]
+    async fn object_urls_follow_endpoint_and_addressing() {
+        let aws = connector(None, None).await;
+        assert_eq!(
+            aws.object_url("b", "a b/c+d.txt"),
+            "https://b.s3.eu-central-1.amazonaws.com/a%20b/c%2Bd.txt"
+        );
+        let minio = connector(Some("http://127.0.0.1:9000/"), None).await;
+        assert_eq!(minio.object_url("b", "k/ü"), "http://127.0.0.1:9000/b/k/%C3%BC");
+        let vhost = connector(Some("https://r2.example.com"), Some(false)).await;
+        assert_eq!(vhost.object_url("b", "k"), "https://b.r2.example.com/k");
+    }
+
+    #[tokio::test]
+    async fn debug_output_keeps_secrets_out() {
+        let conn = connector(None, None).await;
+        let dbg = format!("{conn:?}");
+        assert!(
+            dbg.contains("eu-central-1"),
+            "Debug should still show the settings: {dbg}"
+        );
+
+        assert!(!dbg.contains("wJalrXUtnFEMI-SECRET"), "secret key in Debug output");
+        assert!(!dbg.contains("SESSION-TOKEN-SECRET"), "session token in Debug output");
+    }
+}

@@ -144,6 +144,14 @@ async fn buckets(t: &Target, b: &str, b2: &str) {
         "{}: {names:?}",
         t.name
     );
+    let only_main = ok(t, json!({"action": "listBuckets", "prefix": b})).await;
+    assert_eq!(
+        only_main["buckets"].as_array().map(Vec::len),
+        Some(1),
+        "{}: prefix filter: {only_main}",
+        t.name
+    );
+    assert_eq!(only_main["buckets"][0]["name"], b);
     // Creating it again: S3 outside us-east-1, s3s-fs and Garage refuse; AWS's legacy us-east-1
     // answers 200 to the owner. Either way nothing changes, and a refusal has our code.
     if let Err(e) = act(&t.conn, json!({"action": "createBucket", "bucket": b})).await {

@@ -56,7 +56,9 @@ impl ListBucketsRequest {
                 .send()
                 .await
                 .map_err(|e| Error::from_sdk(e, "ListBuckets", Missing::Bucket))?;
-            for b in out.buckets() {
+            // Filtered here too: some S3-compatible stores (s3s-fs) ignore the prefix parameter.
+            let wanted = |name: &str| self.prefix.as_deref().is_none_or(|p| name.starts_with(p));
+            for b in out.buckets().iter().filter(|b| wanted(b.name().unwrap_or_default())) {
                 buckets.push(Bucket {
                     name: b.name().unwrap_or_default().to_string(),
                     creation_date: b.creation_date().and_then(rfc3339),
