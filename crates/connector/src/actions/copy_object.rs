@@ -95,6 +95,7 @@ impl CopyObjectRequest {
     /// Up to the copy threshold (5 GiB, S3's CopyObject limit) one CopyObject; above it a
     /// multipart copy with bounded concurrency, aborted on any failure.
     pub async fn execute(self, conn: &Connector) -> Result<CopyObjectResult> {
+        self.validate()?;
         let source = head(conn, &self.bucket, &self.key).await?;
         if let Some(expected) = &self.if_match {
             if source.etag.as_deref() != Some(expected.trim_matches('"')) {

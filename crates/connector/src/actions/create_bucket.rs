@@ -37,6 +37,7 @@ impl CreateBucketRequest {
     /// Outside `us-east-1` the region goes in a location constraint, as S3 requires.
     /// A name already taken (by anyone, including you) is `BucketAlreadyExists`.
     pub async fn execute(self, conn: &Connector) -> Result<CreateBucketResult> {
+        self.validate()?;
         let region = self.region.clone().unwrap_or_else(|| conn.region().to_string());
         let mut req = conn.client().create_bucket().bucket(&self.bucket);
         // us-east-1 is the default and rejects an explicit constraint; custom stores usually

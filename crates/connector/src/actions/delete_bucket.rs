@@ -31,6 +31,7 @@ impl DeleteBucketRequest {
     /// A bucket that still holds objects is `BucketNotEmpty` and stays; empty it first with
     /// `deleteObjects` and a prefix. A missing bucket is `NoSuchBucket`.
     pub async fn execute(self, conn: &Connector) -> Result<DeleteBucketResult> {
+        self.validate()?;
         conn.client()
             .delete_bucket()
             .bucket(&self.bucket)

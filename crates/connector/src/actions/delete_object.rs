@@ -36,6 +36,7 @@ impl DeleteObjectRequest {
     /// Deleting a missing key succeeds, with the same result (S3 semantics; idempotent).
     /// A missing bucket is `NoSuchBucket`.
     pub async fn execute(self, conn: &Connector) -> Result<DeleteObjectResult> {
+        self.validate()?;
         conn.client()
             .delete_object()
             .bucket(&self.bucket)

@@ -86,6 +86,7 @@ impl DeleteObjectsRequest {
     /// bounded by one page. One key failing does not stop the others; each key's outcome is
     /// in `results`. A whole batch refused (e.g. `AccessDenied`) is returned as an error.
     pub async fn execute(self, conn: &Connector) -> Result<DeleteObjectsResult> {
+        self.validate()?;
         let mut results = Vec::new();
         match (&self.keys, &self.prefix) {
             (Some(keys), _) => {
@@ -120,7 +121,7 @@ impl DeleteObjectsRequest {
                     }
                 }
             }
-            (None, None) => unreachable!("validate() requires keys or prefix"),
+            (None, None) => return Err(Error::invalid_input("keys", "give the keys to delete, or a prefix")),
         }
         let deleted = results.iter().filter(|r| r.deleted).count();
         Ok(DeleteObjectsResult {

@@ -76,6 +76,7 @@ impl GetObjectRequest {
     /// mid-download fails with `PreconditionFailed` instead of mixing two versions.
     /// To a stream: one sequential GET.
     pub async fn execute(self, conn: &Connector, streams: Streams) -> Result<GetObjectResult> {
+        self.validate()?;
         let range = self.range.as_deref().map(|r| validate::range("range", r)).transpose()?;
         let progress = streams.progress;
         let d = match (&self.file, streams.output) {

@@ -34,6 +34,7 @@ impl HeadBucketRequest {
     /// # Behavior
     /// A missing bucket is `NoSuchBucket`; one you may not use is `AccessDenied`.
     pub async fn execute(self, conn: &Connector) -> Result<HeadBucketResult> {
+        self.validate()?;
         let out = conn
             .client()
             .head_bucket()

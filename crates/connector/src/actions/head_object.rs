@@ -50,6 +50,7 @@ impl HeadObjectRequest {
     /// # Behavior
     /// A missing key is `NoSuchKey`, a missing bucket `NoSuchBucket`.
     pub async fn execute(self, conn: &Connector) -> Result<HeadObjectResult> {
+        self.validate()?;
         head(conn, &self.bucket, &self.key).await
     }
 }

@@ -45,6 +45,7 @@ impl ListBucketsRequest {
     /// # Behavior
     /// Pages through ListBuckets until the store says there are no more.
     pub async fn execute(self, conn: &Connector) -> Result<ListBucketsResult> {
+        self.validate()?;
         let mut buckets = Vec::new();
         let mut token: Option<String> = None;
         loop {

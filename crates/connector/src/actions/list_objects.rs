@@ -89,6 +89,7 @@ impl ListObjectsRequest {
     /// prefixes) are gathered or the listing ends. When it stops early, `isTruncated` is true
     /// and `nextContinuationToken` resumes exactly where it stopped.
     pub async fn execute(self, conn: &Connector) -> Result<ListObjectsResult> {
+        self.validate()?;
         let max = self.max_keys.unwrap_or(DEFAULT_MAX_KEYS) as usize;
         let mut objects = Vec::new();
         let mut common_prefixes = Vec::new();

@@ -55,6 +55,7 @@ impl ListPrefixesRequest {
     /// # Behavior
     /// Pages through the whole listing (past 1000 keys) and returns only the prefixes.
     pub async fn execute(self, conn: &Connector) -> Result<ListPrefixesResult> {
+        self.validate()?;
         let mut prefixes = Vec::new();
         let mut token = None;
         loop {

@@ -206,9 +206,8 @@ impl Action {
         }
     }
 
-    /// Validates, then runs the action.
+    /// Validates, then runs the action (each request's `execute` validates before it sends).
     pub async fn execute(self, conn: &Connector, streams: Streams) -> Result<ActionResult> {
-        self.validate()?;
         Ok(match self {
             Action::ListBuckets(r) => ActionResult::ListBuckets(r.execute(conn).await?),
             Action::CreateBucket(r) => ActionResult::CreateBucket(r.execute(conn).await?),

@@ -97,6 +97,7 @@ impl MoveObjectRequest {
     /// and no new object; `step 2 (verify)` leaves the source and the suspect copy; `step 3
     /// (delete source)` leaves both the source and the verified copy.
     pub async fn execute(self, conn: &Connector) -> Result<MoveObjectResult> {
+        self.validate()?;
         let copy_req = self.as_copy();
         let (dest_bucket, dest_key) = copy_req.destination();
         let (dest_bucket, dest_key) = (dest_bucket.to_string(), dest_key.to_string());

@@ -72,6 +72,7 @@ impl PresignUrlRequest {
     /// not exist. Uses the configured endpoint and addressing style, so URLs for MinIO,
     /// Garage or the embedded store point there.
     pub async fn execute(self, conn: &Connector) -> Result<PresignUrlResult> {
+        self.validate()?;
         let secs = self.expires_in.unwrap_or(DEFAULT_EXPIRES_IN);
         let config = PresigningConfig::expires_in(Duration::from_secs(secs))
             .map_err(|e| Error::invalid_input("expiresIn", e))?;

@@ -77,6 +77,7 @@ impl PutObjectRequest {
     /// failure the upload is aborted, so no half-written object and no orphaned parts remain,
     /// and an existing object under the key is left as it was.
     pub async fn execute(self, conn: &Connector, streams: Streams) -> Result<PutObjectResult> {
+        self.validate()?;
         let content_type = content_type_for(self.content_type.as_deref(), &self.key);
         let source = match (self.file.clone(), self.content.clone(), streams.input) {
             (Some(path), _, _) => UploadSource::File(path),
