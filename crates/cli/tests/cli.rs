@@ -474,3 +474,69 @@ fn ctrl_c_aborts_an_upload_in_flight() {
     let head = run(&["--embedded", data, "head-object", "interrupted", "big.bin"], None);
     assert_eq!(head.status.code(), Some(4), "no object may appear");
 }
+
+#[test]
+fn serve_s3_serves_a_directory_and_prints_how_to_connect() {
+    use std::io::BufRead;
+    let tmp = tempfile::tempdir().expect("tmp");
+    let d = tmp.path().join("served");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port")
+        .port();
+    let mut server = bin()
+        .args([
+            "serve-s3",
+            "--data",
+            d.to_str().expect("utf8"),
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn serve-s3");
+    // The export lines arrive on stdout; the generated secret is shown only there.
+    let mut env = Vec::new();
+    let mut lines = std::io::BufReader::new(server.stdout.take().expect("stdout")).lines();
+    while env.len() < 4 {
+        let line = lines
+            .next()
+            .expect("serve-s3 printed fewer than 4 export lines")
+            .expect("line");
+        let (k, v) = line
+            .strip_prefix("export ")
+            .and_then(|kv| kv.split_once('='))
+            .expect("export K=V");
+        env.push((k.to_string(), v.to_string()));
+    }
+    let client = |args: &[&str]| {
+        let mut c = bin();
+        c.envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        c.args(args).output().expect("client")
+    };
+    let made = client(&["create-bucket", "served-bucket"]);
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    assert!(client(&["put-object", "served-bucket", "k.txt", "--content", "served"])
+        .status
+        .success());
+    assert!(
+        d.join("served-bucket").join("k.txt").is_file(),
+        "objects are files under --data"
+    );
+    let got = client(&["get-object", "served-bucket", "k.txt"]);
+    assert_eq!(got.stdout, b"served");
+    let _ = Command::new("kill").args(["-INT", &server.id().to_string()]).status();
+    let out = server.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("using the embedded S3 store at"), "{stderr}");
+    let secret = env
+        .iter()
+        .find(|(k, _)| k == "AWS_SECRET_ACCESS_KEY")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    assert!(
+        !secret.is_empty() && !stderr.contains(&secret),
+        "the secret must not be logged"
+    );
+}
