@@ -854,37 +854,61 @@ fn rewrite_hook(t: &Target, b: &str, key: &str, content: &'static str) -> suppor
     })
 }
 
-async fn move_survives_source_change_during_copy(t: &Target, b: &str) {
+/// Puts "version 1" at `key`, then moves it to `key`-dest through a proxy that rewrites the
+/// source with `rewrite` when the `nth` request matching `pattern` passes. The move must fail
+/// with `PreconditionFailed`, and the source must hold the rewrite: nothing lost.
+async fn racing_move(
+    t: &Target,
+    b: &str,
+    key: &str,
+    pattern: String,
+    nth: u64,
+    rewrite: &'static str,
+) -> s3_connector::Error {
     ok(
         t,
-        json!({"action": "putObject", "bucket": b, "key": "race/copy.txt", "content": "version 1"}),
+        json!({"action": "putObject", "bucket": b, "key": key, "content": "version 1"}),
     )
     .await;
-    let hook = rewrite_hook(t, b, "race/copy.txt", "version 2, written during the copy");
-    let proxy = Proxy::start(t.addr(), Some(("x-amz-copy-source:".into(), hook))).await;
+    let proxy = Proxy::start_nth(t.addr(), Some((pattern, rewrite_hook(t, b, key, rewrite))), nth).await;
     let via = t.through(&proxy).await;
+    let dest = format!("{key}-dest");
     let err = act(
         &via,
-        json!({"action": "moveObject", "bucket": b, "key": "race/copy.txt", "destinationKey": "race/copy-dest.txt"}),
+        json!({"action": "moveObject", "bucket": b, "key": key, "destinationKey": dest}),
     )
     .await
-    .expect_err("the move must not go ahead");
+    .expect_err("the move must not complete when the source changes under it");
     assert!(
         proxy.fired.load(std::sync::atomic::Ordering::SeqCst),
-        "the hook never ran"
+        "{}: the hook never ran",
+        t.name
     );
     assert_eq!(err.code, ErrorCode::PreconditionFailed, "{}: {err}", t.name);
     assert_eq!(
-        get_bytes(t, b, "race/copy.txt").await,
-        b"version 2, written during the copy",
+        get_bytes(t, b, key).await,
+        rewrite.as_bytes(),
         "{}: source lost",
         t.name
     );
+    err
+}
+
+async fn move_survives_source_change_during_copy(t: &Target, b: &str) {
+    let err = racing_move(
+        t,
+        b,
+        "race/copy.txt",
+        "x-amz-copy-source:".into(),
+        1,
+        "version 2, written during the copy",
+    )
+    .await;
     if err.message.contains("step 1") {
         // The store enforced the copy condition: nothing was copied.
         fails(
             t,
-            json!({"action": "headObject", "bucket": b, "key": "race/copy-dest.txt"}),
+            json!({"action": "headObject", "bucket": b, "key": "race/copy.txt-dest"}),
             ErrorCode::NoSuchKey,
         )
         .await;
@@ -898,34 +922,11 @@ async fn move_survives_source_change_during_copy(t: &Target, b: &str) {
 async fn move_survives_source_change_before_delete(t: &Target, b: &str) {
     // Caught by the re-read: the hook runs at the second HEAD of the source (the first is the
     // move's opening read, the second the re-read just before the delete).
-    ok(
-        t,
-        json!({"action": "putObject", "bucket": b, "key": "race/del.txt", "content": "version 1"}),
-    )
-    .await;
-    let hook = rewrite_hook(t, b, "race/del.txt", "version 2, written after the copy");
-    let proxy = Proxy::start_nth(t.addr(), Some((format!("HEAD /{b}/race/del.txt HTTP"), hook)), 2).await;
-    let via = t.through(&proxy).await;
-    let err = act(
-        &via,
-        json!({"action": "moveObject", "bucket": b, "key": "race/del.txt", "destinationKey": "race/del-dest.txt"}),
-    )
-    .await
-    .expect_err("the source must not be deleted");
-    assert!(
-        proxy.fired.load(std::sync::atomic::Ordering::SeqCst),
-        "the hook never ran"
-    );
-    assert_eq!(err.code, ErrorCode::PreconditionFailed, "{}: {err}", t.name);
+    let pattern = format!("HEAD /{b}/race/del.txt HTTP");
+    let err = racing_move(t, b, "race/del.txt", pattern, 2, "version 2, written after the copy").await;
     assert!(err.message.contains("step 3"), "{}", err.message);
     assert_eq!(
-        get_bytes(t, b, "race/del.txt").await,
-        b"version 2, written after the copy",
-        "{}: source lost",
-        t.name
-    );
-    assert_eq!(
-        get_bytes(t, b, "race/del-dest.txt").await,
+        get_bytes(t, b, "race/del.txt-dest").await,
         b"version 1",
         "{}: the verified copy",
         t.name
@@ -944,42 +945,24 @@ async fn move_survives_source_change_before_delete(t: &Target, b: &str) {
         json!({"action": "moveObject", "bucket": b, "key": "race/probe.txt", "destinationKey": "race/probe-moved.txt"}),
     )
     .await;
-    ok(
-        t,
-        json!({"action": "putObject", "bucket": b, "key": "race/del.txt", "content": "version 1"}),
-    )
-    .await;
     if plain["deleteGuard"] == "ifMatch" {
-        let hook = rewrite_hook(t, b, "race/del.txt", "version 2, written after the re-read");
-        let proxy = Proxy::start(t.addr(), Some((format!("DELETE /{b}/race/del.txt"), hook))).await;
-        let via = t.through(&proxy).await;
-        let err = act(
-            &via,
-            json!({"action": "moveObject", "bucket": b, "key": "race/del.txt", "destinationKey": "race/del-dest.txt"}),
-        )
-        .await
-        .expect_err("the source must not be deleted");
-        assert!(
-            proxy.fired.load(std::sync::atomic::Ordering::SeqCst),
-            "the hook never ran"
-        );
-        assert_eq!(err.code, ErrorCode::PreconditionFailed, "{}: {err}", t.name);
+        let pattern = format!("DELETE /{b}/race/del.txt");
+        let err = racing_move(t, b, "race/del.txt", pattern, 1, "version 2, written after the re-read").await;
         assert!(err.message.contains("step 3"), "{}", err.message);
-        assert_eq!(
-            get_bytes(t, b, "race/del.txt").await,
-            b"version 2, written after the re-read",
-            "{}: source lost",
-            t.name
-        );
     } else {
         assert_eq!(plain["deleteGuard"], "recheck", "{}: {plain}", t.name);
         eprintln!(
             "note: {} ignores If-Match on DeleteObject; moves there are guarded by the re-read only",
             t.name
         );
+        ok(
+            t,
+            json!({"action": "putObject", "bucket": b, "key": "race/del.txt", "content": "version 1"}),
+        )
+        .await;
         let err = act(
             &t.conn,
-            json!({"action": "moveObject", "bucket": b, "key": "race/del.txt", "destinationKey": "race/del-dest.txt", "requireConditionalDelete": true}),
+            json!({"action": "moveObject", "bucket": b, "key": "race/del.txt", "destinationKey": "race/del.txt-dest", "requireConditionalDelete": true}),
         )
         .await
         .expect_err("requireConditionalDelete must refuse on this store");
@@ -996,7 +979,7 @@ async fn move_survives_source_change_before_delete(t: &Target, b: &str) {
             t.name
         );
         assert_eq!(
-            get_bytes(t, b, "race/del-dest.txt").await,
+            get_bytes(t, b, "race/del.txt-dest").await,
             b"version 1",
             "{}: the copy stays",
             t.name
