@@ -17,6 +17,7 @@
 pub mod actions;
 pub mod client;
 pub mod config;
+pub mod documents;
 pub mod error;
 pub mod transfer;
 pub mod validate;
