@@ -2,9 +2,11 @@
 //! safety, deletes and failed creates. (Streaming a 200 MiB document with flat memory is in
 //! `document_streaming.rs`, a binary of its own so other tests do not disturb its memory peak.)
 
+mod support;
+
 use std::collections::BTreeMap;
 
-use s3_connector::documents::{CamundaReference, DocumentMetadata, DocumentStore, LocalStore, MemoryStore};
+use s3_connector::documents::{CamundaReference, DocumentMetadata, DocumentStore, LocalStore, MemoryStore, S3Store};
 use s3_connector::ErrorCode;
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncReadExt;
@@ -234,4 +236,61 @@ async fn local_store() {
         .expect("ls")
         .flatten()
         .all(|e| e.file_name() == "docs"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_store_on_the_embedded_store() {
+    let t = support::embedded().await;
+    let bucket = t.bucket("docs");
+    support::act(&t.conn, serde_json::json!({"action": "createBucket", "bucket": bucket}))
+        .await
+        .expect("bucket");
+    let store = S3Store::new(t.conn.clone(), &bucket, "documents/").expect("store");
+    suite(&store).await;
+
+    // A failed create leaves no object and no multipart upload behind.
+    let before = support::act(&t.conn, serde_json::json!({"action": "listObjects", "bucket": bucket}))
+        .await
+        .expect("list");
+    let err = store
+        .create(Box::new(Broken(20 * 1024 * 1024)), DocumentMetadata::default())
+        .await;
+    assert_eq!(err.err().map(|e| e.code), Some(ErrorCode::LocalIo));
+    let after = support::act(&t.conn, serde_json::json!({"action": "listObjects", "bucket": bucket}))
+        .await
+        .expect("list");
+    assert_eq!(before["objects"], after["objects"], "a failed create left objects");
+    let dir = t.data_dir.clone().expect("embedded data dir");
+    let uploads = std::fs::read_dir(dir)
+        .expect("ls")
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().contains(".upload"))
+        .count();
+    assert_eq!(uploads, 0, "a failed create left a multipart upload");
+
+    // Documents are ordinary objects: content and record under the prefix.
+    let r = store
+        .create(
+            Box::new(std::io::Cursor::new(b"visible".to_vec())),
+            DocumentMetadata::default(),
+        )
+        .await
+        .expect("create");
+    let listed = support::act(
+        &t.conn,
+        serde_json::json!({"action": "listObjects", "bucket": bucket, "prefix": "documents/"}),
+    )
+    .await
+    .expect("list");
+    let keys: Vec<&str> = listed["objects"]
+        .as_array()
+        .expect("objects")
+        .iter()
+        .filter_map(|o| o["key"].as_str())
+        .collect();
+    assert!(
+        keys.contains(&format!("documents/{}", r.document_id).as_str())
+            && keys.contains(&format!("documents/{}.json", r.document_id).as_str()),
+        "{keys:?}"
+    );
 }

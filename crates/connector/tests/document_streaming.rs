@@ -2,7 +2,10 @@
 //! process's peak RSS (VmHWM), so this binary holds this one test and nothing else.
 #![cfg(target_os = "linux")]
 
-use s3_connector::documents::{DocumentMetadata, DocumentStore, LocalStore, MemoryStore};
+mod support;
+
+use s3_connector::documents::{DocumentMetadata, DocumentStore, LocalStore, MemoryStore, S3Store};
+use s3_connector::TransferSettings;
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncReadExt;
 
@@ -85,7 +88,7 @@ async fn stream_through(store: &dyn DocumentStore, hash: &str) -> u64 {
     peak_rss_kib().saturating_sub(before)
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_200_mib_document_streams_with_flat_memory() {
     let hash = expected_hash().await;
     let dir = tempfile::tempdir().expect("tmp");
@@ -95,6 +98,31 @@ async fn a_200_mib_document_streams_with_flat_memory() {
     assert!(
         growth < 32 * MIB,
         "local store is not streaming: peak RSS grew {} MiB",
+        growth / MIB
+    );
+
+    // The S3 store (against the embedded store, in this same process): an upload of unknown
+    // length buffers at most concurrency + 1 parts, whatever the document's size.
+    let t = support::embedded().await;
+    let bucket = t.bucket("stream");
+    support::act(&t.conn, serde_json::json!({"action": "createBucket", "bucket": bucket}))
+        .await
+        .expect("bucket");
+    let transfer = TransferSettings {
+        concurrency: 2,
+        ..Default::default()
+    };
+    let bound = (transfer.concurrency as u64 + 1) * transfer.part_size / 1024 + 32 * MIB;
+    let s3 = S3Store::new(t.with_transfer(transfer).await, &bucket, "docs/").expect("s3 store");
+    let growth = stream_through(&s3, &hash).await;
+    eprintln!(
+        "s3 store: peak RSS grew {} MiB for a 200 MiB document (bound {} MiB)",
+        growth / MIB,
+        bound / MIB
+    );
+    assert!(
+        growth < bound,
+        "s3 store is not streaming: peak RSS grew {} MiB",
         growth / MIB
     );
 

@@ -8,9 +8,11 @@
 pub mod local;
 pub mod memory;
 pub mod reference;
+pub mod s3;
 pub mod store;
 
 pub use local::LocalStore;
 pub use memory::MemoryStore;
 pub use reference::{CamundaReference, DocumentMetadata, DocumentReference, ExternalDocument, InlineDocument};
+pub use s3::S3Store;
 pub use store::{DocumentReader, DocumentStore};
