@@ -67,6 +67,9 @@ pub struct Global {
     /// Config file (TOML). Default: $S3_CONNECTOR_CONFIG or ~/.config/s3-connector/config.toml.
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// The document store: memory, local:DIR or s3:BUCKET/PREFIX.
+    #[arg(long, global = true, value_name = "SPEC", env = "S3_CONNECTOR_DOCUMENTS")]
+    pub documents: Option<String>,
     /// Use the embedded S3 store, serving DIR on 127.0.0.1, instead of AWS.
     #[arg(long, global = true, value_name = "DIR", conflicts_with = "endpoint")]
     pub embedded: Option<PathBuf>,
@@ -278,9 +281,55 @@ pub enum Command {
         #[arg(long, default_value = "127.0.0.1:9000")]
         listen: std::net::SocketAddr,
     },
+    /// Store, read and delete documents in the document store (--documents).
+    #[command(subcommand)]
+    Documents(DocumentsCommand),
     /// Walk through every action on the embedded store in a temporary directory.
     #[command(after_help = "Example:\n  cargo run --release -- demo")]
     Demo,
+}
+
+/// `s3-connector documents ...`: the document store, as Camunda processes use it.
+#[derive(Debug, Subcommand)]
+pub enum DocumentsCommand {
+    /// Store a file (or stdin) and print its document reference (JSON).
+    #[command(
+        after_help = "Example:\n  s3-connector --documents local:./docs documents put invoice.pdf --content-type application/pdf > ref.json"
+    )]
+    Put {
+        /// The file; `-` or absent for stdin.
+        file: Option<PathBuf>,
+        /// Media type (default: guessed from the file name).
+        #[arg(long)]
+        content_type: Option<String>,
+        /// The file name to record (default: the file's name).
+        #[arg(long)]
+        file_name: Option<String>,
+        /// When the document expires, ISO-8601 (e.g. 2026-12-31T23:59:59Z).
+        #[arg(long)]
+        expires_at: Option<String>,
+        /// A custom property NAME=VALUE; repeat for more.
+        #[arg(long = "property", value_name = "NAME=VALUE")]
+        properties: Vec<String>,
+    },
+    /// Write a document's content to a file (atomically) or stdout.
+    #[command(
+        after_help = "Example:\n  s3-connector --documents local:./docs documents get @ref.json invoice-copy.pdf"
+    )]
+    Get {
+        /// The document reference: JSON text, or @FILE to read it from a file.
+        reference: String,
+        /// Target file; `-` or absent for stdout.
+        out: Option<PathBuf>,
+    },
+    /// Delete a document by id (a missing document succeeds).
+    #[command(
+        after_help = "Example:\n  s3-connector --documents local:./docs documents delete 41d2a87f-f39c-4ddd-a116-18d2091cc695"
+    )]
+    Delete {
+        /// The document id.
+        document_id: String,
+    },
 }
 
 /// Source and destination of a copy or move.
@@ -448,7 +497,7 @@ impl Command {
                 put(&mut m, "contentType", content_type.clone());
                 "presignUrl"
             }
-            Command::Exec { .. } | Command::ServeS3 { .. } | Command::Demo => return None,
+            Command::Exec { .. } | Command::ServeS3 { .. } | Command::Demo | Command::Documents(_) => return None,
         };
         m.insert("action".into(), json!(action));
         Some(Value::Object(m))

@@ -13,6 +13,7 @@ use s3_connector_embedded::{EmbeddedOptions, EmbeddedStore};
 
 mod args;
 mod demo;
+mod documents;
 mod render;
 
 use args::{Cli, Command, Global};
@@ -72,6 +73,23 @@ async fn run(cli: Cli) -> Result<(), Error> {
     }
     // Kept alive until the command finishes; dropping it stops the embedded store.
     let (settings, _store) = settings(&cli.global).await?;
+    if let Command::Documents(cmd) = &cli.command {
+        let spec = cli
+            .global
+            .documents
+            .clone()
+            .unwrap_or_else(|| s3_connector::documents::DEFAULT_STORE.to_string());
+        // Only the s3 document store talks to S3; the others need no connection.
+        let conn = match spec.trim().starts_with("s3:") {
+            true => Some(Connector::connect(settings).await?),
+            false => None,
+        };
+        return match &conn {
+            // The s3 store uploads; Ctrl-C must abort that upload as for putObject.
+            Some(c) => interruptible(c, documents::run(cmd, &spec, Some(c))).await?,
+            None => documents::run(cmd, &spec, None).await,
+        };
+    }
     let conn = Connector::connect(settings).await?;
     tracing::info!(settings = ?conn.settings().describe(), "connected");
     match &cli.command {

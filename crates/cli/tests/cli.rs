@@ -540,3 +540,121 @@ fn serve_s3_serves_a_directory_and_prints_how_to_connect() {
         "the secret must not be logged"
     );
 }
+
+#[test]
+fn documents_put_get_delete_on_local_and_s3_stores() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let src = tmp.path().join("invoice 42.pdf");
+    std::fs::write(&src, b"%PDF-1.7 not really").expect("write");
+    let d = tmp.path().join("data");
+    let data = d.to_str().expect("utf8");
+    assert!(run(&["--embedded", data, "create-bucket", "docs-bucket"], None)
+        .status
+        .success());
+    let local = format!("local:{}", tmp.path().join("docs").display());
+    for spec in [local.as_str(), "s3:docs-bucket/documents"] {
+        let put = run(
+            &[
+                "--embedded",
+                data,
+                "--documents",
+                spec,
+                "documents",
+                "put",
+                src.to_str().expect("utf8"),
+                "--property",
+                "caseId=C-1",
+            ],
+            None,
+        );
+        assert!(put.status.success(), "{spec}: {}", String::from_utf8_lossy(&put.stderr));
+        let reference: Value = serde_json::from_slice(&put.stdout).expect("reference JSON");
+        assert_eq!(reference["camunda.document.type"], "camunda");
+        assert_eq!(reference["metadata"]["fileName"], "invoice 42.pdf");
+        assert_eq!(reference["metadata"]["contentType"], "application/pdf");
+        assert_eq!(reference["metadata"]["size"], 19);
+        assert_eq!(reference["metadata"]["customProperties"]["caseId"], "C-1");
+        let ref_file = tmp.path().join("ref.json");
+        std::fs::write(&ref_file, reference.to_string()).expect("write ref");
+        let at_ref = format!("@{}", ref_file.display());
+
+        let out = tmp.path().join("copy.pdf");
+        let get = run(
+            &[
+                "--embedded",
+                data,
+                "--documents",
+                spec,
+                "documents",
+                "get",
+                &at_ref,
+                out.to_str().expect("utf8"),
+            ],
+            None,
+        );
+        assert!(get.status.success(), "{spec}: {}", String::from_utf8_lossy(&get.stderr));
+        assert_eq!(std::fs::read(&out).expect("read"), b"%PDF-1.7 not really");
+        let to_stdout = run(
+            &[
+                "--embedded",
+                data,
+                "--documents",
+                spec,
+                "documents",
+                "get",
+                &reference.to_string(),
+            ],
+            None,
+        );
+        assert_eq!(to_stdout.stdout, b"%PDF-1.7 not really");
+
+        // A reference with another hash is refused, and nothing is written.
+        let mut tampered = reference.clone();
+        tampered["contentHash"] = json!("0".repeat(64));
+        let never = tmp.path().join("never.pdf");
+        let bad = run(
+            &[
+                "--embedded",
+                data,
+                "--documents",
+                spec,
+                "documents",
+                "get",
+                &tampered.to_string(),
+                never.to_str().expect("utf8"),
+            ],
+            None,
+        );
+        assert_eq!(
+            bad.status.code(),
+            Some(9),
+            "{spec}: {}",
+            String::from_utf8_lossy(&bad.stderr)
+        );
+        assert!(!never.exists());
+
+        let id = reference["documentId"].as_str().expect("id");
+        assert!(run(
+            &["--embedded", data, "--documents", spec, "documents", "delete", id],
+            None
+        )
+        .status
+        .success());
+        let gone = run(
+            &["--embedded", data, "--documents", spec, "documents", "get", &at_ref],
+            None,
+        );
+        assert_eq!(gone.status.code(), Some(4), "{spec}: deleted documents are NoSuchKey");
+        let traversal = run(&["--documents", spec, "documents", "delete", "../../etc/passwd"], None);
+        assert_eq!(traversal.status.code(), Some(2), "{spec}: ids are validated");
+    }
+    let bad_spec = run(&["--documents", "ftp:somewhere", "documents", "delete", "x"], None);
+    assert_eq!(bad_spec.status.code(), Some(2));
+    for sub in ["put", "get", "delete"] {
+        let help = run(&["documents", sub, "--help"], None);
+        assert!(
+            String::from_utf8_lossy(&help.stdout).contains("Example"),
+            "documents {sub} --help"
+        );
+    }
+}

@@ -250,11 +250,13 @@ pub(crate) fn encode_key(key: &str) -> String {
 pub(crate) fn content_type_for(given: Option<&str>, key: &str) -> String {
     match given {
         Some(t) if !t.trim().is_empty() => t.to_string(),
-        _ => mime_guess::from_path(key)
-            .first_raw()
-            .unwrap_or("application/octet-stream")
-            .to_string(),
+        _ => guess_content_type(key).unwrap_or_else(|| "application/octet-stream".to_string()),
     }
+}
+
+/// The media type a file name or key suggests by its extension, if any.
+pub fn guess_content_type(name: &str) -> Option<String> {
+    mime_guess::from_path(name).first_raw().map(str::to_string)
 }
 
 /// Strips the quotes S3 puts around ETags, so results compare cleanly.

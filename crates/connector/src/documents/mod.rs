@@ -16,3 +16,35 @@ pub use memory::MemoryStore;
 pub use reference::{CamundaReference, DocumentMetadata, DocumentReference, ExternalDocument, InlineDocument};
 pub use s3::S3Store;
 pub use store::{DocumentReader, DocumentStore};
+
+use crate::error::{Error, Result};
+use crate::Connector;
+
+/// The default document store when none is configured: a local directory beside the data
+/// the service keeps.
+pub const DEFAULT_STORE: &str = "local:./s3-connector-data/documents";
+
+/// Opens the store a spec names: `memory`, `local:DIR`, or `s3:BUCKET[/PREFIX]` (the `s3`
+/// store uses `conn`). A bad spec is `InvalidInput` naming `field`.
+pub fn open_store(field: &str, spec: &str, conn: Option<&Connector>) -> Result<Box<dyn DocumentStore>> {
+    let spec = spec.trim();
+    let usage = "use memory, local:DIR or s3:BUCKET/PREFIX";
+    match spec.split_once(':') {
+        None if spec == "memory" || spec == "in-memory" => Ok(Box::new(MemoryStore::new())),
+        Some(("local", dir)) if !dir.is_empty() => Ok(Box::new(LocalStore::open(dir)?)),
+        Some(("s3", rest)) if !rest.is_empty() => {
+            let conn =
+                conn.ok_or_else(|| Error::invalid_input(field, "the s3 document store needs an S3 connection"))?;
+            let (bucket, prefix) = match rest.split_once('/') {
+                Some((b, p)) if !p.is_empty() && !p.ends_with('/') => (b, format!("{p}/")),
+                Some((b, p)) => (b, p.to_string()),
+                None => (rest, String::new()),
+            };
+            Ok(Box::new(S3Store::new(conn.clone(), bucket, prefix)?))
+        }
+        _ => Err(Error::invalid_input(
+            field,
+            format!("{spec:?} is not a document store; {usage}"),
+        )),
+    }
+}
