@@ -15,6 +15,7 @@
 //! ```
 
 pub mod actions;
+pub mod camunda;
 pub mod client;
 pub mod config;
 pub mod documents;

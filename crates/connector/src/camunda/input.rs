@@ -1,0 +1,407 @@
+//! Binding Camunda's job variables (`io.camunda:aws-s3:1`, element template versions 1-8) to a
+//! connection and one of the three Camunda operations.
+//!
+//! The rules are those of `../shared/docs/CAMUNDA-CONTRACT.md` section 1: unknown fields are
+//! ignored; `awsCredential` (template v6+) overrides inline `authentication` and
+//! `configuration.region` but keeps `configuration.endpoint`; a blank endpoint means none;
+//! `asFile` missing means false and counts only when `documentReturnFormat` is absent. Every
+//! violation is collected and reported at once, one line per property, in Camunda's format.
+
+use serde_json::Value;
+
+use crate::config::{ConnectionSettings, Secret};
+use crate::documents::DocumentReference;
+use crate::error::{Error, Result};
+
+/// The three Camunda operations, with their inputs.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CamundaOperation {
+    /// `uploadObject`: put a document; the key falls back to the document's file name.
+    Upload {
+        /// Bucket.
+        bucket: String,
+        /// Key, when given.
+        key: Option<String>,
+        /// The document to upload.
+        document: DocumentReference,
+    },
+    /// `downloadObject`: get an object as a document, text, JSON or (legacy) by content type.
+    Download {
+        /// Bucket.
+        bucket: String,
+        /// Key.
+        key: String,
+        /// How to return the content.
+        format: ReturnFormat,
+    },
+    /// `deleteObject`: delete an object; a missing key succeeds.
+    Delete {
+        /// Bucket.
+        bucket: String,
+        /// Key.
+        key: String,
+    },
+}
+
+/// How `downloadObject` returns the object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReturnFormat {
+    /// A document reference from the configured store (v5+ `DOCUMENT`, or legacy `asFile`).
+    Document,
+    /// The content as a string, decoded with this charset (v5+ `TEXT`).
+    Text {
+        /// Charset label, e.g. `UTF-8`, `ISO-8859-1`.
+        encoding: String,
+    },
+    /// The content parsed as JSON (v5+ `JSON`).
+    Json,
+    /// Templates v1-v4 without `asFile`: by content type (text, JSON, else base64).
+    ByContentType,
+}
+
+/// Job variables bound to a connection and an operation.
+#[derive(Debug, Clone)]
+pub struct CamundaInput {
+    /// Where and how to connect.
+    pub connection: ConnectionSettings,
+    /// What to do.
+    pub operation: CamundaOperation,
+}
+
+/// Collects violations in Camunda's format.
+#[derive(Default)]
+struct Violations(Vec<String>);
+
+impl Violations {
+    fn add(&mut self, property: &str, message: &str) {
+        self.0.push(format!(
+            " - Property: {property}: Validation failed. Original message: {message}"
+        ));
+    }
+
+    fn into_result(self) -> Result<()> {
+        if self.0.is_empty() {
+            return Ok(());
+        }
+        Err(Error::new(
+            crate::ErrorCode::InvalidInput,
+            format!(
+                "Found constraints violated while validating input:\n{}",
+                self.0.join("\n")
+            ),
+        ))
+    }
+}
+
+/// The value at a dotted path, e.g. `action.bucket`.
+fn at<'a>(vars: &'a Value, path: &str) -> Option<&'a Value> {
+    path.split('.')
+        .try_fold(vars, |v, part| v.get(part))
+        .filter(|v| !v.is_null())
+}
+
+/// A string (numbers and booleans are taken as their text, as Camunda's Jackson binding
+/// does); a blank or missing one is `None`.
+fn text(vars: &Value, path: &str, v: &mut Violations) -> Option<String> {
+    match at(vars, path)? {
+        Value::String(s) if s.trim().is_empty() => None,
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => {
+            v.add(path, "must be a string");
+            None
+        }
+    }
+}
+
+fn required(vars: &Value, path: &str, v: &mut Violations) -> String {
+    text(vars, path, v).unwrap_or_else(|| {
+        if at(vars, path).is_none_or(|x| x.is_string()) {
+            v.add(path, "must not be blank");
+        }
+        String::new()
+    })
+}
+
+/// Reads `{type, accessKey, secretKey}` under `prefix` into the connection settings.
+fn authentication(vars: &Value, prefix: &str, settings: &mut ConnectionSettings, v: &mut Violations) {
+    let kind = text(vars, &format!("{prefix}.type"), v).unwrap_or_else(|| "credentials".into());
+    match kind.as_str() {
+        "credentials" => {
+            let key = required(vars, &format!("{prefix}.accessKey"), v);
+            let secret = required(vars, &format!("{prefix}.secretKey"), v);
+            settings.access_key_id = Some(key);
+            settings.secret_access_key = Some(Secret::new(secret));
+        }
+        "defaultCredentialsChain" => {
+            settings.access_key_id = None;
+            settings.secret_access_key = None;
+        }
+        _ => v.add(
+            &format!("{prefix}.type"),
+            "must be credentials or defaultCredentialsChain",
+        ),
+    }
+}
+
+impl CamundaInput {
+    /// Binds job variables (secrets already replaced). Every violation is reported at once as
+    /// one `InvalidInput` whose message is in Camunda's format.
+    pub fn from_variables(vars: &Value) -> Result<CamundaInput> {
+        let mut v = Violations::default();
+        let mut connection = ConnectionSettings::default();
+        if let Some(cred) = at(vars, "awsCredential") {
+            // Template v6+: a reusable credential overrides inline authentication and region.
+            authentication(cred, "authentication", &mut connection, &mut v);
+            // Violations inside it are reported under its own name.
+            for line in v.0.iter_mut() {
+                *line = line.replace("Property: authentication.", "Property: awsCredential.authentication.");
+            }
+            connection.region = text(cred, "region", &mut v);
+            if connection.region.is_none() {
+                v.add("awsCredential.region", "must not be blank");
+            }
+        } else {
+            authentication(vars, "authentication", &mut connection, &mut v);
+            connection.region = text(vars, "configuration.region", &mut v);
+        }
+        connection.endpoint = text(vars, "configuration.endpoint", &mut v);
+
+        let discriminator = text(vars, "actionDiscriminator", &mut v);
+        let operation = match discriminator.as_deref() {
+            Some("uploadObject") => {
+                let bucket = required(vars, "action.bucket", &mut v);
+                let key = text(vars, "action.key", &mut v);
+                let document = match at(vars, "action.document") {
+                    None => {
+                        v.add("action.document", "must not be null");
+                        None
+                    }
+                    Some(doc) => match DocumentReference::from_value("action.document", doc) {
+                        Ok(d) => Some(d),
+                        Err(e) => {
+                            let detail = e.message.trim_start_matches("action.document: ").to_string();
+                            v.add("action.document", &detail);
+                            None
+                        }
+                    },
+                };
+                document.map(|document| CamundaOperation::Upload { bucket, key, document })
+            }
+            Some("downloadObject") => {
+                let bucket = required(vars, "action.bucket", &mut v);
+                let key = required(vars, "action.key", &mut v);
+                let format = match text(vars, "documentReturnFormat.choice", &mut v).as_deref() {
+                    Some("DOCUMENT") => Some(ReturnFormat::Document),
+                    Some("TEXT") => Some(ReturnFormat::Text {
+                        encoding: text(vars, "documentReturnFormat.encoding", &mut v).unwrap_or_else(|| "UTF-8".into()),
+                    }),
+                    Some("JSON") => Some(ReturnFormat::Json),
+                    Some(_) => {
+                        v.add("documentReturnFormat.choice", "must be DOCUMENT, TEXT or JSON");
+                        None
+                    }
+                    // Templates v1-v4: asFile, missing meaning false.
+                    None => match at(vars, "action.asFile") {
+                        None | Some(Value::Bool(false)) => Some(ReturnFormat::ByContentType),
+                        Some(Value::Bool(true)) => Some(ReturnFormat::Document),
+                        Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => Some(ReturnFormat::Document),
+                        Some(Value::String(s)) if s.eq_ignore_ascii_case("false") => Some(ReturnFormat::ByContentType),
+                        Some(_) => {
+                            v.add("action.asFile", "must be true or false");
+                            None
+                        }
+                    },
+                };
+                format.map(|format| CamundaOperation::Download { bucket, key, format })
+            }
+            Some("deleteObject") => {
+                let bucket = required(vars, "action.bucket", &mut v);
+                let key = required(vars, "action.key", &mut v);
+                Some(CamundaOperation::Delete { bucket, key })
+            }
+            Some(_) => {
+                v.add(
+                    "actionDiscriminator",
+                    "must be uploadObject, downloadObject or deleteObject",
+                );
+                None
+            }
+            None => {
+                v.add("actionDiscriminator", "must not be blank");
+                None
+            }
+        };
+        v.into_result()?;
+        let operation = operation.ok_or_else(|| Error::invalid_input("actionDiscriminator", "no operation"))?;
+        Ok(CamundaInput { connection, operation })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn fixture(name: &str) -> Value {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/camunda")
+            .join(name);
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap_or_default()).unwrap_or_default()
+    }
+
+    #[test]
+    fn camundas_own_example_variables_bind() {
+        let up = CamundaInput::from_variables(&fixture("uploadActionsExample.json")[0]).expect("upload");
+        assert!(
+            matches!(&up.operation, CamundaOperation::Upload { bucket, key: Some(k), document: DocumentReference::Camunda(_) } if bucket == "connector-aws-s3-test" && k == "attachment")
+        );
+        assert_eq!(up.connection.region.as_deref(), Some("eu-central-1"));
+        assert_eq!(up.connection.access_key_id.as_deref(), Some("test"));
+        let down = CamundaInput::from_variables(&fixture("downloadActionsExample.json")[0]).expect("download");
+        assert_eq!(
+            down.operation,
+            CamundaOperation::Download {
+                bucket: "connector-aws-s3-test".into(),
+                key: "attachment".into(),
+                format: ReturnFormat::ByContentType
+            }
+        );
+        let del = CamundaInput::from_variables(&fixture("deleteActionsExample.json")[0]).expect("delete");
+        assert_eq!(
+            del.operation,
+            CamundaOperation::Delete {
+                bucket: "connector-aws-s3-test".into(),
+                key: "test".into()
+            }
+        );
+    }
+
+    #[test]
+    fn violations_are_listed_one_per_property_in_camundas_format() {
+        let err = CamundaInput::from_variables(&json!({
+            "actionDiscriminator": "uploadObject",
+            "authentication": {"type": "credentials", "accessKey": " "},
+            "action": {"bucket": "", "document": null}
+        }))
+        .expect_err("invalid");
+        assert_eq!(err.code, crate::ErrorCode::InvalidInput);
+        assert_eq!(
+            err.message,
+            "Found constraints violated while validating input:\n\
+             \x20- Property: authentication.accessKey: Validation failed. Original message: must not be blank\n\
+             \x20- Property: authentication.secretKey: Validation failed. Original message: must not be blank\n\
+             \x20- Property: action.bucket: Validation failed. Original message: must not be blank\n\
+             \x20- Property: action.document: Validation failed. Original message: must not be null"
+        );
+    }
+
+    #[test]
+    fn aws_credential_overrides_inline_authentication_and_region_but_keeps_the_endpoint() {
+        let input = CamundaInput::from_variables(&json!({
+            "actionDiscriminator": "deleteObject",
+            "authentication": {"type": "credentials", "accessKey": "inline", "secretKey": "inline"},
+            "configuration": {"region": "us-west-2", "endpoint": "http://127.0.0.1:9000"},
+            "awsCredential": {"authentication": {"type": "credentials", "accessKey": "shared", "secretKey": "s"}, "region": "eu-west-1"},
+            "action": {"bucket": "b", "key": "k"}
+        }))
+        .expect("valid");
+        assert_eq!(input.connection.access_key_id.as_deref(), Some("shared"));
+        assert_eq!(input.connection.region.as_deref(), Some("eu-west-1"));
+        assert_eq!(input.connection.endpoint.as_deref(), Some("http://127.0.0.1:9000"));
+        let err = CamundaInput::from_variables(&json!({
+            "actionDiscriminator": "deleteObject",
+            "awsCredential": {"authentication": {"type": "defaultCredentialsChain"}, "region": " "},
+            "action": {"bucket": "b", "key": "k"}
+        }))
+        .expect_err("blank region");
+        assert!(
+            err.message
+                .contains("Property: awsCredential.region: Validation failed. Original message: must not be blank"),
+            "{}",
+            err.message
+        );
+    }
+
+    #[test]
+    fn download_formats_by_template_version() {
+        let base = |extra: Value| {
+            let mut v = json!({"actionDiscriminator": "downloadObject", "authentication": {"type": "defaultCredentialsChain"},
+                "configuration": {"endpoint": "  "}, "action": {"bucket": "b", "key": "k"}});
+            if let (Some(o), Some(e)) = (v.as_object_mut(), extra.as_object()) {
+                for (k, x) in e {
+                    if k == "action" {
+                        if let Some(a) = o.get_mut("action").and_then(|a| a.as_object_mut()) {
+                            a.extend(x.as_object().cloned().unwrap_or_default());
+                        }
+                    } else {
+                        o.insert(k.clone(), x.clone());
+                    }
+                }
+            }
+            CamundaInput::from_variables(&v)
+        };
+        let format = |extra: Value| match base(extra).map(|i| i.operation) {
+            Ok(CamundaOperation::Download { format, .. }) => Ok(format),
+            Ok(other) => panic!("{other:?}"),
+            Err(e) => Err(e),
+        };
+        // v1/v2: asFile, missing means false.
+        assert_eq!(format(json!({})).ok(), Some(ReturnFormat::ByContentType));
+        assert_eq!(
+            format(json!({"action": {"asFile": true}})).ok(),
+            Some(ReturnFormat::Document)
+        );
+        // v5+: documentReturnFormat wins over asFile.
+        assert_eq!(
+            format(json!({"action": {"asFile": true}, "documentReturnFormat": {"choice": "JSON"}})).ok(),
+            Some(ReturnFormat::Json)
+        );
+        assert_eq!(
+            format(json!({"documentReturnFormat": {"choice": "TEXT", "encoding": ""}})).ok(),
+            Some(ReturnFormat::Text {
+                encoding: "UTF-8".into()
+            })
+        );
+        assert_eq!(
+            format(json!({"documentReturnFormat": {"choice": "TEXT", "encoding": "ISO-8859-1"}})).ok(),
+            Some(ReturnFormat::Text {
+                encoding: "ISO-8859-1".into()
+            })
+        );
+        assert_eq!(
+            format(json!({"documentReturnFormat": {"choice": " "}})).ok(),
+            Some(ReturnFormat::ByContentType),
+            "blank counts as absent"
+        );
+        assert!(format(json!({"documentReturnFormat": {"choice": "PDF"}})).is_err());
+        // A blank endpoint means none; unknown fields are ignored.
+        let input = base(json!({"action": {"helperField": 1}, "somethingNew": true})).expect("valid");
+        assert_eq!(input.connection.endpoint, None);
+    }
+
+    #[test]
+    fn v6_template_null_document_and_bad_discriminators_are_clear() {
+        let err = CamundaInput::from_variables(&json!({"actionDiscriminator": "uploadObject",
+            "authentication": {"type": "defaultCredentialsChain"}, "action": {"bucket": "b", "document": null,
+            "action_document_documentSource": "camunda"}}))
+        .expect_err("null document");
+        assert!(
+            err.message
+                .ends_with(" - Property: action.document: Validation failed. Original message: must not be null"),
+            "{}",
+            err.message
+        );
+        for bad in [json!({}), json!({"actionDiscriminator": "renameObject"})] {
+            let err = CamundaInput::from_variables(&bad).expect_err("discriminator");
+            assert!(err.message.contains("Property: actionDiscriminator"), "{}", err.message);
+        }
+        let err = CamundaInput::from_variables(
+            &json!({"actionDiscriminator": "uploadObject", "authentication": {"type": "defaultCredentialsChain"},
+            "action": {"bucket": "b", "document": [1, 2]}}),
+        )
+        .expect_err("two documents");
+        assert!(err.message.contains("list of 2 documents"), "{}", err.message);
+    }
+}
