@@ -1,9 +1,36 @@
-//! Camunda 8 compatibility: the job variables of Camunda's own AWS S3 connector
+//! Camunda 8 compatibility: the job variables and results of Camunda's own AWS S3 connector
 //! (`io.camunda:aws-s3:1`), bound to our core.
 //!
-//! So far: binding the variables of every element template version to a connection and one
-//! of the three operations, with Camunda's validation messages ([`input`]).
+//! [`input`] binds the variables of every element template version to a connection and one
+//! of the three operations, with Camunda's validation messages. Each operation is one file
+//! and returns exactly the contract's result shape (nulls written, not omitted).
 
+pub mod delete_object;
+pub mod download_object;
 pub mod input;
+pub mod upload_object;
 
 pub use input::{CamundaInput, CamundaOperation, ReturnFormat};
+
+use crate::documents::DocumentStore;
+use crate::error::{Error, ErrorCode, Result};
+use crate::Connector;
+
+impl CamundaOperation {
+    /// Runs the operation; `store` holds documents read for uploads and written for
+    /// document downloads. Returns the result as Camunda's connector shapes it.
+    pub async fn execute(&self, conn: &Connector, store: &dyn DocumentStore) -> Result<serde_json::Value> {
+        let value = match self {
+            CamundaOperation::Upload { bucket, key, document } => {
+                serde_json::to_value(upload_object::upload_object(conn, store, bucket, key.as_deref(), document).await?)
+            }
+            CamundaOperation::Download { bucket, key, format } => {
+                serde_json::to_value(download_object::download_object(conn, store, bucket, key, format).await?)
+            }
+            CamundaOperation::Delete { bucket, key } => {
+                serde_json::to_value(delete_object::delete_object(conn, bucket, key).await?)
+            }
+        };
+        value.map_err(|e| Error::new(ErrorCode::ServiceError, format!("cannot render the result: {e}")))
+    }
+}
