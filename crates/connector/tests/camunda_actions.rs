@@ -5,6 +5,7 @@
 mod support;
 
 use s3_connector::camunda::CamundaInput;
+use s3_connector::documents::external::{ExternalFetch, IpNet};
 use s3_connector::documents::{DocumentMetadata, DocumentReference, DocumentStore, MemoryStore};
 use s3_connector::{Connector, ErrorCode};
 use serde_json::{json, Value};
@@ -13,6 +14,7 @@ use tokio::io::AsyncReadExt;
 struct World {
     t: support::Target,
     store: MemoryStore,
+    external: ExternalFetch,
     bucket: String,
 }
 
@@ -26,6 +28,7 @@ impl World {
         World {
             t,
             store: MemoryStore::new(),
+            external: ExternalFetch::default(),
             bucket,
         }
     }
@@ -52,7 +55,7 @@ impl World {
     async fn run(&self, vars: Value) -> Result<Value, s3_connector::Error> {
         let input = CamundaInput::from_variables(&self.aim(vars))?;
         let conn = Connector::connect(input.connection).await?;
-        input.operation.execute(&conn, &self.store).await
+        input.operation.execute(&conn, &self.store, &self.external).await
     }
 
     async fn put(&self, key: &str, content_type: &str, body: &[u8]) {
@@ -322,4 +325,128 @@ async fn delete_object_with_camundas_example_variables() {
         w.run(vars).await.expect("again"),
         json!({"bucket": "connector-aws-s3-test", "key": "test"})
     );
+}
+
+/// A tiny HTTP/1.1 server on 127.0.0.1 for external documents; counts connections.
+async fn document_server() -> (std::net::SocketAddr, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use tokio::io::AsyncWriteExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = hits.clone();
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") && sock.read(&mut byte).await.unwrap_or(0) == 1 {
+                    head.push(byte[0]);
+                }
+                let path = String::from_utf8_lossy(&head)
+                    .split_whitespace()
+                    .nth(1)
+                    .unwrap_or("/")
+                    .to_string();
+                let port = addr.port();
+                let resp: Vec<u8> = match path.as_str() {
+                    "/docs/invoice.pdf" => {
+                        [&b"HTTP/1.1 200 OK\r\nContent-Type: application/pdf\r\nContent-Length: 12\r\nConnection: close\r\n\r\n"[..], b"%PDF-fetched"].concat()
+                    }
+                    "/redirect" => format!("HTTP/1.1 302 Found\r\nLocation: http://127.0.0.2:{port}/docs/invoice.pdf\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").into_bytes(),
+                    "/big" => [b"HTTP/1.1 200 OK\r\nContent-Length: 2000\r\nConnection: close\r\n\r\n".to_vec(), vec![b'b'; 2000]].concat(),
+                    "/big-unsized" => [b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n".to_vec(), vec![b'u'; 2000]].concat(),
+                    _ => b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec(),
+                };
+                let _ = sock.write_all(&resp).await;
+                let _ = sock.shutdown().await;
+            });
+        }
+    });
+    (addr, hits)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upload_external_documents_with_an_ssrf_guard() {
+    let mut w = World::new().await;
+    let (addr, hits) = document_server().await;
+    let upload = |url: String, key: Option<&str>| {
+        let mut v = json!({"actionDiscriminator": "uploadObject", "configuration": {"region": "us-east-1"},
+            "action": {"bucket": "connector-aws-s3-test", "document": {"camunda.document.type": "external", "url": url}}});
+        if let Some(k) = key {
+            v["action"]["key"] = json!(k);
+        }
+        v
+    };
+    let seen = || hits.load(std::sync::atomic::Ordering::SeqCst);
+
+    // By default loopback, names resolving to it, and the metadata service are refused, before
+    // any connection is made; the error names the setting to change.
+    for url in [
+        format!("http://{addr}/docs/invoice.pdf"),
+        format!("http://localhost:{}/docs/invoice.pdf", addr.port()),
+        "http://169.254.169.254/latest/meta-data/".to_string(),
+        "http://[::ffff:127.0.0.1]:9/x".to_string(),
+    ] {
+        let err = w
+            .run(upload(url.clone(), Some("x")))
+            .await
+            .expect_err("must be refused");
+        assert_eq!(err.code, ErrorCode::InvalidInput, "{url}: {err}");
+        assert!(
+            err.message.contains("S3_CONNECTOR_EXTERNAL_ALLOW"),
+            "{url}: {}",
+            err.message
+        );
+    }
+    assert_eq!(seen(), 0, "a refused fetch must not connect");
+    let err = w
+        .run(upload("ftp://example.com/x".into(), Some("x")))
+        .await
+        .expect_err("scheme");
+    assert_eq!(err.code, ErrorCode::InvalidInput);
+
+    // Allowed explicitly: fetched and uploaded, content type from the response, the key from the URL.
+    w.external = ExternalFetch {
+        allow: vec!["127.0.0.1".parse::<IpNet>().expect("ip")],
+        ..Default::default()
+    };
+    let r = w
+        .run(upload(format!("http://{addr}/docs/invoice.pdf"), None))
+        .await
+        .expect("external upload");
+    assert_eq!(r["key"], "invoice.pdf");
+    let (bytes, head) = w.get("invoice.pdf").await;
+    assert_eq!(bytes, b"%PDF-fetched");
+    assert_eq!(head["contentType"], "application/pdf");
+    // A redirect to an address that is not allowed is refused at the hop.
+    let err = w
+        .run(upload(format!("http://{addr}/redirect"), Some("redirected")))
+        .await
+        .expect_err("redirect");
+    assert!(err.message.contains("127.0.0.2"), "{}", err.message);
+    // Missing documents, and documents over the size limit, with or without a length.
+    let err = w
+        .run(upload(format!("http://{addr}/missing"), Some("m")))
+        .await
+        .expect_err("404");
+    assert_eq!(err.code, ErrorCode::NoSuchKey);
+    w.external.max_bytes = 1000;
+    for path in ["big", "big-unsized"] {
+        let err = w
+            .run(upload(format!("http://{addr}/{path}"), Some(path)))
+            .await
+            .expect_err("too large");
+        assert!(err.message.contains("1000-byte limit"), "{path}: {}", err.message);
+        let head = support::act(
+            &w.t.conn,
+            json!({"action": "headObject", "bucket": w.bucket, "key": path}),
+        )
+        .await;
+        assert_eq!(
+            head.err().map(|e| e.code),
+            Some(ErrorCode::NoSuchKey),
+            "{path}: nothing may be written"
+        );
+    }
 }

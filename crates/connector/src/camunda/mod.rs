@@ -12,18 +12,25 @@ pub mod upload_object;
 
 pub use input::{CamundaInput, CamundaOperation, ReturnFormat};
 
+use crate::documents::external::ExternalFetch;
 use crate::documents::DocumentStore;
 use crate::error::{Error, ErrorCode, Result};
 use crate::Connector;
 
 impl CamundaOperation {
     /// Runs the operation; `store` holds documents read for uploads and written for
-    /// document downloads. Returns the result as Camunda's connector shapes it.
-    pub async fn execute(&self, conn: &Connector, store: &dyn DocumentStore) -> Result<serde_json::Value> {
+    /// document downloads, `external` guards and bounds fetches of external documents.
+    /// Returns the result as Camunda's connector shapes it.
+    pub async fn execute(
+        &self,
+        conn: &Connector,
+        store: &dyn DocumentStore,
+        external: &ExternalFetch,
+    ) -> Result<serde_json::Value> {
         let value = match self {
-            CamundaOperation::Upload { bucket, key, document } => {
-                serde_json::to_value(upload_object::upload_object(conn, store, bucket, key.as_deref(), document).await?)
-            }
+            CamundaOperation::Upload { bucket, key, document } => serde_json::to_value(
+                upload_object::upload_object(conn, store, external, bucket, key.as_deref(), document).await?,
+            ),
             CamundaOperation::Download { bucket, key, format } => {
                 serde_json::to_value(download_object::download_object(conn, store, bucket, key, format).await?)
             }

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::actions::content_type_for;
+use crate::documents::external::ExternalFetch;
 use crate::documents::{DocumentReader, DocumentReference, DocumentStore};
 use crate::error::{Error, Result};
 use crate::transfer::{upload, NoProgress, UploadSource, UploadTarget};
@@ -32,7 +33,11 @@ pub(crate) struct OpenedDocument {
 }
 
 /// Opens any kind of document reference for reading.
-pub(crate) async fn open_document(store: &dyn DocumentStore, document: &DocumentReference) -> Result<OpenedDocument> {
+pub(crate) async fn open_document(
+    store: &dyn DocumentStore,
+    external: &ExternalFetch,
+    document: &DocumentReference,
+) -> Result<OpenedDocument> {
     match document {
         DocumentReference::Camunda(r) => {
             let (meta, reader) = store.open(r).await?;
@@ -52,13 +57,21 @@ pub(crate) async fn open_document(store: &dyn DocumentStore, document: &Document
                 file_name: Some(name),
             })
         }
-        DocumentReference::External(e) => Err(Error::invalid_input(
-            "action.document",
-            format!(
-                "external document references ({}) are not fetched by this version; pass a camunda or inline document",
-                e.url
-            ),
-        )),
+        DocumentReference::External(e) => {
+            let fetched = external.fetch(&e.url).await?;
+            // The name given, else the URL's last path segment.
+            let name = e.name.clone().or_else(|| {
+                reqwest::Url::parse(&e.url)
+                    .ok()
+                    .and_then(|u| u.path_segments().and_then(|mut s| s.next_back().map(str::to_string)))
+                    .filter(|s| !s.is_empty())
+            });
+            Ok(OpenedDocument {
+                content_type: content_type_for(fetched.content_type.as_deref(), name.as_deref().unwrap_or_default()),
+                reader: fetched.reader,
+                file_name: name,
+            })
+        }
     }
 }
 
@@ -66,6 +79,7 @@ pub(crate) async fn open_document(store: &dyn DocumentStore, document: &Document
 pub async fn upload_object(
     conn: &Connector,
     store: &dyn DocumentStore,
+    external: &ExternalFetch,
     bucket: &str,
     key: Option<&str>,
     document: &DocumentReference,
@@ -74,7 +88,7 @@ pub async fn upload_object(
     if let Some(k) = key {
         validate::key("action.key", k)?;
     }
-    let opened = open_document(store, document).await?;
+    let opened = open_document(store, external, document).await?;
     let key = match key.map(str::to_string).or(opened.file_name.clone()) {
         Some(k) => k,
         None => {

@@ -5,6 +5,7 @@
 //! carry their content or its URL. Stores share one trait and one conformance suite
 //! (`tests/document_stores.rs`).
 
+pub mod external;
 pub mod local;
 pub mod memory;
 pub mod reference;
