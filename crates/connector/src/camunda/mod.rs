@@ -8,6 +8,7 @@
 pub mod delete_object;
 pub mod download_object;
 pub mod input;
+pub mod secrets;
 pub mod upload_object;
 
 pub use input::{CamundaInput, CamundaOperation, ReturnFormat};
