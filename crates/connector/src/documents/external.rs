@@ -233,7 +233,7 @@ impl ExternalFetch {
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
         let stream = resp.bytes_stream().map_err(std::io::Error::other);
-        let reader = tokio_util_compat(stream);
+        let reader = stream_reader(stream);
         Ok(Fetched {
             reader: Box::new(Limited {
                 inner: reader,
@@ -317,8 +317,8 @@ impl reqwest::dns::Resolve for GuardedResolver {
     }
 }
 
-/// Adapts a stream of byte chunks into an `AsyncRead`.
-fn tokio_util_compat(
+/// Adapts a stream of byte chunks (an HTTP response body) into an `AsyncRead`.
+pub(crate) fn stream_reader(
     stream: impl futures::Stream<Item = std::io::Result<bytes::Bytes>> + Send + 'static,
 ) -> Pin<Box<dyn AsyncRead + Send>> {
     Box::pin(StreamReader {

@@ -5,6 +5,7 @@
 //! carry their content or its URL. Stores share one trait and one conformance suite
 //! (`tests/document_stores.rs`).
 
+pub mod camunda_cluster;
 pub mod external;
 pub mod local;
 pub mod memory;
@@ -12,6 +13,7 @@ pub mod reference;
 pub mod s3;
 pub mod store;
 
+pub use camunda_cluster::CamundaClusterStore;
 pub use local::LocalStore;
 pub use memory::MemoryStore;
 pub use reference::{CamundaReference, DocumentMetadata, DocumentReference, ExternalDocument, InlineDocument};
@@ -25,12 +27,20 @@ use crate::Connector;
 /// the service keeps.
 pub const DEFAULT_STORE: &str = "local:./s3-connector-data/documents";
 
-/// Opens the store a spec names: `memory`, `local:DIR`, or `s3:BUCKET[/PREFIX]` (the `s3`
-/// store uses `conn`). A bad spec is `InvalidInput` naming `field`.
+/// The environment variable holding the bearer token for a `camunda:URL` document store.
+pub const CAMUNDA_TOKEN_ENV: &str = "S3_CONNECTOR_CAMUNDA_TOKEN";
+
+/// Opens the store a spec names: `memory`, `local:DIR`, `s3:BUCKET[/PREFIX]` (the `s3`
+/// store uses `conn`), or `camunda:URL` (a Camunda cluster's document API; bearer token from
+/// [`CAMUNDA_TOKEN_ENV`]). A bad spec is `InvalidInput` naming `field`.
 pub fn open_store(field: &str, spec: &str, conn: Option<&Connector>) -> Result<Box<dyn DocumentStore>> {
     let spec = spec.trim();
-    let usage = "use memory, local:DIR or s3:BUCKET/PREFIX";
+    let usage = "use memory, local:DIR, s3:BUCKET/PREFIX or camunda:URL";
     match spec.split_once(':') {
+        Some(("camunda", url)) if !url.is_empty() => {
+            let token = std::env::var(CAMUNDA_TOKEN_ENV).ok().filter(|t| !t.is_empty()).map(crate::Secret::new);
+            Ok(Box::new(CamundaClusterStore::new(url, None, token)?))
+        }
         None if spec == "memory" || spec == "in-memory" => Ok(Box::new(MemoryStore::new())),
         Some(("local", dir)) if !dir.is_empty() => Ok(Box::new(LocalStore::open(dir)?)),
         Some(("s3", rest)) if !rest.is_empty() => {

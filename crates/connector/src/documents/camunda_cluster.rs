@@ -1,0 +1,234 @@
+//! `camunda`: documents kept by a Camunda 8 cluster, through its REST API
+//! (`POST /v2/documents`, `GET /v2/documents/{id}?storeId&contentHash`,
+//! `DELETE /v2/documents/{id}`).
+//!
+//! The cluster has stores of its own (in-memory, local, AWS, GCP, Azure); a reference's
+//! `storeId` names one of them and is passed through, so this client reads any document the
+//! cluster holds. Content streams both ways: uploads go as a multipart `file` part, reads are
+//! verified against the reference's `contentHash` as they stream.
+
+use serde_json::Value;
+use tokio::io::AsyncRead;
+
+use crate::config::Secret;
+use crate::documents::store::{
+    check_document_id, check_expiry, parse_expiry, DocumentReader, DocumentStore, VerifyingReader,
+};
+use crate::documents::{CamundaReference, DocumentMetadata, DocumentReference};
+use crate::error::{Error, ErrorCode, Result};
+
+/// A client of a Camunda cluster's document API.
+pub struct CamundaClusterStore {
+    base_url: String,
+    store_id: Option<String>,
+    token: Option<Secret>,
+    client: reqwest::Client,
+}
+
+impl std::fmt::Debug for CamundaClusterStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CamundaClusterStore")
+            .field("base_url", &self.base_url)
+            .field("store_id", &self.store_id)
+            .field("token", &self.token)
+            .finish()
+    }
+}
+
+impl CamundaClusterStore {
+    /// A client of the cluster at `base_url` (e.g. `http://localhost:8080`). `store_id` picks
+    /// the cluster store new documents go to (the cluster's default when `None`); `token` is
+    /// sent as a bearer token.
+    pub fn new(base_url: &str, store_id: Option<String>, token: Option<Secret>) -> Result<Self> {
+        let url = reqwest::Url::parse(base_url)
+            .map_err(|e| Error::invalid_input("documents", format!("{base_url:?} is not a cluster URL: {e}")))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(Error::invalid_input(
+                "documents",
+                "the cluster URL must be http or https",
+            ));
+        }
+        let client = reqwest::Client::builder()
+            .connect_timeout(std::time::Duration::from_secs(10))
+            .read_timeout(std::time::Duration::from_secs(60))
+            .build()
+            .map_err(|e| Error::new(ErrorCode::ServiceError, format!("cannot build the HTTP client: {e}")))?;
+        Ok(CamundaClusterStore {
+            base_url: base_url.trim_end_matches('/').to_string(),
+            store_id,
+            token,
+            client,
+        })
+    }
+
+    fn request(&self, method: reqwest::Method, url: &str) -> reqwest::RequestBuilder {
+        let req = self.client.request(method, url);
+        match &self.token {
+            Some(t) => req.bearer_auth(t.expose()),
+            None => req,
+        }
+    }
+
+    fn document_url(&self, id: &str) -> String {
+        format!("{}/v2/documents/{id}", self.base_url)
+    }
+}
+
+/// Turns an unsuccessful answer into our error, with the start of the cluster's message.
+async fn status_error(what: &str, resp: reqwest::Response) -> Error {
+    let status = resp.status();
+    let body = resp.text().await.unwrap_or_default();
+    let detail: String = body.chars().take(500).collect();
+    let code = match status.as_u16() {
+        400 => ErrorCode::InvalidInput,
+        401 => ErrorCode::InvalidCredentials,
+        403 => ErrorCode::AccessDenied,
+        404 => ErrorCode::NoSuchKey,
+        409 | 412 => ErrorCode::PreconditionFailed,
+        429 | 503 => ErrorCode::Throttled,
+        _ => ErrorCode::ServiceError,
+    };
+    Error::new(code, format!("{what}: the cluster answered HTTP {status}: {detail}"))
+}
+
+fn send_error(what: &str, e: reqwest::Error) -> Error {
+    let code = if e.is_timeout() {
+        ErrorCode::Timeout
+    } else {
+        ErrorCode::Network
+    };
+    Error::new(code, format!("{what}: cannot reach the cluster: {e}"))
+}
+
+#[async_trait::async_trait]
+impl DocumentStore for CamundaClusterStore {
+    fn store_id(&self) -> &str {
+        self.store_id.as_deref().unwrap_or("camunda")
+    }
+
+    async fn create(&self, mut content: DocumentReader, metadata: DocumentMetadata) -> Result<CamundaReference> {
+        parse_expiry(metadata.expires_at.as_deref())?;
+        // The cluster measures the size itself; do not send a guess.
+        let meta = DocumentMetadata { size: None, ..metadata };
+        let meta_json = serde_json::to_string(&meta)
+            .map_err(|e| Error::new(ErrorCode::ServiceError, format!("cannot encode document metadata: {e}")))?;
+        let stream = futures::stream::poll_fn(move |cx| {
+            let mut buf = vec![0u8; 64 * 1024];
+            let mut read_buf = tokio::io::ReadBuf::new(&mut buf);
+            match std::pin::Pin::new(&mut content).poll_read(cx, &mut read_buf) {
+                std::task::Poll::Ready(Ok(())) if read_buf.filled().is_empty() => std::task::Poll::Ready(None),
+                std::task::Poll::Ready(Ok(())) => {
+                    let n = read_buf.filled().len();
+                    buf.truncate(n);
+                    std::task::Poll::Ready(Some(Ok::<_, std::io::Error>(bytes::Bytes::from(buf))))
+                }
+                std::task::Poll::Ready(Err(e)) => std::task::Poll::Ready(Some(Err(e))),
+                std::task::Poll::Pending => std::task::Poll::Pending,
+            }
+        });
+        let file = reqwest::multipart::Part::stream(reqwest::Body::wrap_stream(stream))
+            .file_name(meta.file_name.clone().unwrap_or_else(|| "document".into()))
+            .mime_str(meta.content_type.as_deref().unwrap_or("application/octet-stream"))
+            .map_err(|e| Error::invalid_input("contentType", e))?;
+        let metadata_part = reqwest::multipart::Part::text(meta_json)
+            .mime_str("application/json")
+            .map_err(|e| Error::new(ErrorCode::ServiceError, e.to_string()))?;
+        let form = reqwest::multipart::Form::new()
+            .part("file", file)
+            .part("metadata", metadata_part);
+        let mut url = format!("{}/v2/documents", self.base_url);
+        if let Some(store) = &self.store_id {
+            url = format!(
+                "{url}?storeId={}",
+                percent_encoding::utf8_percent_encode(store, percent_encoding::NON_ALPHANUMERIC)
+            );
+        }
+        let what = "POST /v2/documents";
+        let resp = self
+            .request(reqwest::Method::POST, &url)
+            .multipart(form)
+            .send()
+            .await
+            .map_err(|e| send_error(what, e))?;
+        if !resp.status().is_success() {
+            return Err(status_error(what, resp).await);
+        }
+        let text = resp.bytes().await.map_err(|e| send_error(what, e))?;
+        let body: Value = serde_json::from_slice(&text).map_err(|e| {
+            Error::new(
+                ErrorCode::ServiceError,
+                format!("{what}: the answer is not a document reference: {e}"),
+            )
+        })?;
+        match DocumentReference::from_value("response", &body) {
+            Ok(DocumentReference::Camunda(r)) => Ok(*r),
+            Ok(_) => Err(Error::new(
+                ErrorCode::ServiceError,
+                format!("{what}: the cluster answered with a non-camunda reference"),
+            )),
+            Err(e) => Err(Error::new(ErrorCode::ServiceError, format!("{what}: {}", e.message))),
+        }
+    }
+
+    async fn open(&self, reference: &CamundaReference) -> Result<(DocumentMetadata, DocumentReader)> {
+        // Ids go into a URL path: only canonical UUIDs, as the cluster generates them.
+        check_document_id(&reference.document_id)?;
+        check_expiry(&reference.document_id, &reference.metadata)?;
+        let mut url = reqwest::Url::parse(&self.document_url(&reference.document_id))
+            .map_err(|e| Error::invalid_input("documentId", e))?;
+        url.query_pairs_mut().append_pair("storeId", &reference.store_id);
+        if let Some(hash) = &reference.content_hash {
+            url.query_pairs_mut().append_pair("contentHash", hash);
+        }
+        let what = format!("GET /v2/documents/{}", reference.document_id);
+        let resp = self
+            .request(reqwest::Method::GET, url.as_str())
+            .send()
+            .await
+            .map_err(|e| send_error(&what, e))?;
+        if !resp.status().is_success() {
+            return Err(status_error(&what, resp).await);
+        }
+        let mut metadata = reference.metadata.clone();
+        if metadata.content_type.is_none() {
+            metadata.content_type = resp
+                .headers()
+                .get(reqwest::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
+        }
+        let stream = futures::TryStreamExt::map_err(resp.bytes_stream(), std::io::Error::other);
+        let reader = crate::documents::external::stream_reader(stream);
+        let reader: DocumentReader = match &reference.content_hash {
+            // The cluster checked the hash; check the bytes that actually arrive too.
+            Some(hash) => Box::new(VerifyingReader::new(
+                reader,
+                hash.to_ascii_lowercase(),
+                reference.document_id.clone(),
+            )),
+            None => Box::new(reader),
+        };
+        Ok((metadata, reader))
+    }
+
+    async fn delete(&self, document_id: &str) -> Result<()> {
+        check_document_id(document_id)?;
+        let mut url = self.document_url(document_id);
+        if let Some(store) = &self.store_id {
+            url = format!(
+                "{url}?storeId={}",
+                percent_encoding::utf8_percent_encode(store, percent_encoding::NON_ALPHANUMERIC)
+            );
+        }
+        let what = format!("DELETE /v2/documents/{document_id}");
+        let resp = self
+            .request(reqwest::Method::DELETE, &url)
+            .send()
+            .await
+            .map_err(|e| send_error(&what, e))?;
+        if resp.status().is_success() || resp.status() == reqwest::StatusCode::NOT_FOUND {
+            return Ok(());
+        }
+        Err(status_error(&what, resp).await)
+    }
+}
