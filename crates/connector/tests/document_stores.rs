@@ -303,130 +303,17 @@ async fn s3_store_on_the_embedded_store() {
     );
 }
 
-/// A fake Camunda cluster's document API: `POST /v2/documents` (multipart `file` and
-/// `metadata`), `GET`/`DELETE /v2/documents/{id}`, bearer-token auth, SHA-256 content hashes.
-mod fake_cluster {
-    use std::collections::HashMap;
-    use std::sync::{Arc, Mutex};
-
-    use axum::extract::{Multipart, Path, Query, State};
-    use axum::http::{HeaderMap, StatusCode};
-    use axum::response::{IntoResponse, Response};
-    use axum::routing::{get, post};
-    use axum::{Json, Router};
-    use serde_json::{json, Value};
-    use sha2::{Digest, Sha256};
-
-    pub const TOKEN: &str = "test-token";
-
-    type Docs = Arc<Mutex<HashMap<(String, String), (Vec<u8>, Value, String)>>>;
-
-    fn authorized(headers: &HeaderMap) -> bool {
-        headers.get("authorization").and_then(|v| v.to_str().ok()) == Some(&format!("Bearer {TOKEN}"))
-    }
-
-    async fn create(
-        State(docs): State<Docs>,
-        Query(q): Query<HashMap<String, String>>,
-        headers: HeaderMap,
-        mut form: Multipart,
-    ) -> Response {
-        if !authorized(&headers) {
-            return StatusCode::UNAUTHORIZED.into_response();
-        }
-        let store = q.get("storeId").cloned().unwrap_or_else(|| "in-memory".into());
-        let (mut file, mut meta) = (None, json!({}));
-        while let Ok(Some(field)) = form.next_field().await {
-            match field.name() {
-                Some("file") => file = field.bytes().await.ok().map(|b| b.to_vec()),
-                Some("metadata") => {
-                    meta = field
-                        .bytes()
-                        .await
-                        .ok()
-                        .and_then(|b| serde_json::from_slice(&b).ok())
-                        .unwrap_or(json!({}))
-                }
-                _ => {}
-            }
-        }
-        let Some(file) = file else {
-            return (StatusCode::BAD_REQUEST, "no file part").into_response();
-        };
-        let sha: String = Sha256::digest(&file).iter().map(|b| format!("{b:02x}")).collect();
-        meta["size"] = json!(file.len());
-        let id = q
-            .get("documentId")
-            .cloned()
-            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-        let reference = json!({"camunda.document.type": "camunda", "storeId": store, "documentId": id, "contentHash": sha, "metadata": meta});
-        docs.lock().expect("lock").insert((store, id), (file, meta, sha));
-        (StatusCode::CREATED, Json(reference)).into_response()
-    }
-
-    async fn read(
-        State(docs): State<Docs>,
-        Path(id): Path<String>,
-        Query(q): Query<HashMap<String, String>>,
-        headers: HeaderMap,
-    ) -> Response {
-        if !authorized(&headers) {
-            return StatusCode::UNAUTHORIZED.into_response();
-        }
-        let key = (q.get("storeId").cloned().unwrap_or_default(), id);
-        let docs = docs.lock().expect("lock");
-        let Some((bytes, meta, sha)) = docs.get(&key) else {
-            return StatusCode::NOT_FOUND.into_response();
-        };
-        if q.get("contentHash").is_some_and(|h| h != sha) {
-            return (StatusCode::CONFLICT, "content hash does not match").into_response();
-        }
-        let ctype = meta["contentType"]
-            .as_str()
-            .unwrap_or("application/octet-stream")
-            .to_string();
-        ([("content-type", ctype)], bytes.clone()).into_response()
-    }
-
-    async fn remove(
-        State(docs): State<Docs>,
-        Path(id): Path<String>,
-        Query(q): Query<HashMap<String, String>>,
-        headers: HeaderMap,
-    ) -> Response {
-        if !authorized(&headers) {
-            return StatusCode::UNAUTHORIZED.into_response();
-        }
-        let store = q.get("storeId").cloned().unwrap_or_else(|| "in-memory".into());
-        match docs.lock().expect("lock").remove(&(store, id)) {
-            Some(_) => StatusCode::NO_CONTENT.into_response(),
-            None => StatusCode::NOT_FOUND.into_response(),
-        }
-    }
-
-    /// Starts the fake on 127.0.0.1; returns its base URL.
-    pub async fn start() -> String {
-        let docs: Docs = Arc::default();
-        let app = Router::new()
-            .route("/v2/documents", post(create))
-            .route("/v2/documents/{id}", get(read).delete(remove))
-            .with_state(docs);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        format!("http://{addr}")
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn camunda_cluster_store() {
     use s3_connector::documents::CamundaClusterStore;
     use s3_connector::Secret;
-    let base = fake_cluster::start().await;
-    let store = CamundaClusterStore::new(&base, Some("in-memory".into()), Some(Secret::new(fake_cluster::TOKEN)))
-        .expect("client");
+    let base = support::fake_cluster::start().await;
+    let store = CamundaClusterStore::new(
+        &base,
+        Some("in-memory".into()),
+        Some(Secret::new(support::fake_cluster::TOKEN)),
+    )
+    .expect("client");
     suite(&store, true).await;
     // A wrong token is reported as a credentials problem, with no token in the message.
     let wrong = CamundaClusterStore::new(&base, None, Some(Secret::new("not-the-token"))).expect("client");

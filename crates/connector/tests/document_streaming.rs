@@ -126,6 +126,27 @@ async fn a_200_mib_document_streams_with_flat_memory() {
         growth / MIB
     );
 
+    // The Camunda cluster store, against a fake cluster (in this process) that streams to disk.
+    // VmHWM only rises, so this is measured against the peak the s3 store left: a client that
+    // buffered the document would still add ~200 MiB and fail.
+    let base = support::fake_cluster::start().await;
+    let cluster = s3_connector::documents::CamundaClusterStore::new(
+        &base,
+        Some("in-memory".into()),
+        Some(s3_connector::Secret::new(support::fake_cluster::TOKEN)),
+    )
+    .expect("cluster store");
+    let growth = stream_through(&cluster, &hash).await;
+    eprintln!(
+        "camunda cluster store: peak RSS grew {} MiB for a 200 MiB document",
+        growth / MIB
+    );
+    assert!(
+        growth < 32 * MIB,
+        "the cluster store is not streaming: peak RSS grew {} MiB",
+        growth / MIB
+    );
+
     // The in-memory store holds each document once by design; nothing beyond that copy.
     let memory = MemoryStore::new();
     let growth = stream_through(&memory, &hash).await;

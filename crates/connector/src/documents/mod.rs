@@ -38,7 +38,10 @@ pub fn open_store(field: &str, spec: &str, conn: Option<&Connector>) -> Result<B
     let usage = "use memory, local:DIR, s3:BUCKET/PREFIX or camunda:URL";
     match spec.split_once(':') {
         Some(("camunda", url)) if !url.is_empty() => {
-            let token = std::env::var(CAMUNDA_TOKEN_ENV).ok().filter(|t| !t.is_empty()).map(crate::Secret::new);
+            let token = std::env::var(CAMUNDA_TOKEN_ENV)
+                .ok()
+                .filter(|t| !t.is_empty())
+                .map(crate::Secret::new);
             Ok(Box::new(CamundaClusterStore::new(url, None, token)?))
         }
         None if spec == "memory" || spec == "in-memory" => Ok(Box::new(MemoryStore::new())),
