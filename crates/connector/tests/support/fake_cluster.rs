@@ -19,10 +19,13 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 /// The bearer token the fake accepts.
 pub const TOKEN: &str = "test-token";
 
+/// One stored document: its file, metadata and SHA-256, keyed by (storeId, documentId).
+type Stored = (PathBuf, Value, String);
+
 #[derive(Clone)]
 struct Cluster {
     dir: Arc<tempfile::TempDir>,
-    docs: Arc<Mutex<HashMap<(String, String), (PathBuf, Value, String)>>>,
+    docs: Arc<Mutex<HashMap<(String, String), Stored>>>,
 }
 
 fn authorized(headers: &HeaderMap) -> bool {
