@@ -8,13 +8,12 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::documents::store::{
-    check_document_id, check_expiry, check_hash, check_store, hex, new_document_id, parse_expiry, DocumentReader,
-    DocumentStore, VerifyingReader,
+    check_document_id, check_expiry, check_hash, check_reference, hex, new_document_id, parse_expiry, DocumentReader,
+    DocumentStore, Record, VerifyingReader,
 };
 use crate::documents::{CamundaReference, DocumentMetadata};
 use crate::error::{Error, ErrorCode, Result};
@@ -23,12 +22,6 @@ use crate::error::{Error, ErrorCode, Result};
 pub struct LocalStore {
     id: String,
     dir: PathBuf,
-}
-
-#[derive(Serialize, Deserialize)]
-struct Record {
-    sha256: String,
-    metadata: DocumentMetadata,
 }
 
 impl LocalStore {
@@ -135,8 +128,7 @@ impl DocumentStore for LocalStore {
     }
 
     async fn open(&self, reference: &CamundaReference) -> Result<(DocumentMetadata, DocumentReader)> {
-        check_store(reference, &self.id)?;
-        check_document_id(&reference.document_id)?;
+        check_reference(reference, &self.id)?;
         let id = &reference.document_id;
         let record_path = self.record_path(id);
         let text = match tokio::fs::read(&record_path).await {

@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 use tokio::io::AsyncReadExt;
 
 use crate::documents::store::{
-    check_document_id, check_expiry, check_hash, check_store, hex, new_document_id, parse_expiry, DocumentReader,
+    check_document_id, check_expiry, check_hash, check_reference, hex, new_document_id, parse_expiry, DocumentReader,
     DocumentStore, VerifyingReader,
 };
 use crate::documents::{CamundaReference, DocumentMetadata};
@@ -89,8 +89,7 @@ impl DocumentStore for MemoryStore {
     }
 
     async fn open(&self, reference: &CamundaReference) -> Result<(DocumentMetadata, DocumentReader)> {
-        check_store(reference, &self.id)?;
-        check_document_id(&reference.document_id)?;
+        check_reference(reference, &self.id)?;
         let (content, metadata, sha256) = {
             let docs = self.documents.lock().map_err(|_| Self::poisoned())?;
             let stored = docs.get(&reference.document_id).ok_or_else(|| {

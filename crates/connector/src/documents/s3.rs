@@ -11,13 +11,12 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
 
 use crate::documents::store::{
-    check_document_id, check_expiry, check_hash, check_store, hex, new_document_id, parse_expiry, DocumentReader,
-    DocumentStore, VerifyingReader,
+    check_document_id, check_expiry, check_hash, check_reference, hex, new_document_id, parse_expiry, DocumentReader,
+    DocumentStore, Record, VerifyingReader,
 };
 use crate::documents::{CamundaReference, DocumentMetadata};
 use crate::error::{Error, ErrorCode, Missing, Result};
@@ -26,12 +25,6 @@ use crate::{validate, Connector};
 
 /// Records larger than this are not ours: refuse rather than read them into memory.
 const MAX_RECORD_BYTES: usize = 1024 * 1024;
-
-#[derive(Serialize, Deserialize)]
-struct Record {
-    sha256: String,
-    metadata: DocumentMetadata,
-}
 
 /// The S3 document store.
 pub struct S3Store {
@@ -174,8 +167,7 @@ impl DocumentStore for S3Store {
     }
 
     async fn open(&self, reference: &CamundaReference) -> Result<(DocumentMetadata, DocumentReader)> {
-        check_store(reference, &self.id)?;
-        check_document_id(&reference.document_id)?;
+        check_reference(reference, &self.id)?;
         let id = &reference.document_id;
         let record_key = self.record_key(id);
         let out = self

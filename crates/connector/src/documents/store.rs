@@ -58,6 +58,20 @@ pub fn check_store(reference: &CamundaReference, store_id: &str) -> Result<()> {
     Ok(())
 }
 
+/// What a store keeps beside each document's content: its SHA-256 and metadata.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub(crate) struct Record {
+    pub sha256: String,
+    pub metadata: DocumentMetadata,
+}
+
+/// The checks every store that makes its own ids runs before opening: the reference is for
+/// this store, and its id is one the store could have made.
+pub fn check_reference(reference: &CamundaReference, store_id: &str) -> Result<()> {
+    check_store(reference, store_id)?;
+    check_document_id(&reference.document_id)
+}
+
 /// A new document id: a random UUID.
 pub fn new_document_id() -> String {
     uuid::Uuid::new_v4().to_string()
