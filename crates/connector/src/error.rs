@@ -91,7 +91,8 @@ impl ErrorCode {
         )
     }
 
-    /// The CLI's exit status for this code. 1 is kept for usage errors and panics.
+    /// The CLI's exit status for this code. 0 is success and 1 an unexpected failure of the
+    /// program; 2 is shared with command-line usage errors, which are bad input too.
     pub fn exit_code(self) -> i32 {
         match self {
             ErrorCode::InvalidInput => 2,

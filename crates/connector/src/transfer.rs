@@ -11,7 +11,6 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use aws_sdk_s3::primitives::{ByteStream, Length};
 use aws_sdk_s3::types::{ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart};
@@ -728,6 +727,3 @@ pub async fn download_to_file(
     d.size = written;
     Ok(d)
 }
-
-/// A shared, clonable progress reporter.
-pub type SharedProgress = Arc<dyn Progress>;

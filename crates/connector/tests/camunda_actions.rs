@@ -400,6 +400,17 @@ async fn upload_external_documents_with_an_ssrf_guard() {
         );
     }
     assert_eq!(seen(), 0, "a refused fetch must not connect");
+    // Credentials in a URL never reach an error message.
+    let with_password = format!("http://user:hunter2@{addr}/docs/invoice.pdf");
+    let err = w
+        .run(upload(with_password.clone(), Some("x")))
+        .await
+        .expect_err("refused");
+    assert!(
+        !err.message.contains("hunter2") && err.message.contains("refused"),
+        "{}",
+        err.message
+    );
     let err = w
         .run(upload("ftp://example.com/x".into(), Some("x")))
         .await
@@ -431,6 +442,15 @@ async fn upload_external_documents_with_an_ssrf_guard() {
         .await
         .expect_err("404");
     assert_eq!(err.code, ErrorCode::NoSuchKey);
+    let err = w
+        .run(upload(format!("http://user:hunter2@{addr}/missing"), Some("m")))
+        .await
+        .expect_err("404");
+    assert!(!err.message.contains("hunter2"), "{}", err.message);
+    let dead = format!("http://user:hunter2@127.0.0.1:{}/x", closed_port());
+    let err = w.run(upload(dead, Some("m"))).await.expect_err("no server");
+    assert_eq!(err.code, ErrorCode::Network, "{err}");
+    assert!(!err.message.contains("hunter2"), "{}", err.message);
     w.external.max_bytes = 1000;
     for path in ["big", "big-unsized"] {
         let err = w
@@ -449,4 +469,11 @@ async fn upload_external_documents_with_an_ssrf_guard() {
             "{path}: nothing may be written"
         );
     }
+}
+
+fn closed_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("port")
 }

@@ -93,8 +93,8 @@ pub struct EmbeddedStore {
     data_dir: PathBuf,
     access_key: String,
     secret_key: String,
+    /// Dropping the store sends this; the accept loop then ends.
     shutdown: Option<oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for EmbeddedStore {
@@ -153,7 +153,7 @@ impl EmbeddedStore {
             source,
         })?;
         let (tx, mut rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
+        tokio::spawn(async move {
             let http = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
             loop {
                 let socket = tokio::select! {
@@ -182,7 +182,6 @@ impl EmbeddedStore {
             access_key,
             secret_key,
             shutdown: Some(tx),
-            task: Some(task),
         })
     }
 
@@ -209,13 +208,6 @@ impl EmbeddedStore {
     /// The secret key clients must sign with. Handle as a secret.
     pub fn secret_key(&self) -> &str {
         &self.secret_key
-    }
-
-    /// Runs until the server task ends (for `serve-s3`).
-    pub async fn wait(mut self) {
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
-        }
     }
 }
 

@@ -244,22 +244,20 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn fixture(name: &str) -> Value {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures/camunda")
-            .join(name);
-        serde_json::from_str(&std::fs::read_to_string(path).unwrap_or_default()).unwrap_or_default()
-    }
-
     #[test]
     fn camundas_own_example_variables_bind() {
-        let up = CamundaInput::from_variables(&fixture("uploadActionsExample.json")[0]).expect("upload");
+        let up =
+            CamundaInput::from_variables(&crate::documents::reference::camunda_fixture("uploadActionsExample.json")[0])
+                .expect("upload");
         assert!(
             matches!(&up.operation, CamundaOperation::Upload { bucket, key: Some(k), document: DocumentReference::Camunda(_) } if bucket == "connector-aws-s3-test" && k == "attachment")
         );
         assert_eq!(up.connection.region.as_deref(), Some("eu-central-1"));
         assert_eq!(up.connection.access_key_id.as_deref(), Some("test"));
-        let down = CamundaInput::from_variables(&fixture("downloadActionsExample.json")[0]).expect("download");
+        let down = CamundaInput::from_variables(
+            &crate::documents::reference::camunda_fixture("downloadActionsExample.json")[0],
+        )
+        .expect("download");
         assert_eq!(
             down.operation,
             CamundaOperation::Download {
@@ -268,7 +266,9 @@ mod tests {
                 format: ReturnFormat::ByContentType
             }
         );
-        let del = CamundaInput::from_variables(&fixture("deleteActionsExample.json")[0]).expect("delete");
+        let del =
+            CamundaInput::from_variables(&crate::documents::reference::camunda_fixture("deleteActionsExample.json")[0])
+                .expect("delete");
         assert_eq!(
             del.operation,
             CamundaOperation::Delete {

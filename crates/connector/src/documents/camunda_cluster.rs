@@ -28,7 +28,12 @@ pub struct CamundaClusterStore {
 impl std::fmt::Debug for CamundaClusterStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CamundaClusterStore")
-            .field("base_url", &self.base_url)
+            .field(
+                "base_url",
+                &reqwest::Url::parse(&self.base_url)
+                    .map(|u| crate::documents::external::redact_url(&u))
+                    .unwrap_or_default(),
+            )
             .field("store_id", &self.store_id)
             .field("token", &self.token)
             .finish()
@@ -41,7 +46,8 @@ impl CamundaClusterStore {
     /// sent as a bearer token.
     pub fn new(base_url: &str, store_id: Option<String>, token: Option<Secret>) -> Result<Self> {
         let url = reqwest::Url::parse(base_url)
-            .map_err(|e| Error::invalid_input("documents", format!("{base_url:?} is not a cluster URL: {e}")))?;
+            // Not echoed: a URL may carry credentials.
+            .map_err(|e| Error::invalid_input("documents", format!("the cluster URL is not a URL: {e}")))?;
         if !matches!(url.scheme(), "http" | "https") {
             return Err(Error::invalid_input(
                 "documents",
@@ -92,6 +98,8 @@ async fn status_error(what: &str, resp: reqwest::Response) -> Error {
 }
 
 fn send_error(what: &str, e: reqwest::Error) -> Error {
+    // reqwest's text names the URL, which may carry credentials; `what` already says which call.
+    let e = e.without_url();
     let code = if e.is_timeout() {
         ErrorCode::Timeout
     } else {

@@ -178,8 +178,12 @@ impl ExternalFetch {
 
     /// Fetches `url` (http or https) for reading.
     pub async fn fetch(&self, url: &str) -> Result<Fetched> {
-        let parsed = reqwest::Url::parse(url)
-            .map_err(|e| Error::invalid_input("document.url", format!("{url:?} is not a URL: {e}")))?;
+        // The URL itself is not echoed: it may carry credentials (user:password@host).
+        let parsed =
+            reqwest::Url::parse(url).map_err(|e| Error::invalid_input("document.url", format!("is not a URL: {e}")))?;
+        // Every message names the URL without its credentials; the request uses `parsed`.
+        let shown = redact_url(&parsed);
+        let url = shown.as_str();
         if !matches!(parsed.scheme(), "http" | "https") {
             return Err(Error::invalid_input(
                 "document.url",
@@ -205,14 +209,14 @@ impl ExternalFetch {
                 if attempt.previous().len() >= 5 {
                     return attempt.error("more than 5 redirects");
                 }
-                match literal_ip(attempt.url()).map(|ip| redirect_guard.check(attempt.url().as_str(), ip)) {
+                match literal_ip(attempt.url()).map(|ip| redirect_guard.check(&redact_url(attempt.url()), ip)) {
                     Some(Err(m)) => attempt.error(m),
                     _ => attempt.follow(),
                 }
             }))
             .build()
             .map_err(|e| Error::new(ErrorCode::ServiceError, format!("cannot build the HTTP client: {e}")))?;
-        let resp = client.get(parsed).send().await.map_err(|e| fetch_error(url, &e))?;
+        let resp = client.get(parsed).send().await.map_err(|e| fetch_error(url, e))?;
         let status = resp.status();
         if !status.is_success() {
             let code = match status.as_u16() {
@@ -225,7 +229,7 @@ impl ExternalFetch {
         }
         let size = resp.content_length();
         if let Some(n) = size.filter(|n| *n > self.max_bytes) {
-            return Err(too_large(url, n, self.max_bytes));
+            return Err(too_large(url, &format!("{n} bytes"), self.max_bytes));
         }
         let content_type = resp
             .headers()
@@ -247,10 +251,10 @@ impl ExternalFetch {
     }
 }
 
-fn too_large(url: &str, size: u64, max: u64) -> Error {
+fn too_large(url: &str, size: &str, max: u64) -> Error {
     Error::new(
         ErrorCode::InvalidInput,
-        format!("{url} is larger than the {max}-byte limit for external documents ({size} bytes)"),
+        format!("{url} is larger than the {max}-byte limit for external documents ({size})"),
     )
 }
 
@@ -262,9 +266,20 @@ fn literal_ip(url: &reqwest::Url) -> Option<IpAddr> {
     }
 }
 
-fn fetch_error(url: &str, e: &reqwest::Error) -> Error {
+/// A URL as it may appear in messages: without user name and password.
+pub(crate) fn redact_url(url: &reqwest::Url) -> String {
+    let mut shown = url.clone();
+    let _ = shown.set_username("");
+    let _ = shown.set_password(None);
+    shown.to_string()
+}
+
+fn fetch_error(url: &str, e: reqwest::Error) -> Error {
+    // reqwest's text would repeat the URL, credentials included; `url` is already redacted.
+    let timeout = e.is_timeout();
+    let e = e.without_url();
     let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
+    let mut source = std::error::Error::source(&e);
     while let Some(s) = source {
         text.push_str(": ");
         text.push_str(&s.to_string());
@@ -275,7 +290,7 @@ fn fetch_error(url: &str, e: &reqwest::Error) -> Error {
         let start = text.find("refused to fetch").unwrap_or(0);
         return Error::invalid_input("document.url", text[start..].to_string());
     }
-    let code = if e.is_timeout() {
+    let code = if timeout {
         ErrorCode::Timeout
     } else {
         ErrorCode::Network
@@ -364,7 +379,8 @@ impl AsyncRead for Limited {
             Poll::Ready(Ok(())) => {
                 let n = (buf.filled().len() - before) as u64;
                 if n > me.left {
-                    let e = too_large(&me.url, me.max + 1, me.max);
+                    // No Content-Length: all we know is that it went past the limit.
+                    let e = too_large(&me.url, &format!("more than {} bytes", me.max), me.max);
                     return Poll::Ready(Err(std::io::Error::new(std::io::ErrorKind::InvalidData, e.message)));
                 }
                 me.left -= n;

@@ -140,17 +140,20 @@ impl DocumentReference {
     }
 }
 
+/// One of Camunda's fixtures from `tests/fixtures/camunda`, for unit tests; a missing or
+/// malformed file fails the test.
+#[cfg(test)]
+pub(crate) fn camunda_fixture(name: &str) -> Value {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/camunda")
+        .join(name);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn fixture(name: &str) -> Value {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures/camunda")
-            .join(name);
-        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"))
-    }
 
     #[test]
     fn serializes_exactly_as_camundas_fixtures() {
@@ -160,7 +163,7 @@ mod tests {
             "docref-serialized-inline.json",
             "docref-serialized-inline-minimal.json",
         ] {
-            let expected = fixture(name);
+            let expected = super::camunda_fixture(name);
             let parsed = DocumentReference::from_value("document", &expected).unwrap_or_else(|e| panic!("{name}: {e}"));
             let written = serde_json::to_value(&parsed).unwrap_or_default();
             assert_eq!(written, expected, "{name} does not round-trip exactly");
@@ -188,7 +191,7 @@ mod tests {
 
     #[test]
     fn inline_input_keeps_json_content_as_compact_text() {
-        let r = DocumentReference::from_value("document", &fixture("docref-inline-input-adr0005.json"));
+        let r = DocumentReference::from_value("document", &super::camunda_fixture("docref-inline-input-adr0005.json"));
         match r {
             Ok(DocumentReference::Inline(d)) => {
                 // Compact, and in the order the process wrote it.
@@ -201,7 +204,7 @@ mod tests {
 
     #[test]
     fn the_upload_fixtures_reference_parses_without_a_hash() {
-        let cases = fixture("uploadActionsExample.json");
+        let cases = super::camunda_fixture("uploadActionsExample.json");
         let doc = &cases[0]["action"]["document"];
         match DocumentReference::from_value("action.document", doc) {
             Ok(DocumentReference::Camunda(c)) => {
