@@ -7,6 +7,7 @@
 
 pub mod delete_object;
 pub mod download_object;
+pub mod feel;
 pub mod input;
 pub mod secrets;
 pub mod upload_object;

@@ -1,0 +1,105 @@
+//! FEEL, the expression language of Camunda's `resultExpression` and `errorExpression`
+//! task headers, evaluated with the DecisionToolkit engine (`dsntk-feel-*`).
+//!
+//! The adapter handles what dsntk leaves to its host (see docs/camunda.md, "FEEL"):
+//! - the leading `=` Camunda writes before every expression is stripped; left in, the engine
+//!   would read a unary test and quietly answer something else;
+//! - the parser only splits `response.body.id` into a path when its scope holds the nested
+//!   variables, so every evaluation parses against a scope built from the actual variables;
+//! - Camunda's functions (`bpmnError`, `jobError`, `ignoreError`) and the extensions
+//!   processes use (`is defined`, `get or else`, `trim`, ...) are host functions, with
+//!   optional trailing arguments padded in the parsed tree;
+//! - the engine is shielded: a panic inside it becomes an evaluation error.
+//!
+//! Evaluation problems that FEEL defines as null (a missing variable, a function given the
+//! wrong types) give null, as in Camunda's engine; only an expression that does not parse is
+//! an error.
+
+mod convert;
+mod functions;
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use dsntk_feel::FeelScope;
+use serde_json::{Map, Value};
+
+pub use convert::{to_feel, to_json};
+
+/// An expression that cannot be evaluated: it does not parse, or the engine failed on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeelError {
+    /// What went wrong, naming the expression.
+    pub message: String,
+}
+
+impl std::fmt::Display for FeelError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// The expression text without Camunda's leading `=` and surrounding blanks.
+pub fn strip(expression: &str) -> &str {
+    let t = expression.trim();
+    t.strip_prefix('=').unwrap_or(t).trim()
+}
+
+/// Evaluates `expression` (with or without Camunda's leading `=`) against `variables`, the
+/// top-level names of the scope. Returns the value as JSON.
+pub fn evaluate(expression: &str, variables: &Map<String, Value>) -> Result<Value, FeelError> {
+    let text = strip(expression);
+    let mut ctx = convert::context_of(variables);
+    functions::install(&mut ctx);
+    let scope = FeelScope::from(ctx);
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        let mut ast = dsntk_feel_parser::parse_expression(&scope, text, false).map_err(|e| FeelError {
+            message: format!("FEEL expression '{text}' does not parse: {e}"),
+        })?;
+        functions::pad_arguments(&mut ast);
+        let evaluator = dsntk_feel_evaluator::prepare(&ast);
+        Ok(convert::to_json(&evaluator(&scope)))
+    }));
+    outcome.unwrap_or_else(|_| {
+        Err(FeelError {
+            message: format!("the FEEL engine failed on expression '{text}'"),
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn eval(expr: &str, vars: Value) -> Value {
+        evaluate(expr, vars.as_object().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn paths_functions_and_padding() {
+        let vars = json!({"response": {"body": {"id": 7}}, "error": {"code": "NoSuchKey", "message": "gone"}});
+        assert_eq!(eval("=response.body.id + 1", vars.clone()), json!(8));
+        assert_eq!(
+            eval(
+                r#"= if error.code = "NoSuchKey" then bpmnError("NOT_FOUND", error.message) else null"#,
+                vars.clone()
+            ),
+            json!({"errorType": "bpmnError", "errorCode": "NOT_FOUND", "errorMessage": "gone", "variables": {}})
+        );
+        assert_eq!(
+            eval(r#"jobError("failed")"#, vars.clone()),
+            json!({"errorType": "jobError", "errorMessage": "failed", "variables": {}, "retries": 0, "retryBackoff": "PT0S"})
+        );
+        assert_eq!(eval(r#"number("42")"#, vars.clone()), json!(42));
+        assert_eq!(eval("is defined(response.body.id)", vars.clone()), json!(true));
+        assert_eq!(eval("is defined(nothing)", vars.clone()), json!(false));
+        assert_eq!(eval("0.1 + 0.2 = 0.3", vars.clone()), json!(true));
+        assert_eq!(eval(r#"now() > date and time("2020-01-01T00:00:00Z")"#, vars), json!(true));
+    }
+
+    #[test]
+    fn syntax_errors_are_errors_not_panics() {
+        let err = evaluate("= 1 +", &Map::new()).unwrap_err();
+        assert!(err.message.contains("does not parse"), "{err}");
+    }
+}
