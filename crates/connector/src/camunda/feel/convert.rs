@@ -55,7 +55,13 @@ pub fn to_json(value: &Feel) -> Json {
 
 fn number_to_json(n: &FeelNumber) -> Json {
     let text = n.to_string();
-    if let Ok(i) = text.parse::<i64>() {
+    // A whole number keeps its decimal scale in FEEL (`decimal(1.005, 2)` is `1.00`); JSON
+    // readers see the same value, written as an integer.
+    let whole = match text.split_once('.') {
+        Some((int, frac)) if frac.bytes().all(|b| b == b'0') => int,
+        _ => text.as_str(),
+    };
+    if let Ok(i) = whole.parse::<i64>() {
         return Json::Number(i.into());
     }
     text.parse::<f64>()

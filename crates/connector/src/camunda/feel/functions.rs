@@ -28,22 +28,86 @@ struct Host {
 }
 
 const HOSTS: &[Host] = &[
-    Host { name: "bpmnError", params: &["errorCode", "errorMessage", "variables"], body: bpmn_error },
-    Host { name: "jobError", params: &["errorMessage", "variables", "retries", "retryBackoff"], body: job_error },
-    Host { name: "ignoreError", params: &["variables"], body: ignore_error },
-    Host { name: "is defined", params: &["value"], body: is_defined },
-    Host { name: "get or else", params: &["value", "default"], body: get_or_else },
-    Host { name: "is empty", params: &["list"], body: is_empty },
-    Host { name: "is blank", params: &["string"], body: is_blank },
-    Host { name: "trim", params: &["string"], body: trim },
-    Host { name: "uuid", params: &[], body: uuid },
-    Host { name: "to json", params: &["value"], body: to_json_text },
-    Host { name: "from json", params: &["value"], body: from_json_text },
-    Host { name: "to base64", params: &["value"], body: to_base64 },
-    Host { name: "from base64", params: &["value"], body: from_base64 },
-    Host { name: "partition", params: &["list", "size"], body: partition },
-    Host { name: "duplicate values", params: &["list"], body: duplicate_values },
-    Host { name: "now", params: &[], body: now },
+    Host {
+        name: "bpmnError",
+        params: &["errorCode", "errorMessage", "variables"],
+        body: bpmn_error,
+    },
+    Host {
+        name: "jobError",
+        params: &["errorMessage", "variables", "retries", "retryBackoff"],
+        body: job_error,
+    },
+    Host {
+        name: "ignoreError",
+        params: &["variables"],
+        body: ignore_error,
+    },
+    Host {
+        name: "is defined",
+        params: &["value"],
+        body: is_defined,
+    },
+    Host {
+        name: "get or else",
+        params: &["value", "default"],
+        body: get_or_else,
+    },
+    Host {
+        name: "is empty",
+        params: &["list"],
+        body: is_empty,
+    },
+    Host {
+        name: "is blank",
+        params: &["string"],
+        body: is_blank,
+    },
+    Host {
+        name: "trim",
+        params: &["string"],
+        body: trim,
+    },
+    Host {
+        name: "uuid",
+        params: &[],
+        body: uuid,
+    },
+    Host {
+        name: "to json",
+        params: &["value"],
+        body: to_json_text,
+    },
+    Host {
+        name: "from json",
+        params: &["value"],
+        body: from_json_text,
+    },
+    Host {
+        name: "to base64",
+        params: &["value"],
+        body: to_base64,
+    },
+    Host {
+        name: "from base64",
+        params: &["value"],
+        body: from_base64,
+    },
+    Host {
+        name: "partition",
+        params: &["list", "size"],
+        body: partition,
+    },
+    Host {
+        name: "duplicate values",
+        params: &["list"],
+        body: duplicate_values,
+    },
+    Host {
+        name: "now",
+        params: &[],
+        body: now,
+    },
 ];
 
 /// Built-in functions whose trailing parameters Camunda's engine treats as optional but
@@ -81,7 +145,10 @@ fn arity_of(name: &str) -> Option<(usize, &'static [&'static str])> {
     if let Some(host) = HOSTS.iter().find(|h| h.name == name) {
         return Some((host.params.len(), host.params));
     }
-    BUILTIN_ARITY.iter().find(|(n, _)| *n == name).map(|(_, a)| (*a, &[][..]))
+    BUILTIN_ARITY
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, a)| (*a, &[][..]))
 }
 
 /// Appends null arguments to calls of host functions (and of built-ins with optional
@@ -125,11 +192,37 @@ pub fn pad_arguments(node: &mut AstNode) {
 fn for_each_child(node: &mut AstNode, f: fn(&mut AstNode)) {
     use AstNode::*;
     match node {
-        Add(a, b) | And(a, b) | ContextEntry(a, b) | ContextTypeEntry(a, b) | Div(a, b) | Eq(a, b) | Every(a, b)
-        | Exp(a, b) | Filter(a, b) | For(a, b) | FormalParameter(a, b) | FunctionDefinition(a, b)
-        | FunctionInvocation(a, b) | FunctionType(a, b) | Ge(a, b) | Gt(a, b) | In(a, b) | InstanceOf(a, b)
-        | IterationContextSingle(a, b) | Le(a, b) | Lt(a, b) | Mul(a, b) | NamedParameter(a, b) | Nq(a, b)
-        | Or(a, b) | Out(a, b) | Path(a, b) | QuantifiedContext(a, b) | Range(a, b) | Some(a, b) | Sub(a, b) => {
+        Add(a, b)
+        | And(a, b)
+        | ContextEntry(a, b)
+        | ContextTypeEntry(a, b)
+        | Div(a, b)
+        | Eq(a, b)
+        | Every(a, b)
+        | Exp(a, b)
+        | Filter(a, b)
+        | For(a, b)
+        | FormalParameter(a, b)
+        | FunctionDefinition(a, b)
+        | FunctionInvocation(a, b)
+        | FunctionType(a, b)
+        | Ge(a, b)
+        | Gt(a, b)
+        | In(a, b)
+        | InstanceOf(a, b)
+        | IterationContextSingle(a, b)
+        | Le(a, b)
+        | Lt(a, b)
+        | Mul(a, b)
+        | NamedParameter(a, b)
+        | Nq(a, b)
+        | Or(a, b)
+        | Out(a, b)
+        | Path(a, b)
+        | QuantifiedContext(a, b)
+        | Range(a, b)
+        | Some(a, b)
+        | Sub(a, b) => {
             f(a);
             f(b);
         }
@@ -138,14 +231,45 @@ fn for_each_child(node: &mut AstNode, f: fn(&mut AstNode)) {
             f(b);
             f(c);
         }
-        CommaList(v) | Context(v) | ContextType(v) | ExpressionList(v) | FormalParameters(v)
-        | IterationContexts(v) | List(v) | NamedParameters(v) | NegatedList(v) | ParameterTypes(v)
-        | PositionalParameters(v) | QualifiedName(v) | QuantifiedContexts(v) => v.iter_mut().for_each(f),
-        EvaluatedExpression(a) | FunctionBody(a, _) | IntervalEnd(a, _) | IntervalStart(a, _) | ListType(a)
-        | Neg(a) | RangeType(a) | Satisfies(a) | UnaryGe(a) | UnaryGt(a) | UnaryLe(a) | UnaryLt(a) | UnaryEq(a)
+        CommaList(v)
+        | Context(v)
+        | ContextType(v)
+        | ExpressionList(v)
+        | FormalParameters(v)
+        | IterationContexts(v)
+        | List(v)
+        | NamedParameters(v)
+        | NegatedList(v)
+        | ParameterTypes(v)
+        | PositionalParameters(v)
+        | QualifiedName(v)
+        | QuantifiedContexts(v) => v.iter_mut().for_each(f),
+        EvaluatedExpression(a)
+        | FunctionBody(a, _)
+        | IntervalEnd(a, _)
+        | IntervalStart(a, _)
+        | ListType(a)
+        | Neg(a)
+        | RangeType(a)
+        | Satisfies(a)
+        | UnaryGe(a)
+        | UnaryGt(a)
+        | UnaryLe(a)
+        | UnaryLt(a)
+        | UnaryEq(a)
         | UnaryNe(a) => f(a),
-        At(_) | Boolean(_) | ContextEntryKey(_) | ContextTypeEntryKey(_) | FeelType(_) | Irrelevant | Name(_)
-        | Null | Numeric(..) | ParameterName(_) | QualifiedNameSegment(_) | String(_) => {}
+        At(_)
+        | Boolean(_)
+        | ContextEntryKey(_)
+        | ContextTypeEntryKey(_)
+        | FeelType(_)
+        | Irrelevant
+        | Name(_)
+        | Null
+        | Numeric(..)
+        | ParameterName(_)
+        | QualifiedNameSegment(_)
+        | String(_) => {}
     }
 }
 
@@ -183,7 +307,11 @@ fn bpmn_error(args: &[Feel]) -> Feel {
 /// `jobError(message[, variables[, retries[, retryBackoff]]])` with Camunda's defaults:
 /// no variables, no retries left, no backoff.
 fn job_error(args: &[Feel]) -> Feel {
-    let retries = if is_null(&args[2]) { Feel::Number(0.into()) } else { args[2].clone() };
+    let retries = if is_null(&args[2]) {
+        Feel::Number(0.into())
+    } else {
+        args[2].clone()
+    };
     let backoff = if is_null(&args[3]) {
         Feel::DaysAndTimeDuration(FeelDaysAndTimeDuration::from_s(0))
     } else {
@@ -217,7 +345,11 @@ fn is_defined(args: &[Feel]) -> Feel {
 }
 
 fn get_or_else(args: &[Feel]) -> Feel {
-    if is_null(&args[0]) { args[1].clone() } else { args[0].clone() }
+    if is_null(&args[0]) {
+        args[1].clone()
+    } else {
+        args[0].clone()
+    }
 }
 
 fn is_empty(args: &[Feel]) -> Feel {

@@ -18,7 +18,7 @@
 mod convert;
 mod functions;
 
-use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use dsntk_feel::FeelScope;
 use serde_json::{Map, Value};
@@ -72,7 +72,7 @@ mod tests {
     use serde_json::json;
 
     fn eval(expr: &str, vars: Value) -> Value {
-        evaluate(expr, vars.as_object().unwrap()).unwrap()
+        evaluate(expr, vars.as_object().expect("an object")).expect("evaluates")
     }
 
     #[test]
@@ -94,12 +94,15 @@ mod tests {
         assert_eq!(eval("is defined(response.body.id)", vars.clone()), json!(true));
         assert_eq!(eval("is defined(nothing)", vars.clone()), json!(false));
         assert_eq!(eval("0.1 + 0.2 = 0.3", vars.clone()), json!(true));
-        assert_eq!(eval(r#"now() > date and time("2020-01-01T00:00:00Z")"#, vars), json!(true));
+        assert_eq!(
+            eval(r#"now() > date and time("2020-01-01T00:00:00Z")"#, vars),
+            json!(true)
+        );
     }
 
     #[test]
     fn syntax_errors_are_errors_not_panics() {
-        let err = evaluate("= 1 +", &Map::new()).unwrap_err();
+        let err = evaluate("= 1 +", &Map::new()).expect_err("must not parse");
         assert!(err.message.contains("does not parse"), "{err}");
     }
 }
