@@ -9,6 +9,7 @@ pub mod delete_object;
 pub mod download_object;
 pub mod feel;
 pub mod input;
+pub mod job;
 pub mod secrets;
 pub mod upload_object;
 
