@@ -67,7 +67,7 @@ pub struct Global {
     /// Config file (TOML). Default: $S3_CONNECTOR_CONFIG or ~/.config/s3-connector/config.toml.
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// The document store: memory, local:DIR or s3:BUCKET/PREFIX.
+    /// The document store: memory, local:DIR, s3:BUCKET/PREFIX or camunda:URL.
     #[arg(long, global = true, value_name = "SPEC", env = "S3_CONNECTOR_DOCUMENTS")]
     pub documents: Option<String>,
     /// Use the embedded S3 store, serving DIR on 127.0.0.1, instead of AWS.
@@ -284,6 +284,22 @@ pub enum Command {
     /// Store, read and delete documents in the document store (--documents).
     #[command(subcommand)]
     Documents(DocumentsCommand),
+    /// Run one Camunda job (io.camunda:aws-s3:1 variables) and print how it ends.
+    #[command(
+        after_help = "Example:\n  s3-connector --documents local:./docs job --variables vars.json --headers headers.json --retries 3\n\nPrints {\"outcome\": \"complete\"|\"fail\"|\"bpmnError\", ...}; see docs/camunda.md. The S3 connection comes from the\nvariables (authentication, configuration, awsCredential); {{secrets.NAME}} is read from the environment variable NAME.\nExit status 0 whatever the outcome; non-zero only when the files cannot be read."
+    )]
+    Job {
+        /// The job's variables: a JSON object file, `-` for stdin.
+        #[arg(long, value_name = "FILE")]
+        variables: PathBuf,
+        /// The task headers (resultVariable, resultExpression, errorExpression, retryBackoff...):
+        /// a JSON object file.
+        #[arg(long, value_name = "FILE")]
+        headers: Option<PathBuf>,
+        /// The job's remaining retries.
+        #[arg(long, default_value_t = 3, value_name = "N")]
+        retries: i64,
+    },
     /// Walk through every action on the embedded store in a temporary directory.
     #[command(after_help = "Example:\n  cargo run --release -- demo")]
     Demo,
@@ -497,7 +513,11 @@ impl Command {
                 put(&mut m, "contentType", content_type.clone());
                 "presignUrl"
             }
-            Command::Exec { .. } | Command::ServeS3 { .. } | Command::Demo | Command::Documents(_) => return None,
+            Command::Exec { .. }
+            | Command::ServeS3 { .. }
+            | Command::Demo
+            | Command::Documents(_)
+            | Command::Job { .. } => return None,
         };
         m.insert("action".into(), json!(action));
         Some(Value::Object(m))

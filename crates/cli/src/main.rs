@@ -14,6 +14,7 @@ use s3_connector_embedded::{EmbeddedOptions, EmbeddedStore};
 mod args;
 mod demo;
 mod documents;
+mod job;
 mod render;
 
 use args::{Cli, Command, Global};
@@ -73,21 +74,34 @@ async fn run(cli: Cli) -> Result<(), Error> {
     }
     // Kept alive until the command finishes; dropping it stops the embedded store.
     let (settings, _store) = settings(&cli.global).await?;
-    if let Command::Documents(cmd) = &cli.command {
+    if let Command::Documents(_) | Command::Job { .. } = &cli.command {
         let spec = cli
             .global
             .documents
             .clone()
             .unwrap_or_else(|| s3_connector::documents::DEFAULT_STORE.to_string());
-        // Only the s3 document store talks to S3; the others need no connection.
+        // Only the s3 document store talks to S3 through the global settings; the others need
+        // no connection (a job's own S3 connection comes from its variables).
         let conn = match spec.trim().starts_with("s3:") {
-            true => Some(Connector::connect(settings).await?),
+            true => Some(Connector::connect(settings.clone()).await?),
             false => None,
         };
-        return match &conn {
+        return match (&cli.command, &conn) {
+            (
+                Command::Job {
+                    variables,
+                    headers,
+                    retries,
+                },
+                _,
+            ) => {
+                let store = s3_connector::documents::open_store("documents", &spec, conn.as_ref())?;
+                job::run(variables, headers.as_ref(), *retries, store.as_ref()).await
+            }
             // The s3 store uploads; Ctrl-C must abort that upload as for putObject.
-            Some(c) => interruptible(c, documents::run(cmd, &spec, Some(c))).await?,
-            None => documents::run(cmd, &spec, None).await,
+            (Command::Documents(cmd), Some(c)) => interruptible(c, documents::run(cmd, &spec, Some(c))).await?,
+            (Command::Documents(cmd), None) => documents::run(cmd, &spec, None).await,
+            _ => Err(Error::invalid_input("command", "not a documents or job command")),
         };
     }
     let conn = Connector::connect(settings).await?;

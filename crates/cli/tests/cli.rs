@@ -475,11 +475,9 @@ fn ctrl_c_aborts_an_upload_in_flight() {
     assert_eq!(head.status.code(), Some(4), "no object may appear");
 }
 
-#[test]
-fn serve_s3_serves_a_directory_and_prints_how_to_connect() {
+/// Starts `serve-s3` on a free loopback port; returns it and the settings it printed.
+fn serve_s3(data: &Path) -> (std::process::Child, Vec<(String, String)>) {
     use std::io::BufRead;
-    let tmp = tempfile::tempdir().expect("tmp");
-    let d = tmp.path().join("served");
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("port")
@@ -488,7 +486,7 @@ fn serve_s3_serves_a_directory_and_prints_how_to_connect() {
         .args([
             "serve-s3",
             "--data",
-            d.to_str().expect("utf8"),
+            data.to_str().expect("utf8"),
             "--listen",
             &format!("127.0.0.1:{port}"),
         ])
@@ -510,6 +508,14 @@ fn serve_s3_serves_a_directory_and_prints_how_to_connect() {
             .expect("export K=V");
         env.push((k.to_string(), v.to_string()));
     }
+    (server, env)
+}
+
+#[test]
+fn serve_s3_serves_a_directory_and_prints_how_to_connect() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let d = tmp.path().join("served");
+    let (server, env) = serve_s3(&d);
     let client = |args: &[&str]| {
         let mut c = bin();
         c.envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
@@ -657,4 +663,119 @@ fn documents_put_get_delete_on_local_and_s3_stores() {
             "documents {sub} --help"
         );
     }
+}
+
+#[test]
+fn job_prints_how_a_camunda_job_ends() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let (mut server, env) = serve_s3(&tmp.path().join("served"));
+    let get = |k: &str| {
+        env.iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    let docs = tmp.path().join("docs");
+    let job = |action: Value, headers: Value, extra: &[&str]| -> (Output, Value) {
+        let vars = tmp.path().join("vars.json");
+        let hdrs = tmp.path().join("headers.json");
+        let variables = json!({
+            "authentication": {"type": "credentials", "accessKey": "{{secrets.AWS_ACCESS_KEY_ID}}", "secretKey": "{{secrets.AWS_SECRET_ACCESS_KEY}}"},
+            "configuration": {"region": "us-east-1", "endpoint": get("AWS_ENDPOINT_URL")},
+            "actionDiscriminator": action["discriminator"], "action": action["action"],
+            "documentReturnFormat": action["format"]});
+        std::fs::write(&vars, variables.to_string()).expect("vars");
+        std::fs::write(&hdrs, headers.to_string()).expect("headers");
+        let mut c = bin();
+        // Secrets are environment variables, as in Camunda's self-managed runtime.
+        c.envs(
+            env.iter()
+                .filter(|(k, _)| k != "AWS_ENDPOINT_URL")
+                .map(|(k, v)| (k.as_str(), v.as_str())),
+        );
+        let mut args = vec![
+            "--documents".to_string(),
+            format!("local:{}", docs.display()),
+            "job".into(),
+        ];
+        args.extend([
+            "--variables".into(),
+            vars.display().to_string(),
+            "--headers".into(),
+            hdrs.display().to_string(),
+        ]);
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let out = c.args(&args).output().expect("job");
+        let value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+        (out, value)
+    };
+    let client = |args: &[&str]| {
+        let mut c = bin();
+        c.envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        c.args(args).output().expect("client")
+    };
+    assert!(client(&["create-bucket", "jobs"]).status.success());
+    assert!(client(&["put-object", "jobs", "in/a.txt", "--content", "hello job"])
+        .status
+        .success());
+
+    let download = |key: &str, format: &str| json!({"discriminator": "downloadObject", "action": {"bucket": "jobs", "key": key}, "format": {"choice": format}});
+    let (out, v) = job(
+        download("in/a.txt", "DOCUMENT"),
+        json!({"resultVariable": "result", "retryBackoff": "PT30S"}),
+        &[],
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(v["outcome"], "complete", "{v}");
+    let reference = &v["variables"]["result"]["element"]["document"];
+    assert_eq!(reference["camunda.document.type"], "camunda");
+    assert_eq!(reference["metadata"]["fileName"], "in/a.txt");
+    let id = reference["documentId"].as_str().unwrap_or_default();
+    assert_eq!(
+        std::fs::read(docs.join(id)).unwrap_or_default(),
+        b"hello job",
+        "the document is in the local store"
+    );
+
+    // A missing key fails the job, not the command: exit 0 and the outcome on stdout.
+    let (out, v) = job(
+        download("in/none.txt", "TEXT"),
+        json!({"retryBackoff": "PT30S"}),
+        &["--retries", "2"],
+    );
+    assert!(out.status.success());
+    assert_eq!(
+        (v["outcome"].clone(), v["retries"].clone()),
+        (json!("fail"), json!(1)),
+        "{v}"
+    );
+    assert_eq!(v["variables"]["error"]["code"], "NoSuchKey");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !text.contains(&get("AWS_SECRET_ACCESS_KEY")),
+        "the secret must not show"
+    );
+
+    let (out, v) = job(
+        download("in/none.txt", "TEXT"),
+        json!({"errorExpression": "=if error.code = \"NoSuchKey\" then bpmnError(\"NOT_FOUND\", error.message) else null"}),
+        &[],
+    );
+    assert!(out.status.success());
+    assert_eq!(
+        (v["outcome"].clone(), v["errorCode"].clone()),
+        (json!("bpmnError"), json!("NOT_FOUND")),
+        "{v}"
+    );
+
+    // Files the command cannot use are its own errors.
+    let (out, _) = job(download("in/a.txt", "TEXT"), json!({"retries": 3}), &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("must be a string"));
+    let _ = Command::new("kill").args(["-INT", &server.id().to_string()]).status();
+    let _ = server.wait();
 }

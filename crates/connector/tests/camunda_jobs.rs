@@ -40,6 +40,7 @@ impl World {
             "configuration": {"region": "us-east-1", "endpoint": self.t.settings.endpoint},
             "actionDiscriminator": action["discriminator"],
             "action": action["action"],
+            "documentReturnFormat": action["format"],
         })
     }
 
@@ -54,6 +55,7 @@ impl World {
             store: &self.store,
             external: &self.external,
             secrets: &lookup,
+            connected: None,
         };
         let outcome: Outcome = run_job(&request, &env).await;
         let rendered = serde_json::to_value(&outcome).expect("outcome renders");
@@ -81,7 +83,7 @@ impl World {
 }
 
 fn download(key: &str, format: &str) -> Value {
-    json!({"discriminator": "downloadObject", "action": {"bucket": BUCKET, "key": key, "documentReturnFormat": {"choice": format}}})
+    json!({"discriminator": "downloadObject", "action": {"bucket": BUCKET, "key": key}, "format": {"choice": format}})
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -254,11 +256,11 @@ async fn secrets_are_replaced_and_masked_in_errors_and_results() {
     let w = World::new().await;
     w.put_text("s.txt", b"x").await;
     // The bucket itself comes from a secret: it is used, and masked wherever it would show.
-    let action = json!({"discriminator": "downloadObject", "action": {"bucket": "{{secrets.THE_BUCKET}}", "key": "s.txt", "documentReturnFormat": {"choice": "TEXT"}}});
+    let action = json!({"discriminator": "downloadObject", "action": {"bucket": "{{secrets.THE_BUCKET}}", "key": "s.txt"}, "format": {"choice": "TEXT"}});
     let out = w.job(action, json!({"resultVariable": "r"}), 3).await;
     assert_eq!(out["variables"]["r"]["element"]["content"], "x");
     assert_eq!(out["variables"]["r"]["bucket"], "***");
-    let action = json!({"discriminator": "downloadObject", "action": {"bucket": "{{secrets.THE_BUCKET}}", "key": "nope.txt", "documentReturnFormat": {"choice": "TEXT"}}});
+    let action = json!({"discriminator": "downloadObject", "action": {"bucket": "{{secrets.THE_BUCKET}}", "key": "nope.txt"}, "format": {"choice": "TEXT"}});
     let out = w.job(action, json!({}), 3).await;
     let message = out["errorMessage"].as_str().unwrap_or_default();
     assert!(!message.contains(BUCKET) && message.contains("***"), "{message}");

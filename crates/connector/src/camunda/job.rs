@@ -92,6 +92,9 @@ pub struct JobEnv<'a> {
     pub external: &'a ExternalFetch,
     /// Secret lookup: `{{secrets.NAME}}` becomes `secrets(NAME)`.
     pub secrets: &'a (dyn Fn(&str) -> Option<String> + Send + Sync),
+    /// Called with the job's connection once it is made, so that a caller that cancels the
+    /// job can still wait for its clean-up ([`Connector::finish_cleanup`]).
+    pub connected: Option<&'a (dyn Fn(&Connector) + Send + Sync)>,
 }
 
 /// A header's text, `None` when absent or blank.
@@ -272,6 +275,9 @@ async fn execute(variables: &Value, env: &JobEnv<'_>) -> Result<Value> {
     let input = CamundaInput::from_variables(variables)?;
     let operation: CamundaOperation = input.operation;
     let conn = Connector::connect(input.connection).await?;
+    if let Some(connected) = env.connected {
+        connected(&conn);
+    }
     let result = operation.execute(&conn, env.store, env.external).await;
     conn.finish_cleanup(Duration::from_secs(10)).await;
     result

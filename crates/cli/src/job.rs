@@ -1,0 +1,98 @@
+//! `s3-connector job`: runs one Camunda job (variables, task headers, retries) and prints how
+//! it ends, exactly as a job worker would report it to the engine.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use s3_connector::camunda::job::{run_job, JobEnv, JobRequest};
+use s3_connector::camunda::secrets;
+use s3_connector::documents::external::ExternalFetch;
+use s3_connector::documents::DocumentStore;
+use s3_connector::{Connector, Error};
+
+/// How long an interrupted job waits for its clean-up (aborting a multipart upload).
+const CLEANUP_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Reads a JSON file (`-` for stdin) named by the flag `field`.
+async fn read_json(field: &str, path: &Path) -> Result<serde_json::Value, Error> {
+    let text = if path.as_os_str() == "-" {
+        let mut text = String::new();
+        tokio::io::AsyncReadExt::read_to_string(&mut tokio::io::stdin(), &mut text)
+            .await
+            .map_err(|e| Error::invalid_input(field, format!("cannot read stdin: {e}")))?;
+        text
+    } else {
+        tokio::fs::read_to_string(path)
+            .await
+            .map_err(|e| Error::local_io("read", path, &e))?
+    };
+    let value: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| Error::invalid_input(field, format!("{} is not valid JSON: {e}", path.display())))?;
+    if !value.is_object() {
+        return Err(Error::invalid_input(
+            field,
+            format!("{} must hold a JSON object", path.display()),
+        ));
+    }
+    Ok(value)
+}
+
+/// Runs the job and prints `{"outcome": ...}` on stdout. A job that fails or throws a BPMN
+/// error is still a successful run of this command: the outcome says how the job ended.
+pub async fn run(
+    variables: &Path,
+    headers: Option<&PathBuf>,
+    retries: i64,
+    store: &dyn DocumentStore,
+) -> Result<(), Error> {
+    let variables = read_json("variables", variables).await?;
+    let headers = match headers {
+        Some(path) => read_json("headers", path).await?,
+        None => serde_json::json!({}),
+    };
+    let headers = headers.as_object().cloned().unwrap_or_default();
+    // Task headers are strings in Zeebe; a number or boolean here is a mistake to report.
+    if let Some((name, _)) = headers.iter().find(|(_, v)| !v.is_string()) {
+        return Err(Error::invalid_input(
+            "headers",
+            format!("header {name:?} must be a string"),
+        ));
+    }
+    let external = ExternalFetch::from_env()?;
+    let request = JobRequest {
+        variables,
+        headers,
+        retries,
+    };
+    let conn: Mutex<Option<Connector>> = Mutex::new(None);
+    let remember = |c: &Connector| {
+        if let Ok(mut slot) = conn.lock() {
+            *slot = Some(c.clone());
+        }
+    };
+    let env = JobEnv {
+        store,
+        external: &external,
+        secrets: &secrets::from_env,
+        connected: Some(&remember),
+    };
+    let outcome = tokio::select! {
+        outcome = run_job(&request, &env) => outcome,
+        _ = tokio::signal::ctrl_c() => {
+            eprintln!("interrupted: cleaning up (aborting unfinished uploads)...");
+            let started = conn.lock().ok().and_then(|c| c.clone());
+            if let Some(c) = started {
+                c.finish_cleanup(CLEANUP_GRACE).await;
+            }
+            std::process::exit(130);
+        }
+    };
+    let text = serde_json::to_string_pretty(&outcome).map_err(|e| {
+        Error::new(
+            s3_connector::ErrorCode::ServiceError,
+            format!("cannot render the outcome: {e}"),
+        )
+    })?;
+    println!("{text}");
+    Ok(())
+}
