@@ -284,6 +284,12 @@ pub enum Command {
     /// Store, read and delete documents in the document store (--documents).
     #[command(subcommand)]
     Documents(DocumentsCommand),
+    /// Print the element template for Camunda Modeler (JSON).
+    #[command(
+        name = "element-template",
+        after_help = "Example:\n  s3-connector element-template > ~/.camunda/element-templates/s3-connector.json\n\nCamunda's AWS S3 template (same id, ids and bindings) one version up, with our other actions added; see docs/camunda.md."
+    )]
+    ElementTemplate,
     /// Run one Camunda job (io.camunda:aws-s3:1 variables) and print how it ends.
     #[command(
         after_help = "Example:\n  s3-connector --documents local:./docs job --variables vars.json --headers headers.json --retries 3\n\nPrints {\"outcome\": \"complete\"|\"fail\"|\"bpmnError\", ...}; see docs/camunda.md. The S3 connection comes from the\nvariables (authentication, configuration, awsCredential); {{secrets.NAME}} is read from the environment variable NAME.\nExit status 0 whatever the outcome; non-zero only when the files cannot be read."
@@ -517,7 +523,8 @@ impl Command {
             | Command::ServeS3 { .. }
             | Command::Demo
             | Command::Documents(_)
-            | Command::Job { .. } => return None,
+            | Command::Job { .. }
+            | Command::ElementTemplate => return None,
         };
         m.insert("action".into(), json!(action));
         Some(Value::Object(m))

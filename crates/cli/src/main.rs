@@ -69,6 +69,11 @@ fn report(err: &Error, json: bool) {
 async fn run(cli: Cli) -> Result<(), Error> {
     match &cli.command {
         Command::Demo => return demo::run().await,
+        Command::ElementTemplate => {
+            let template = s3_connector::camunda::element_template::element_template();
+            println!("{}", serde_json::to_string_pretty(&template).unwrap_or_default());
+            return Ok(());
+        }
         Command::ServeS3 { data, listen } => return serve_s3(&cli.global, data.clone(), *listen).await,
         _ => {}
     }

@@ -1,5 +1,5 @@
 //! FEEL: our adapter over dsntk against a table of expressions with their expected results
-//! (`tests/feel/table.json`), and the same table against feelin, the FEEL interpreter of the
+//! (`tests/fixtures/feel-table.json`), and the same table against feelin, the FEEL interpreter of the
 //! bpmn.io tools, as an independent implementation.
 //!
 //! Each row is `{expr, vars, expect}`; `feelin` holds feelin's answer where it legitimately
@@ -7,7 +7,7 @@
 //! `expect: {"error": true}` means the expression must not parse. A row without `expect`
 //! fails and prints what we answer, which is how new rows are written.
 //!
-//! The feelin half needs `npm ci --prefix crates/connector/tests/feel` (`.ci/run` does it);
+//! The feelin half needs `npm ci --prefix crates/connector/tests/node` (`.ci/run` does it);
 //! without it the test is skipped loudly, and fails under CI.
 
 use std::io::Write;
@@ -17,12 +17,14 @@ use std::process::{Command, Stdio};
 use s3_connector::camunda::feel;
 use serde_json::{json, Value};
 
-fn feel_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/feel")
+fn node_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/node")
 }
 
 fn table() -> Vec<Value> {
-    let text = std::fs::read_to_string(feel_dir().join("table.json")).expect("read table.json");
+    let text =
+        std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/feel-table.json"))
+            .expect("read feel-table.json");
     serde_json::from_str::<Vec<Value>>(&text).expect("table.json is a JSON array")
 }
 
@@ -81,16 +83,16 @@ fn our_engine_matches_the_table() {
 
 #[test]
 fn feelin_agrees_with_the_table() {
-    let dir = feel_dir();
+    let dir = node_dir();
     if !dir.join("node_modules/feelin").exists() || Command::new("node").arg("--version").output().is_err() {
-        let msg = "SKIPPED feelin differential: run `npm ci --prefix crates/connector/tests/feel` (needs node)";
+        let msg = "SKIPPED feelin differential: run `npm ci --prefix crates/connector/tests/node` (needs node)";
         assert!(std::env::var_os("CI").is_none(), "{msg}");
         eprintln!("{msg}");
         return;
     }
     let rows = table();
     let mut child = Command::new("node")
-        .arg("oracle.mjs")
+        .arg("feel-oracle.mjs")
         .current_dir(&dir)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

@@ -9,12 +9,13 @@
 
 use serde_json::Value;
 
+use crate::actions::Action;
 use crate::config::{ConnectionSettings, Secret};
 use crate::documents::DocumentReference;
 use crate::error::{Error, Result};
 
 /// The three Camunda operations, with their inputs.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub enum CamundaOperation {
     /// `uploadObject`: put a document; the key falls back to the document's file name.
     Upload {
@@ -41,7 +42,27 @@ pub enum CamundaOperation {
         /// Key.
         key: String,
     },
+    /// One of our own actions ([`JOB_ACTIONS`]), from `action` holding its request fields.
+    Native(Box<Action>),
 }
+
+/// Our actions a job may run besides Camunda's three, named by `actionDiscriminator` with the
+/// request fields under `action`. `getObject` and `putObject` are left out on purpose: their
+/// `file` would read or write files on the worker's machine at a process modeller's choice;
+/// jobs move content through documents (`uploadObject`, `downloadObject`).
+pub const JOB_ACTIONS: &[&str] = &[
+    "listBuckets",
+    "createBucket",
+    "deleteBucket",
+    "headBucket",
+    "listObjects",
+    "listPrefixes",
+    "headObject",
+    "deleteObjects",
+    "copyObject",
+    "moveObject",
+    "presignUrl",
+];
 
 /// How `downloadObject` returns the object.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -221,10 +242,32 @@ impl CamundaInput {
                 let key = required(vars, "action.key", &mut v);
                 Some(CamundaOperation::Delete { bucket, key })
             }
+            Some(name) if JOB_ACTIONS.contains(&name) => {
+                // Our own request shape, validated as `exec` validates it.
+                let mut request = match at(vars, "action") {
+                    Some(Value::Object(fields)) => fields.clone(),
+                    None => serde_json::Map::new(),
+                    Some(_) => {
+                        v.add("action", "must be an object holding the request fields");
+                        serde_json::Map::new()
+                    }
+                };
+                request.insert("action".into(), Value::String(name.to_string()));
+                match Action::from_json(Value::Object(request)) {
+                    Ok(action) => Some(CamundaOperation::Native(Box::new(action))),
+                    Err(e) => {
+                        v.add("action", &e.message);
+                        None
+                    }
+                }
+            }
             Some(_) => {
                 v.add(
                     "actionDiscriminator",
-                    "must be uploadObject, downloadObject or deleteObject",
+                    &format!(
+                        "must be uploadObject, downloadObject, deleteObject or one of {}",
+                        JOB_ACTIONS.join(", ")
+                    ),
                 );
                 None
             }
@@ -258,24 +301,37 @@ mod tests {
             &crate::documents::reference::camunda_fixture("downloadActionsExample.json")[0],
         )
         .expect("download");
-        assert_eq!(
-            down.operation,
-            CamundaOperation::Download {
-                bucket: "connector-aws-s3-test".into(),
-                key: "attachment".into(),
-                format: ReturnFormat::ByContentType
-            }
-        );
+        assert!(matches!(&down.operation,
+            CamundaOperation::Download { bucket, key, format: ReturnFormat::ByContentType }
+                if bucket == "connector-aws-s3-test" && key == "attachment"));
         let del =
             CamundaInput::from_variables(&crate::documents::reference::camunda_fixture("deleteActionsExample.json")[0])
                 .expect("delete");
-        assert_eq!(
-            del.operation,
-            CamundaOperation::Delete {
-                bucket: "connector-aws-s3-test".into(),
-                key: "test".into()
-            }
+        assert!(matches!(&del.operation,
+            CamundaOperation::Delete { bucket, key } if bucket == "connector-aws-s3-test" && key == "test"));
+    }
+
+    #[test]
+    fn our_actions_run_from_job_variables_but_not_the_file_ones() {
+        let vars = |name: &str, action: Value| json!({"authentication": {"accessKey": "a", "secretKey": "s"}, "actionDiscriminator": name, "action": action});
+        let ok = CamundaInput::from_variables(&vars("listObjects", json!({"bucket": "b", "prefix": "in/"})))
+            .expect("listObjects binds");
+        assert!(matches!(&ok.operation, CamundaOperation::Native(a) if a.name() == "listObjects"));
+        let err = CamundaInput::from_variables(&vars("listObjects", json!({"bucket": "b", "prefx": "in/"})))
+            .expect_err("a misspelt field is reported");
+        assert!(
+            err.message.contains("Property: action:") && err.message.contains("prefx"),
+            "{}",
+            err.message
         );
+        for refused in ["getObject", "putObject"] {
+            let err = CamundaInput::from_variables(&vars(
+                refused,
+                json!({"bucket": "b", "key": "k", "file": "/etc/passwd"}),
+            ))
+            .expect_err("file actions are not job actions");
+            assert!(err.message.contains("must be uploadObject"), "{}", err.message);
+        }
     }
 
     #[test]

@@ -7,13 +7,14 @@
 
 pub mod delete_object;
 pub mod download_object;
+pub mod element_template;
 pub mod feel;
 pub mod input;
 pub mod job;
 pub mod secrets;
 pub mod upload_object;
 
-pub use input::{CamundaInput, CamundaOperation, ReturnFormat};
+pub use input::{CamundaInput, CamundaOperation, ReturnFormat, JOB_ACTIONS};
 
 use crate::documents::external::ExternalFetch;
 use crate::documents::DocumentStore;
@@ -39,6 +40,9 @@ impl CamundaOperation {
             }
             CamundaOperation::Delete { bucket, key } => {
                 serde_json::to_value(delete_object::delete_object(conn, bucket, key).await?)
+            }
+            CamundaOperation::Native(action) => {
+                serde_json::to_value(action.as_ref().clone().execute(conn, crate::Streams::default()).await?)
             }
         };
         value.map_err(|e| Error::new(ErrorCode::ServiceError, format!("cannot render the result: {e}")))

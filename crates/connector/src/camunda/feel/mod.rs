@@ -44,15 +44,131 @@ pub fn strip(expression: &str) -> &str {
     t.strip_prefix('=').unwrap_or(t).trim()
 }
 
+/// Words that are FEEL syntax, never variable names.
+const KEYWORDS: &[&str] = &[
+    "if",
+    "then",
+    "else",
+    "for",
+    "in",
+    "return",
+    "some",
+    "every",
+    "satisfies",
+    "and",
+    "or",
+    "not",
+    "between",
+    "instance",
+    "of",
+    "null",
+    "true",
+    "false",
+    "function",
+    "external",
+];
+
+/// Multi-word function names (FEEL's and ours): their words must stay unknown to the lexer,
+/// or `upper case(x)` would no longer read as one name.
+const MULTI_WORD_FUNCTIONS: &[&str] = &[
+    "context merge",
+    "context put",
+    "date and time",
+    "day of week",
+    "day of year",
+    "distinct values",
+    "ends with",
+    "finished by",
+    "get entries",
+    "get value",
+    "index of",
+    "insert before",
+    "list contains",
+    "list replace",
+    "lower case",
+    "met by",
+    "month of year",
+    "overlaps after",
+    "overlaps before",
+    "round down",
+    "round half down",
+    "round half up",
+    "round up",
+    "started by",
+    "starts with",
+    "string join",
+    "string length",
+    "substring after",
+    "substring before",
+    "upper case",
+    "week of year",
+    "years and months duration",
+    "is defined",
+    "get or else",
+    "is empty",
+    "is blank",
+    "to json",
+    "from json",
+    "to base64",
+    "from base64",
+    "duplicate values",
+];
+
+/// The parsing scope: the variables plus a null placeholder for every other plain name the
+/// expression uses. dsntk's lexer reads an unknown name followed by a keyword as one
+/// multi-word name (`then missing else 2` does not parse), while FEEL says a missing variable
+/// is simply null. Placeholders are only for parsing: evaluation still sees the name as missing,
+/// so `is defined(missing)` stays false.
+fn with_placeholders(ctx: &dsntk_feel::context::FeelContext, text: &str) -> dsntk_feel::context::FeelContext {
+    let mut parse_ctx = ctx.clone();
+    let mut chars = text.char_indices().peekable();
+    let mut word = String::new();
+    let mut flush = |word: &mut String| {
+        let name = dsntk_feel::Name::from(word.as_str());
+        let starts_like_a_name = word.starts_with(|c: char| c.is_alphabetic() || c == '_');
+        let in_function_name = MULTI_WORD_FUNCTIONS
+            .iter()
+            .any(|f| f.split(' ').any(|w| w == word.as_str()));
+        if starts_like_a_name
+            && !KEYWORDS.contains(&word.as_str())
+            && !in_function_name
+            && !parse_ctx.contains_entry(&name)
+        {
+            parse_ctx.set_entry(&name, dsntk_feel::values::Value::Null(None));
+        }
+        word.clear();
+    };
+    while let Some((_, c)) = chars.next() {
+        if c == '"' {
+            // Skip a string literal, escapes included.
+            flush(&mut word);
+            while let Some((_, s)) = chars.next() {
+                if s == '\\' {
+                    chars.next();
+                } else if s == '"' {
+                    break;
+                }
+            }
+        } else if c.is_alphanumeric() || c == '_' {
+            word.push(c);
+        } else {
+            flush(&mut word);
+        }
+    }
+    flush(&mut word);
+    parse_ctx
+}
+
 /// Evaluates `expression` (with or without Camunda's leading `=`) against `variables`, the
 /// top-level names of the scope. Returns the value as JSON.
 pub fn evaluate(expression: &str, variables: &Map<String, Value>) -> Result<Value, FeelError> {
     let text = strip(expression);
     let mut ctx = convert::context_of(variables);
     functions::install(&mut ctx);
+    let parse_scope = FeelScope::from(with_placeholders(&ctx, text));
     let scope = FeelScope::from(ctx);
     let outcome = catch_unwind(AssertUnwindSafe(|| {
-        let mut ast = dsntk_feel_parser::parse_expression(&scope, text, false).map_err(|e| FeelError {
+        let mut ast = dsntk_feel_parser::parse_expression(&parse_scope, text, false).map_err(|e| FeelError {
             message: format!("FEEL expression '{text}' does not parse: {e}"),
         })?;
         functions::pad_arguments(&mut ast);
