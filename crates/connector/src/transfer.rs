@@ -137,10 +137,14 @@ async fn read_chunk(reader: &mut (dyn AsyncRead + Send + Unpin), len: usize) -> 
     let mut buf = BytesMut::with_capacity(len);
     while buf.len() < len {
         let room = len - buf.len();
-        let n = reader
-            .read_buf(&mut (&mut buf).limit(room))
-            .await
-            .map_err(|e| Error::new(ErrorCode::LocalIo, format!("cannot read the input stream: {e}")))?;
+        let n = reader.read_buf(&mut (&mut buf).limit(room)).await.map_err(|e| {
+            match e.get_ref().and_then(|inner| inner.downcast_ref::<Error>()) {
+                // A reader that knows what went wrong (e.g. an external document over its
+                // size limit) says so with our error inside the I/O error: keep its code.
+                Some(ours) => ours.clone(),
+                None => Error::new(ErrorCode::LocalIo, format!("cannot read the input stream: {e}")),
+            }
+        })?;
         if n == 0 {
             break;
         }

@@ -458,6 +458,8 @@ async fn upload_external_documents_with_an_ssrf_guard() {
             .await
             .expect_err("too large");
         assert!(err.message.contains("1000-byte limit"), "{path}: {}", err.message);
+        // Sized or not, an oversize document is the caller's input, not a local I/O failure.
+        assert_eq!(err.code, ErrorCode::InvalidInput, "{path}: {}", err.message);
         let head = support::act(
             &w.t.conn,
             json!({"action": "headObject", "bucket": w.bucket, "key": path}),

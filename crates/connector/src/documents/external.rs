@@ -381,7 +381,7 @@ impl AsyncRead for Limited {
                 if n > me.left {
                     // No Content-Length: all we know is that it went past the limit.
                     let e = too_large(&me.url, &format!("more than {} bytes", me.max), me.max);
-                    return Poll::Ready(Err(std::io::Error::new(std::io::ErrorKind::InvalidData, e.message)));
+                    return Poll::Ready(Err(std::io::Error::new(std::io::ErrorKind::InvalidData, e)));
                 }
                 me.left -= n;
                 Poll::Ready(Ok(()))
