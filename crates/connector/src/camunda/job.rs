@@ -479,6 +479,27 @@ mod tests {
         }
     }
 
+    #[test]
+    fn error_messages_are_masked_then_cut_at_6000_characters() {
+        let (_, used) = replace_secrets(&json!("{{secrets.K}}"), &|_| Some("hunter2".into()));
+        let long = format!("key hunter2 {}", "é".repeat(7000));
+        let out = fail(2, "PT5S", &Error::new(ErrorCode::ServiceError, long), &used);
+        let Outcome::Fail {
+            error_message,
+            variables,
+            retries,
+            ..
+        } = out
+        else {
+            panic!("not a failure")
+        };
+        assert_eq!(retries, 2);
+        assert_eq!(error_message.chars().count(), MAX_ERROR_MESSAGE_CHARS);
+        assert!(error_message.starts_with("key *** "), "{}", &error_message[..20]);
+        assert_eq!(variables["error"]["message"], json!(error_message));
+        assert_eq!(variables["error"]["code"], "ServiceError");
+    }
+
     fn headers(pairs: &[(&str, &str)]) -> Map<String, Value> {
         pairs.iter().map(|(k, v)| (k.to_string(), json!(v))).collect()
     }
