@@ -82,6 +82,17 @@ impl World {
     }
 }
 
+/// Asserts the job failed with no retries left (an incident) and a message containing `needle`.
+fn assert_incident(out: &Value, needle: &str) {
+    assert_eq!(
+        (out["outcome"].clone(), out["retries"].clone()),
+        (json!("fail"), json!(0)),
+        "{out}"
+    );
+    let message = out["errorMessage"].as_str().unwrap_or_default();
+    assert!(message.contains(needle), "{needle:?} not in {out}");
+}
+
 fn download(key: &str, format: &str) -> Value {
     json!({"discriminator": "downloadObject", "action": {"bucket": BUCKET, "key": key}, "format": {"choice": format}})
 }
@@ -227,17 +238,7 @@ async fn input_errors_and_bad_headers_raise_an_incident_at_once() {
     w.put_text("keep.txt", b"keep").await;
     let delete = json!({"discriminator": "deleteObject", "action": {"bucket": BUCKET, "key": "keep.txt"}});
     let out = w.job(delete.clone(), json!({"retryBackoff": "30 seconds"}), 3).await;
-    assert_eq!(
-        (out["outcome"].clone(), out["retries"].clone()),
-        (json!("fail"), json!(0))
-    );
-    assert!(
-        out["errorMessage"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("retryBackoff"),
-        "{out}"
-    );
+    assert_incident(&out, "retryBackoff");
     let still = w
         .job(download("keep.txt", "TEXT"), json!({"resultVariable": "r"}), 3)
         .await;
@@ -282,15 +283,5 @@ async fn output_over_one_and_a_half_mib_is_an_incident() {
     let out = w
         .job(download("big.txt", "TEXT"), json!({"resultVariable": "r"}), 3)
         .await;
-    assert_eq!(
-        (out["outcome"].clone(), out["retries"].clone()),
-        (json!("fail"), json!(0))
-    );
-    assert!(
-        out["errorMessage"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("exceeds the 1.5 MB"),
-        "{out}"
-    );
+    assert_incident(&out, "exceeds the 1.5 MB");
 }

@@ -324,6 +324,16 @@ mod tests {
             "{}",
             err.message
         );
+        let not_jobs: Vec<&str> = crate::actions::ACTION_NAMES
+            .iter()
+            .copied()
+            .filter(|a| !JOB_ACTIONS.contains(a))
+            .collect();
+        assert_eq!(
+            not_jobs,
+            ["getObject", "putObject", "deleteObject"],
+            "deleteObject is Camunda's"
+        );
         for refused in ["getObject", "putObject"] {
             let err = CamundaInput::from_variables(&vars(
                 refused,
