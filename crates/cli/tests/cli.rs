@@ -475,8 +475,34 @@ fn ctrl_c_aborts_an_upload_in_flight() {
     assert_eq!(head.status.code(), Some(4), "no object may appear");
 }
 
+/// A server process that is stopped when the test ends, even by a failed assertion.
+struct Server(Option<std::process::Child>);
+
+impl Server {
+    fn id(&self) -> u32 {
+        self.0.as_ref().map(|c| c.id()).unwrap_or_default()
+    }
+
+    /// Waits for the server to exit (after it was told to) and returns its output.
+    fn wait_with_output(mut self) -> std::io::Result<Output> {
+        match self.0.take() {
+            Some(child) => child.wait_with_output(),
+            None => Err(std::io::Error::other("already stopped")),
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 /// Starts `serve-s3` on a free loopback port; returns it and the settings it printed.
-fn serve_s3(data: &Path) -> (std::process::Child, Vec<(String, String)>) {
+fn serve_s3(data: &Path) -> (Server, Vec<(String, String)>) {
     use std::io::BufRead;
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -508,7 +534,7 @@ fn serve_s3(data: &Path) -> (std::process::Child, Vec<(String, String)>) {
             .expect("export K=V");
         env.push((k.to_string(), v.to_string()));
     }
-    (server, env)
+    (Server(Some(server)), env)
 }
 
 #[test]
@@ -668,7 +694,7 @@ fn documents_put_get_delete_on_local_and_s3_stores() {
 #[test]
 fn job_prints_how_a_camunda_job_ends() {
     let tmp = tempfile::tempdir().expect("tmp");
-    let (mut server, env) = serve_s3(&tmp.path().join("served"));
+    let (server, env) = serve_s3(&tmp.path().join("served"));
     let get = |k: &str| {
         env.iter()
             .find(|(n, _)| n == k)
@@ -776,6 +802,5 @@ fn job_prints_how_a_camunda_job_ends() {
     let (out, _) = job(download("in/a.txt", "TEXT"), json!({"retries": 3}), &[]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("must be a string"));
-    let _ = Command::new("kill").args(["-INT", &server.id().to_string()]).status();
-    let _ = server.wait();
+    drop(server);
 }
