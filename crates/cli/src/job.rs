@@ -10,22 +10,9 @@ use s3_connector::documents::external::ExternalFetch;
 use s3_connector::documents::DocumentStore;
 use s3_connector::{Connector, Error};
 
-/// How long an interrupted job waits for its clean-up (aborting a multipart upload).
-const CLEANUP_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
-
 /// Reads a JSON file (`-` for stdin) named by the flag `field`.
 async fn read_json(field: &str, path: &Path) -> Result<serde_json::Value, Error> {
-    let text = if path.as_os_str() == "-" {
-        let mut text = String::new();
-        tokio::io::AsyncReadExt::read_to_string(&mut tokio::io::stdin(), &mut text)
-            .await
-            .map_err(|e| Error::invalid_input(field, format!("cannot read stdin: {e}")))?;
-        text
-    } else {
-        tokio::fs::read_to_string(path)
-            .await
-            .map_err(|e| Error::local_io("read", path, &e))?
-    };
+    let (text, _) = crate::read_requests(Some(path.to_path_buf())).await?;
     let value: serde_json::Value = serde_json::from_str(&text)
         .map_err(|e| Error::invalid_input(field, format!("{} is not valid JSON: {e}", path.display())))?;
     if !value.is_object() {
@@ -82,7 +69,7 @@ pub async fn run(
             eprintln!("interrupted: cleaning up (aborting unfinished uploads)...");
             let started = conn.lock().ok().and_then(|c| c.clone());
             if let Some(c) = started {
-                c.finish_cleanup(CLEANUP_GRACE).await;
+                c.finish_cleanup(crate::CLEANUP_GRACE).await;
             }
             std::process::exit(130);
         }

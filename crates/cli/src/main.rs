@@ -146,7 +146,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
 }
 
 /// How long an interrupted command waits for its clean-up (aborting multipart uploads).
-const CLEANUP_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+pub(crate) const CLEANUP_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Runs `work` until it finishes or Ctrl-C arrives. On Ctrl-C the work is dropped (which
 /// starts aborting any multipart upload in flight), the clean-up is given up to

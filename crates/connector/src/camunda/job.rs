@@ -20,7 +20,7 @@ use serde_json::{json, Map, Value};
 
 use super::feel;
 use super::secrets::{replace_secrets, UsedSecrets};
-use super::{CamundaInput, CamundaOperation};
+use super::CamundaInput;
 use crate::documents::external::ExternalFetch;
 use crate::documents::DocumentStore;
 use crate::error::{Error, ErrorCode, Result};
@@ -273,12 +273,11 @@ pub async fn run_job(request: &JobRequest, env: &JobEnv<'_>) -> Outcome {
 /// Binds the variables and runs the operation.
 async fn execute(variables: &Value, env: &JobEnv<'_>) -> Result<Value> {
     let input = CamundaInput::from_variables(variables)?;
-    let operation: CamundaOperation = input.operation;
     let conn = Connector::connect(input.connection).await?;
     if let Some(connected) = env.connected {
         connected(&conn);
     }
-    let result = operation.execute(&conn, env.store, env.external).await;
+    let result = input.operation.execute(&conn, env.store, env.external).await;
     conn.finish_cleanup(Duration::from_secs(10)).await;
     result
 }
@@ -413,11 +412,16 @@ fn examine_error_expression(response: &Value, headers: &Map<String, Value>, retr
         }
     };
     match map.get("errorType").and_then(Value::as_str) {
-        Some("bpmnError") => Ok(text("errorCode").map(|code| Decision::Bpmn {
-            code,
-            message: text("errorMessage").unwrap_or_default(),
-            variables: variables("variables").unwrap_or_default(),
-        })),
+        Some("bpmnError") => {
+            // Like jobError and ignoreError: variables that are not a context are a mistake to
+            // report, not to drop silently.
+            let variables = variables("variables")?;
+            Ok(text("errorCode").map(|code| Decision::Bpmn {
+                code,
+                message: text("errorMessage").unwrap_or_default(),
+                variables,
+            }))
+        }
         Some("jobError") => {
             let retries = match map.get("retries") {
                 None | Some(Value::Null) => 0,
@@ -560,6 +564,7 @@ mod tests {
             );
         }
         assert!(examine_error_expression(&error, &h("={a: 1}"), 3).is_err());
+        assert!(examine_error_expression(&error, &h(r#"=bpmnError("C", "m", "not a context")"#), 3).is_err());
         assert!(examine_error_expression(&error, &h("=1 +"), 3).is_err());
     }
 }
