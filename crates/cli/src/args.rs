@@ -82,6 +82,15 @@ pub struct Global {
     /// Log what happens (to stderr). Repeat for more.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// Log format on stderr: text or json (one JSON object per line).
+    #[arg(
+        long,
+        global = true,
+        value_name = "FORMAT",
+        default_value = "text",
+        env = "S3_CONNECTOR_LOG_FORMAT"
+    )]
+    pub log_format: String,
 }
 
 /// The subcommands: one per action, plus exec, serve-s3 and demo.
@@ -281,6 +290,11 @@ pub enum Command {
         #[arg(long, default_value = "127.0.0.1:9000")]
         listen: std::net::SocketAddr,
     },
+    /// Run the HTTP service: actions, Camunda jobs, Camunda's document API, probes, metrics.
+    #[command(
+        after_help = "Examples:\n  s3-connector serve\n  S3_CONNECTOR_TOKEN=change-me s3-connector --endpoint https://s3.eu-central-1.amazonaws.com --documents s3:docs-bucket/documents serve --listen 0.0.0.0:8080\n\nWith no S3 connection configured (no --endpoint, --profile, --config, AWS_* variables), it starts the embedded store under\n--data and keeps documents there too. Without a token it listens on loopback only. See docs/http-api.md."
+    )]
+    Serve(ServeArgs),
     /// Store, read and delete documents in the document store (--documents).
     #[command(subcommand)]
     Documents(DocumentsCommand),
@@ -521,6 +535,7 @@ impl Command {
             }
             Command::Exec { .. }
             | Command::ServeS3 { .. }
+            | Command::Serve(_)
             | Command::Demo
             | Command::Documents(_)
             | Command::Job { .. }
@@ -529,4 +544,38 @@ impl Command {
         m.insert("action".into(), json!(action));
         Some(Value::Object(m))
     }
+}
+
+/// `s3-connector serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on. Anything but loopback needs a token.
+    #[arg(long, default_value = "127.0.0.1:8080", env = "S3_CONNECTOR_LISTEN")]
+    pub listen: std::net::SocketAddr,
+    /// The directory for the embedded S3 store and the default document store, used when no
+    /// S3 connection is configured.
+    #[arg(long, value_name = "DIR", default_value = "./s3-connector-data")]
+    pub data: PathBuf,
+    /// The bearer token requests must carry. Prefer --token-file: the environment of a process
+    /// is easier to keep private than its arguments.
+    #[arg(long, env = "S3_CONNECTOR_TOKEN", hide_env_values = true, value_name = "TOKEN")]
+    pub token: Option<String>,
+    /// A file holding the bearer token (surrounding whitespace ignored).
+    #[arg(long, value_name = "FILE", conflicts_with = "token")]
+    pub token_file: Option<PathBuf>,
+    /// Largest JSON body (an action request, a job), in bytes.
+    #[arg(long, default_value_t = 16 * 1024 * 1024, value_name = "BYTES")]
+    pub max_request_bytes: usize,
+    /// Largest streamed upload (object or document content), in bytes.
+    #[arg(long, default_value_t = 5 * 1024 * 1024 * 1024 * 1024, value_name = "BYTES")]
+    pub max_upload_bytes: u64,
+    /// Seconds a request may take until its response starts (an upload counts in full).
+    #[arg(long, default_value_t = 900, value_name = "SECS")]
+    pub request_timeout: u64,
+    /// Requests served at once; more wait for a slot.
+    #[arg(long, default_value_t = 256, value_name = "N")]
+    pub max_concurrent: usize,
+    /// Seconds in-flight requests may still run after Ctrl-C or SIGTERM.
+    #[arg(long, default_value_t = 30, value_name = "SECS")]
+    pub shutdown_grace: u64,
 }

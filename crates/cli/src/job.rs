@@ -38,19 +38,13 @@ pub async fn run(
         None => serde_json::json!({}),
     };
     let headers = headers.as_object().cloned().unwrap_or_default();
-    // Task headers are strings in Zeebe; a number or boolean here is a mistake to report.
-    if let Some((name, _)) = headers.iter().find(|(_, v)| !v.is_string()) {
-        return Err(Error::invalid_input(
-            "headers",
-            format!("header {name:?} must be a string"),
-        ));
-    }
     let external = ExternalFetch::from_env()?;
     let request = JobRequest {
         variables,
         headers,
         retries,
     };
+    request.check()?;
     let conn: Mutex<Option<Connector>> = Mutex::new(None);
     let remember = |c: &Connector| {
         if let Ok(mut slot) = conn.lock() {

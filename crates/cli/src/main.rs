@@ -16,12 +16,14 @@ mod demo;
 mod documents;
 mod job;
 mod render;
+mod serve;
 
 use args::{Cli, Command, Global};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing(cli.global.verbose);
+    let service = matches!(cli.command, Command::Serve(_));
+    init_tracing(cli.global.verbose, &cli.global.log_format, service);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -39,8 +41,10 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_tracing(verbose: u8) {
+fn init_tracing(verbose: u8, format: &str, service: bool) {
     let level = match verbose {
+        // A service logs one line per request; a one-shot command stays quiet.
+        0 if service => "info,aws_config=error,aws_smithy_runtime=warn",
         // aws-config warns with raw error dumps on every failed provider; our error says it plainly.
         0 => "warn,aws_config=error",
 
@@ -49,11 +53,16 @@ fn init_tracing(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("S3_CONNECTOR_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_target(false)
-        .try_init();
+        .with_ansi(std::io::stderr().is_terminal());
+    let _ = if format.eq_ignore_ascii_case("json") {
+        builder.json().flatten_event(true).try_init()
+    } else {
+        builder.try_init()
+    };
 }
 
 /// Prints an error on stderr: JSON for `exec`/`--json`, a line otherwise.
@@ -75,10 +84,11 @@ async fn run(cli: Cli) -> Result<(), Error> {
             return Ok(());
         }
         Command::ServeS3 { data, listen } => return serve_s3(&cli.global, data.clone(), *listen).await,
+        Command::Serve(args) => return serve::run(&cli.global, args).await,
         _ => {}
     }
     // Kept alive until the command finishes; dropping it stops the embedded store.
-    let (settings, _store) = settings(&cli.global).await?;
+    let (settings, _store) = settings(&cli.global, cli.global.embedded.clone()).await?;
     if let Command::Documents(_) | Command::Job { .. } = &cli.command {
         let spec = cli
             .global
@@ -261,9 +271,12 @@ async fn exec(conn: &Connector, file: Option<PathBuf>) -> Result<(), Error> {
     Ok(())
 }
 
-/// The explicit layer (flags), then env and config file under it. With `--embedded`, the
-/// store is started and its endpoint and keys become the explicit settings.
-async fn settings(g: &Global) -> Result<(ConnectionSettings, Option<EmbeddedStore>), Error> {
+/// The explicit layer (flags), then env and config file under it. With an `embedded` data
+/// directory, the store is started and its endpoint and keys become the explicit settings.
+pub(crate) async fn settings(
+    g: &Global,
+    embedded: Option<PathBuf>,
+) -> Result<(ConnectionSettings, Option<EmbeddedStore>), Error> {
     let file = match g.config.clone().or_else(ConnectionSettings::default_file) {
         Some(path) => Some(ConnectionSettings::from_file(&path)?),
         None => None,
@@ -281,7 +294,7 @@ async fn settings(g: &Global) -> Result<(ConnectionSettings, Option<EmbeddedStor
         transfer: None,
     };
     let mut store = None;
-    if let Some(dir) = &g.embedded {
+    if let Some(dir) = &embedded {
         let started = EmbeddedStore::start(EmbeddedOptions::new(dir))
             .await
             .map_err(|e| Error::new(ErrorCode::LocalIo, format!("cannot start the embedded S3 store: {e}")))?;

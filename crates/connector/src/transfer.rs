@@ -574,6 +574,28 @@ async fn pump(
     Ok(written)
 }
 
+/// An object's body, opened for reading, with what the store said about it.
+pub struct OpenedObject {
+    /// What is known before the first byte: `size` is the length of the body to come.
+    pub info: Downloaded,
+    /// The body; a broken connection surfaces as an `std::io::Error` while reading.
+    pub body: Box<dyn tokio::io::AsyncRead + Send + Unpin>,
+}
+
+/// Opens an object (or a range) for reading without reading it: a missing object or bucket
+/// fails here, before the caller has committed to anything. Used by front ends that pass the
+/// body on themselves (the HTTP API's `getObject`).
+pub async fn open_object(conn: &Connector, bucket: &str, key: &str, range: Option<ByteRange>) -> Result<OpenedObject> {
+    let resp = get(conn, bucket, key, range.map(|r| r.header()), None).await?;
+    let mut info = Downloaded::default();
+    fill_from_get(&mut info, &resp);
+    info.size = resp.content_length().map(|l| l as u64).unwrap_or_default();
+    Ok(OpenedObject {
+        info,
+        body: Box::new(resp.body.into_async_read()),
+    })
+}
+
 /// Streams an object (or a range of it) into `out`, in order.
 pub async fn download_to_writer(
     conn: &Connector,

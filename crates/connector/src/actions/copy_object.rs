@@ -13,6 +13,7 @@ use crate::transfer::{part_size_for, Multipart, UploadTarget};
 use crate::{validate, Connector};
 
 /// Request. The destination defaults to the source's bucket and key; at least one must differ.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CopyObjectRequest {
@@ -38,6 +39,7 @@ pub struct CopyObjectRequest {
 }
 
 /// Result.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CopyObjectResult {

@@ -7,6 +7,7 @@ use crate::error::{Error, Missing, Result};
 use crate::{validate, Connector};
 
 /// Request.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateBucketRequest {
@@ -18,6 +19,7 @@ pub struct CreateBucketRequest {
 }
 
 /// Result.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateBucketResult {

@@ -6,6 +6,7 @@ use crate::error::{Error, Missing, Result};
 use crate::{validate, Connector};
 
 /// Request.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DeleteObjectRequest {
@@ -16,6 +17,7 @@ pub struct DeleteObjectRequest {
 }
 
 /// Result.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DeleteObjectResult {

@@ -14,6 +14,7 @@ use crate::{validate, Connector};
 pub const BATCH: usize = 1000;
 
 /// Request: exactly one of `keys` and `prefix`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DeleteObjectsRequest {
@@ -28,6 +29,7 @@ pub struct DeleteObjectsRequest {
 }
 
 /// What happened to one key.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct KeyOutcome {
@@ -44,6 +46,7 @@ pub struct KeyOutcome {
 }
 
 /// Result.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DeleteObjectsResult {

@@ -7,10 +7,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::actions::{unquote, Streams};
 use crate::error::{Error, Result};
-use crate::transfer::{download_to_file, download_to_writer};
+use crate::transfer::{download_to_file, download_to_writer, open_object, OpenedObject};
 use crate::{validate, Connector};
 
 /// Request.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct GetObjectRequest {
@@ -20,6 +21,7 @@ pub struct GetObjectRequest {
     pub key: String,
     /// Where to write. Absent (or `-` on the CLI): the caller's output stream.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub file: Option<PathBuf>,
     /// A byte range: `bytes=0-99`, `bytes=100-`, `bytes=-100`.
     #[serde(default)]
@@ -27,6 +29,7 @@ pub struct GetObjectRequest {
 }
 
 /// Result.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GetObjectResult {
@@ -47,6 +50,7 @@ pub struct GetObjectResult {
     /// User metadata.
     pub metadata: BTreeMap<String, String>,
     /// The file written, if any.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub file: Option<PathBuf>,
 }
 
@@ -67,6 +71,38 @@ impl GetObjectRequest {
             }
         }
         Ok(())
+    }
+
+    /// Opens the object for a caller that streams the body itself (the HTTP API). The result
+    /// is complete except that `size` is the length announced by the store; `file` must be
+    /// absent.
+    ///
+    /// # Behavior
+    /// Fails before any byte is read when the object, bucket or range does not exist, so the
+    /// caller can still answer with an error. A connection that breaks later fails the reader.
+    pub async fn open(self, conn: &Connector) -> Result<(GetObjectResult, OpenedObject)> {
+        self.validate()?;
+        if self.file.is_some() {
+            return Err(Error::invalid_input(
+                "file",
+                "cannot be used here: the content is the response body",
+            ));
+        }
+        let range = self.range.as_deref().map(|r| validate::range("range", r)).transpose()?;
+        let opened = open_object(conn, &self.bucket, &self.key, range).await?;
+        let d = &opened.info;
+        let result = GetObjectResult {
+            bucket: self.bucket,
+            key: self.key,
+            size: d.size,
+            object_size: d.object_size,
+            content_type: d.content_type.clone(),
+            etag: unquote(d.etag.as_deref()),
+            last_modified: d.last_modified.clone(),
+            metadata: d.metadata.clone(),
+            file: None,
+        };
+        Ok((result, opened))
     }
 
     /// # Behavior

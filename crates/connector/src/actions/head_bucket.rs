@@ -6,6 +6,7 @@ use crate::error::{Error, Missing, Result};
 use crate::{validate, Connector};
 
 /// Request.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct HeadBucketRequest {
@@ -14,6 +15,7 @@ pub struct HeadBucketRequest {
 }
 
 /// Result.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct HeadBucketResult {

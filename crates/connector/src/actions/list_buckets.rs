@@ -7,6 +7,7 @@ use crate::error::{Error, Missing, Result};
 use crate::Connector;
 
 /// Request: no fields.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ListBucketsRequest {
@@ -16,6 +17,7 @@ pub struct ListBucketsRequest {
 }
 
 /// One bucket (the Mendix `Bucket` entity).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct Bucket {
@@ -29,6 +31,7 @@ pub struct Bucket {
 }
 
 /// Result: the buckets, in the store's order (by name on S3).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ListBucketsResult {

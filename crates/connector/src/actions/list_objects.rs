@@ -10,6 +10,7 @@ use crate::{validate, Connector};
 pub const DEFAULT_MAX_KEYS: u32 = 100_000;
 
 /// Request.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ListObjectsRequest {
@@ -33,6 +34,7 @@ pub struct ListObjectsRequest {
 }
 
 /// One object (the Mendix `S3Object` entity).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct S3Object {
@@ -51,6 +53,7 @@ pub struct S3Object {
 }
 
 /// Result.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ListObjectsResult {

@@ -7,6 +7,7 @@ use crate::error::{Error, Result};
 use crate::{validate, Connector};
 
 /// Request.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ListPrefixesRequest {
@@ -21,6 +22,7 @@ pub struct ListPrefixesRequest {
 }
 
 /// One prefix (the Mendix `Prefix` entity).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct Prefix {
@@ -29,6 +31,7 @@ pub struct Prefix {
 }
 
 /// Result.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ListPrefixesResult {

@@ -43,6 +43,7 @@ pub use presign_url::{PresignMethod, PresignUrlRequest, PresignUrlResult};
 pub use put_object::{PutObjectRequest, PutObjectResult};
 
 /// One request, tagged by `"action"`, e.g. `{"action": "headObject", "bucket": "b", "key": "k"}`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Deserialize)]
 #[serde(tag = "action", rename_all = "camelCase")]
 pub enum Action {
@@ -95,6 +96,7 @@ pub const ACTION_NAMES: [&str; 14] = [
 ];
 
 /// The result of any action; serializes as the inner result alone.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize)]
 #[serde(untagged)]
 #[allow(missing_docs)]

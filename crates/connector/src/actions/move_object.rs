@@ -27,6 +27,7 @@ use crate::error::{Error, ErrorCode, Missing, Result};
 use crate::Connector;
 
 /// Request: the same fields as `copyObject`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct MoveObjectRequest {
@@ -50,6 +51,7 @@ pub struct MoveObjectRequest {
 }
 
 /// Result of a completed move: the copy exists, was verified, and the source is gone.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MoveObjectResult {

@@ -12,6 +12,7 @@ use crate::{validate, Connector};
 pub const DEFAULT_EXPIRES_IN: u64 = 3600;
 
 /// The HTTP method the URL is for.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum PresignMethod {
@@ -23,6 +24,7 @@ pub enum PresignMethod {
 }
 
 /// Request.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PresignUrlRequest {
@@ -42,6 +44,7 @@ pub struct PresignUrlRequest {
 }
 
 /// Result.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PresignUrlResult {

@@ -12,6 +12,7 @@ use crate::{validate, Connector};
 
 /// Request. Give at most one of `file` and `content`; with neither, the caller's input stream
 /// is uploaded.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PutObjectRequest {
@@ -21,6 +22,7 @@ pub struct PutObjectRequest {
     pub key: String,
     /// A local file to upload.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub file: Option<PathBuf>,
     /// Inline text content (UTF-8), for small objects.
     #[serde(default)]
@@ -34,6 +36,7 @@ pub struct PutObjectRequest {
 }
 
 /// Result.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PutObjectResult {

@@ -33,6 +33,7 @@ pub const MAX_VARIABLES_BYTES: usize = 3 * 1024 * 1024 / 2;
 pub const MAX_ERROR_MESSAGE_CHARS: usize = 6000;
 
 /// What a worker received for one job.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, serde::Deserialize)]
 pub struct JobRequest {
     /// The job's variables (the element template's input mappings).
@@ -51,7 +52,66 @@ fn default_retries() -> i64 {
     3
 }
 
+impl JobRequest {
+    /// Reads `{"variables": {...}, "headers": {...}, "retries": N}`, as `POST /v1/jobs` takes
+    /// it. Unknown members, variables that are not an object, headers that are not strings and
+    /// negative retries are `InvalidInput`.
+    pub fn from_value(value: Value) -> Result<JobRequest> {
+        let Value::Object(mut members) = value else {
+            return Err(Error::invalid_input(
+                "job",
+                "must be a JSON object with variables, headers and retries",
+            ));
+        };
+        if let Some(name) = members
+            .keys()
+            .find(|k| !matches!(k.as_str(), "variables" | "headers" | "retries"))
+        {
+            return Err(Error::invalid_input(
+                name,
+                "is not a job member; a job has variables, headers and retries",
+            ));
+        }
+        let variables = members.remove("variables").unwrap_or(Value::Object(Map::new()));
+        let headers = match members.remove("headers") {
+            None | Some(Value::Null) => Map::new(),
+            Some(Value::Object(h)) => h,
+            Some(_) => return Err(Error::invalid_input("headers", "must be an object of strings")),
+        };
+        let retries = match members.remove("retries") {
+            None | Some(Value::Null) => default_retries(),
+            Some(v) => v
+                .as_i64()
+                .filter(|r| *r >= 0)
+                .ok_or_else(|| Error::invalid_input("retries", "must be a whole number, 0 or more"))?,
+        };
+        let request = JobRequest {
+            variables,
+            headers,
+            retries,
+        };
+        request.check()?;
+        Ok(request)
+    }
+
+    /// Checks what Zeebe guarantees for a real job: variables are an object and task headers
+    /// are strings. A job built by hand that breaks this is a mistake to report.
+    pub fn check(&self) -> Result<()> {
+        if !self.variables.is_object() {
+            return Err(Error::invalid_input("variables", "must be a JSON object"));
+        }
+        if let Some((name, _)) = self.headers.iter().find(|(_, v)| !v.is_string()) {
+            return Err(Error::invalid_input(
+                "headers",
+                format!("header {name:?} must be a string"),
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// What the job worker reports back to the engine.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "outcome", rename_all = "camelCase")]
 pub enum Outcome {

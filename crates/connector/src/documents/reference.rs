@@ -17,6 +17,7 @@ use serde_json::Value;
 use crate::error::{Error, Result};
 
 /// A reference to a document, as processes pass it between steps.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "camunda.document.type", rename_all = "lowercase")]
 pub enum DocumentReference {
@@ -29,6 +30,7 @@ pub enum DocumentReference {
 }
 
 /// A document held by a store.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CamundaReference {
@@ -45,6 +47,7 @@ pub struct CamundaReference {
 }
 
 /// Metadata of a stored document. Each member is omitted when empty.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DocumentMetadata {
@@ -72,6 +75,7 @@ pub struct DocumentMetadata {
 }
 
 /// Content carried in the reference.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct InlineDocument {
@@ -87,6 +91,7 @@ pub struct InlineDocument {
 }
 
 /// A document at a URL.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ExternalDocument {

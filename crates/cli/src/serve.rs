@@ -1,0 +1,115 @@
+//! `s3-connector serve`: builds the HTTP service's state from the command line and runs it
+//! until Ctrl-C or SIGTERM. All request handling lives in the `s3-connector-server` crate.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use s3_connector::documents::external::ExternalFetch;
+use s3_connector::{Connector, Error, ErrorCode, Secret};
+use s3_connector_server::{AppState, Limits, ServerConfig};
+
+use crate::args::{Global, ServeArgs};
+
+/// The token from `--token`/`S3_CONNECTOR_TOKEN` or `--token-file`; a blank one is refused.
+pub fn token(inline: Option<&str>, file: Option<&std::path::Path>) -> Result<Option<Secret>, Error> {
+    let text = match (inline, file) {
+        (Some(t), _) => Some(t.to_string()),
+        (None, Some(path)) => {
+            Some(std::fs::read_to_string(path).map_err(|e| Error::local_io("read the token file", path, &e))?)
+        }
+        (None, None) => None,
+    };
+    match text.map(|t| t.trim().to_string()) {
+        Some(t) if t.is_empty() => Err(Error::invalid_input("token", "is empty; set a token or leave it out")),
+        Some(t) => Ok(Some(Secret::new(t))),
+        None => Ok(None),
+    }
+}
+
+/// Whether the user said anything about which S3 to use; if not, `serve` starts the
+/// embedded store rather than reaching for AWS with whatever credentials happen to be around.
+pub fn connection_configured(g: &Global) -> bool {
+    let env = |name: &str| std::env::var(name).is_ok_and(|v| !v.trim().is_empty());
+    g.endpoint.is_some()
+        || g.profile.is_some()
+        || g.access_key_id.is_some()
+        || g.config.is_some()
+        || g.embedded.is_some()
+        || s3_connector::ConnectionSettings::default_file().is_some_and(|p| p.is_file())
+        || [
+            "AWS_ENDPOINT_URL",
+            "AWS_ENDPOINT_URL_S3",
+            "AWS_ACCESS_KEY_ID",
+            "AWS_PROFILE",
+        ]
+        .iter()
+        .any(|n| env(n))
+}
+
+/// Resolves when the process is asked to stop (Ctrl-C, or SIGTERM from an orchestrator).
+pub async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Runs the service.
+pub async fn run(g: &Global, args: &ServeArgs) -> Result<(), Error> {
+    let token = token(args.token.as_deref(), args.token_file.as_deref())?;
+    s3_connector_server::check_bind(&args.listen, token.is_some()).map_err(|m| Error::invalid_input("listen", m))?;
+    let embedded = match connection_configured(g) {
+        true => None,
+        false => Some(args.data.join("s3")),
+    };
+    // Kept alive while serving; dropping it stops the embedded store.
+    let (settings, _store) = crate::settings(g, embedded).await?;
+    let conn = Connector::connect(settings).await?;
+    let spec = g
+        .documents
+        .clone()
+        .unwrap_or_else(|| format!("local:{}", args.data.join("documents").display()));
+    let documents = s3_connector::documents::open_store("documents", &spec, Some(&conn))?;
+    eprintln!("documents: {spec} (store id {:?})", documents.store_id());
+    let config = ServerConfig {
+        token,
+        limits: Limits {
+            max_request_bytes: args.max_request_bytes,
+            max_upload_bytes: args.max_upload_bytes,
+            request_timeout: Duration::from_secs(args.request_timeout.max(1)),
+            max_concurrent: args.max_concurrent.max(1),
+            shutdown_grace: Duration::from_secs(args.shutdown_grace),
+        },
+    };
+    let protected = config.token.is_some();
+    let state = AppState::new(conn, Arc::from(documents), ExternalFetch::from_env()?, config);
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| Error::new(ErrorCode::LocalIo, format!("cannot listen on {}: {e}", args.listen)))?;
+    let addr = listener.local_addr().unwrap_or(args.listen);
+    if protected {
+        eprintln!("serving on http://{addr} (requests need the bearer token); Ctrl-C stops");
+    } else {
+        eprintln!("serving on http://{addr} with no token: loopback only, set S3_CONNECTOR_TOKEN to require one; Ctrl-C stops");
+    }
+    s3_connector_server::serve(listener, state, stop_signal())
+        .await
+        .map_err(|e| Error::new(ErrorCode::LocalIo, format!("the service stopped: {e}")))?;
+    eprintln!("stopped");
+    Ok(())
+}

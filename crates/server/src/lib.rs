@@ -1,0 +1,266 @@
+//! The s3-connector HTTP service: a thin front end over the `s3-connector` library.
+//!
+//! [`app`] builds the router; [`serve`] runs it on a listener with graceful shutdown. Every
+//! request passes one middleware ([`middleware`]) that gives it a request id, checks the bearer
+//! token, waits for a concurrency slot, bounds its time, renders its error, counts it and logs
+//! it. The routes:
+//!
+//! | route | what |
+//! |---|---|
+//! | `POST /v1/actions` | one action, as `s3-connector exec` takes it ([`actions`]) |
+//! | `POST /v1/jobs` | one Camunda job, as `s3-connector job` runs it ([`jobs`]) |
+//! | `POST /v2/documents`, `GET`/`DELETE /v2/documents/{documentId}` | Camunda's document API ([`documents`]) |
+//! | `GET /health`, `/ready`, `/metrics`, `/openapi.json` | probes and descriptions ([`probes`]) |
+//!
+//! The service keeps no state of its own between requests: objects live in S3 and documents
+//! in the configured document store, so any number of replicas can serve the same clients.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use axum::Router;
+use s3_connector::documents::external::ExternalFetch;
+use s3_connector::documents::DocumentStore;
+use s3_connector::{Connector, Secret};
+
+pub mod actions;
+pub mod documents;
+pub mod error;
+pub mod jobs;
+pub mod metrics;
+pub mod middleware;
+pub mod openapi;
+pub mod probes;
+
+pub use error::{ApiCode, ApiError};
+
+/// The header that carries a JSON action request when the body is the object's content.
+pub const REQUEST_HEADER: &str = "s3-connector-request";
+/// The header that carries the JSON result of a `getObject` whose body is the object.
+pub const RESULT_HEADER: &str = "s3-connector-result";
+/// The header that carries the request id, on the way in (optional) and out.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// Bounds on what one request may take.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest JSON body (action requests, job variables), in bytes.
+    pub max_request_bytes: usize,
+    /// Largest streamed upload (object content, document content), in bytes.
+    pub max_upload_bytes: u64,
+    /// How long a request may take until its response starts; uploads count in full.
+    pub request_timeout: Duration,
+    /// Requests served at once; more wait for a slot.
+    pub max_concurrent: usize,
+    /// How long in-flight requests may still run after shutdown begins.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_request_bytes: 16 * 1024 * 1024,
+            // S3's own limit on one object.
+            max_upload_bytes: 5 * 1024 * 1024 * 1024 * 1024,
+            request_timeout: Duration::from_secs(15 * 60),
+            max_concurrent: 256,
+            shutdown_grace: Duration::from_secs(30),
+        }
+    }
+}
+
+/// How the service is configured.
+#[derive(Clone, Default)]
+pub struct ServerConfig {
+    /// The bearer token every request but the probes must carry; `None` serves without one
+    /// (loopback only, see [`check_bind`]).
+    pub token: Option<Secret>,
+    /// Request limits.
+    pub limits: Limits,
+}
+
+impl std::fmt::Debug for ServerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerConfig")
+            .field("token", &self.token.as_ref().map(|_| "***"))
+            .field("limits", &self.limits)
+            .finish()
+    }
+}
+
+/// Refuses to serve without a token anywhere but loopback: an open S3 proxy on the network
+/// would hand the service's credentials to anyone who can reach it.
+pub fn check_bind(addr: &SocketAddr, token_set: bool) -> Result<(), String> {
+    if token_set || addr.ip().is_loopback() {
+        Ok(())
+    } else {
+        Err(format!(
+            "refusing to listen on {addr} without a token: set S3_CONNECTOR_TOKEN (or --token-file), or listen on 127.0.0.1"
+        ))
+    }
+}
+
+/// Secret lookup for `{{secrets.NAME}}` in job variables.
+pub type SecretLookup = dyn Fn(&str) -> Option<String> + Send + Sync;
+
+/// What every request shares.
+pub struct Shared {
+    /// The service's S3 connection, for `/v1/actions` and readiness.
+    pub conn: Connector,
+    /// Where documents live: `/v2/documents` and jobs' documents.
+    pub documents: Arc<dyn DocumentStore>,
+    /// Guard and limits for jobs' external documents.
+    pub external: ExternalFetch,
+    /// How jobs' secrets are resolved.
+    pub secrets: Box<SecretLookup>,
+    /// SHA-256 of the token, so that comparing takes the same time whatever the guess.
+    token_digest: Option<[u8; 32]>,
+    /// Request limits.
+    pub limits: Limits,
+    /// Counters for `/metrics`.
+    pub metrics: metrics::Metrics,
+    /// Concurrency slots.
+    pub permits: Arc<tokio::sync::Semaphore>,
+}
+
+/// The service's state, cheap to clone into every request.
+#[derive(Clone)]
+pub struct AppState(pub Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+impl AppState {
+    /// State for a service on `conn` with `documents`; secrets come from the environment.
+    pub fn new(
+        conn: Connector,
+        documents: Arc<dyn DocumentStore>,
+        external: ExternalFetch,
+        config: ServerConfig,
+    ) -> Self {
+        Self::with_secrets(
+            conn,
+            documents,
+            external,
+            config,
+            Box::new(s3_connector::camunda::secrets::from_env),
+        )
+    }
+
+    /// As [`new`](Self::new), with another secret lookup (tests use a map).
+    pub fn with_secrets(
+        conn: Connector,
+        documents: Arc<dyn DocumentStore>,
+        external: ExternalFetch,
+        config: ServerConfig,
+        secrets: Box<SecretLookup>,
+    ) -> Self {
+        use sha2::Digest;
+        let token_digest = config
+            .token
+            .as_ref()
+            .map(|t| sha2::Sha256::digest(t.expose().as_bytes()).into());
+        AppState(Arc::new(Shared {
+            conn,
+            documents,
+            external,
+            secrets,
+            token_digest,
+            permits: Arc::new(tokio::sync::Semaphore::new(config.limits.max_concurrent.max(1))),
+            limits: config.limits,
+            metrics: metrics::Metrics::default(),
+        }))
+    }
+
+    /// Whether `presented` is the configured token; true when none is configured.
+    pub fn token_matches(&self, presented: Option<&str>) -> bool {
+        use sha2::Digest;
+        use subtle::ConstantTimeEq;
+        match (&self.token_digest, presented) {
+            (None, _) => true,
+            (Some(_), None) => false,
+            (Some(expected), Some(given)) => {
+                let given: [u8; 32] = sha2::Sha256::digest(given.as_bytes()).into();
+                expected.ct_eq(&given).into()
+            }
+        }
+    }
+}
+
+/// The router, with every route and the request middleware. Tests call it directly or serve
+/// it on a socket.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route("/v1/actions", post(actions::post_action))
+        .route("/v1/jobs", post(jobs::post_job))
+        .route("/v2/documents", post(documents::create))
+        .route(
+            "/v2/documents/{documentId}",
+            get(documents::read).delete(documents::remove),
+        )
+        .route("/health", get(probes::health))
+        .route("/ready", get(probes::ready))
+        .route("/metrics", get(probes::metrics))
+        .route("/openapi.json", get(probes::openapi))
+        .fallback(middleware::not_found)
+        // Bodies are streamed and bounded by the middleware's own limits, not axum's 2 MB default.
+        .layer(DefaultBodyLimit::disable())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::around_request,
+        ))
+        .with_state(state)
+}
+
+/// Serves `app(state)` on `listener` until `shutdown` resolves, then stops accepting and
+/// gives in-flight requests up to the state's shutdown grace to finish. Requests still
+/// running after that are dropped, which aborts their multipart uploads; the connection's
+/// clean-up is then given a few seconds to reach the store.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    use axum::serve::ListenerExt;
+    let grace = state.limits.shutdown_grace;
+    let conn = state.conn.clone();
+    // Small requests stall about 40 ms on delayed ACKs without TCP_NODELAY.
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let server = axum::serve(listener, app(state)).with_graceful_shutdown(async move {
+        let _ = stop_rx.wait_for(|stop| *stop).await;
+    });
+    // Boxed so that it can be dropped (cutting the remaining connections) after the grace.
+    let mut server = Box::pin(std::future::IntoFuture::into_future(server));
+    tokio::select! {
+        result = &mut server => return result,
+        _ = shutdown => {}
+    }
+    tracing::info!(
+        grace_secs = grace.as_secs(),
+        "shutting down: no new requests; waiting for those in flight"
+    );
+    let _ = stop_tx.send(true);
+    let result = match tokio::time::timeout(grace, &mut server).await {
+        Ok(result) => result,
+        Err(_) => {
+            tracing::warn!("shutdown grace over: stopping the requests still in flight");
+            Ok(())
+        }
+    };
+    drop(server);
+    let late = conn.finish_cleanup(Duration::from_secs(10)).await;
+    if late > 0 {
+        tracing::warn!(late, "some multipart uploads could not be aborted in time");
+    }
+    result
+}

@@ -1,0 +1,227 @@
+//! The one middleware every request passes, in this order: request id, bearer token,
+//! upload size, concurrency slot, time limit, then (on the way out) the error body, metrics
+//! and one log line. Probes (`/health`, `/ready`, `/openapi.json`) skip the token and the
+//! concurrency slot so that a busy or locked-down service can still be checked.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use futures::StreamExt;
+
+use crate::error::{ApiCode, ApiError};
+use crate::{AppState, REQUEST_ID_HEADER};
+
+/// Routes served without a token or a concurrency slot.
+const PUBLIC: [&str; 3] = ["/health", "/ready", "/openapi.json"];
+
+/// The request's id, in its extensions for handlers that log.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+/// Set when the request body went past the upload limit, so that whatever error the
+/// handler made of the cut-off body is reported as `PayloadTooLarge`.
+#[derive(Debug, Clone, Default)]
+pub struct BodyCut(pub Arc<AtomicBool>);
+
+/// The fallback for unknown paths.
+pub async fn not_found() -> ApiError {
+    ApiError::new(ApiCode::NotFound, "no such endpoint; see GET /openapi.json for the API")
+}
+
+/// A request id: the caller's, when it is a short token, else a fresh one.
+fn request_id(req: &Request) -> String {
+    req.headers()
+        .get(REQUEST_ID_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|id| {
+            !id.is_empty()
+                && id.len() <= 64
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        })
+        .map(str::to_string)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string())
+}
+
+fn bearer(req: &Request) -> Option<&str> {
+    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+/// The middleware itself.
+pub async fn around_request(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let id = request_id(&req);
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
+    let method = req.method().as_str().to_string();
+    let public = PUBLIC.contains(&route.as_str());
+    req.extensions_mut().insert(RequestId(id.clone()));
+    state.metrics.in_flight(1);
+
+    let mut permit = None;
+    let response = if !public && !state.token_matches(bearer(&req)) {
+        let mut r = ApiError::new(
+            ApiCode::Unauthorized,
+            "send the service's token as `Authorization: Bearer TOKEN`",
+        )
+        .into_response();
+        r.headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        r
+    } else if declared_length(&req).is_some_and(|n| n > state.limits.max_upload_bytes) {
+        too_large(state.limits.max_upload_bytes).into_response()
+    } else {
+        if !public {
+            // Waiting (rather than refusing) smooths bursts; the time limit bounds the wait.
+            permit = tokio::time::timeout(state.limits.request_timeout, state.permits.clone().acquire_owned())
+                .await
+                .ok()
+                .and_then(Result::ok);
+        }
+        let cut = BodyCut::default();
+        req.extensions_mut().insert(cut.clone());
+        let req = count_and_limit_body(req, &state, &cut);
+        let mut response = match tokio::time::timeout(state.limits.request_timeout, next.run(req)).await {
+            Ok(r) => r,
+            Err(_) => ApiError::from(s3_connector::Error::new(
+                s3_connector::ErrorCode::Timeout,
+                format!(
+                    "the request took longer than {} s; raise --request-timeout for large transfers",
+                    state.limits.request_timeout.as_secs()
+                ),
+            ))
+            .into_response(),
+        };
+        if cut.0.load(Ordering::SeqCst) {
+            // Whatever the handler made of the cut-off body, the cause was its size.
+            response = too_large(state.limits.max_upload_bytes).into_response();
+        }
+        response
+    };
+    let mut response = render_error(response, &state, &id, &route);
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert(REQUEST_ID_HEADER, v);
+    }
+    let status = response.status().as_u16();
+    let elapsed = started.elapsed();
+    state.metrics.request(&route, &method, status, elapsed);
+    tracing::info!(
+        request_id = %id,
+        method = %method,
+        route = %route,
+        status,
+        millis = elapsed.as_millis() as u64,
+        "request"
+    );
+    finish_body(response, state, permit)
+}
+
+fn declared_length(req: &Request) -> Option<u64> {
+    req.headers().get(header::CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
+}
+
+fn too_large(limit: u64) -> ApiError {
+    ApiError::new(
+        ApiCode::PayloadTooLarge,
+        format!("the body is larger than this service's limit of {limit} bytes"),
+    )
+}
+
+/// Counts request body bytes and cuts the body off past the upload limit.
+fn count_and_limit_body(req: Request, state: &AppState, cut: &BodyCut) -> Request {
+    let (parts, body) = req.into_parts();
+    let limit = state.limits.max_upload_bytes;
+    let state = state.clone();
+    let cut = cut.0.clone();
+    let mut seen = 0u64;
+    let stream = body.into_data_stream().map(move |chunk| {
+        let chunk = chunk.map_err(std::io::Error::other)?;
+        seen += chunk.len() as u64;
+        state.metrics.add_bytes_in(chunk.len() as u64);
+        if seen > limit {
+            cut.store(true, Ordering::SeqCst);
+            return Err(std::io::Error::other("the body is larger than the upload limit"));
+        }
+        Ok(chunk)
+    });
+    Request::from_parts(parts, Body::from_stream(stream))
+}
+
+/// Turns an [`ApiError`] extension into the JSON body: `{"error": {code, message, requestId}}`,
+/// and for Camunda's `/v2` routes also the RFC 9457 problem members its clients read.
+fn render_error(response: Response, state: &AppState, id: &str, route: &str) -> Response {
+    let status = response.status();
+    let error = match response.extensions().get::<ApiError>() {
+        Some(e) => e.clone(),
+        // Responses axum made itself (a wrong method) get the same shape as ours.
+        None if status == StatusCode::METHOD_NOT_ALLOWED => {
+            ApiError::new(ApiCode::MethodNotAllowed, "this endpoint does not take that method")
+        }
+        None => return response,
+    };
+    state.metrics.error(error.code.as_str());
+    if error.code.status().is_server_error() {
+        tracing::error!(request_id = %id, code = error.code.as_str(), message = %error.message, "request failed");
+    }
+    let message = error.public_message(id);
+    let mut body = serde_json::json!({
+        "error": {"code": error.code.as_str(), "message": message, "requestId": id}
+    });
+    let mut content_type = "application/json";
+    if route.starts_with("/v2/") {
+        content_type = "application/problem+json";
+        if let Some(obj) = body.as_object_mut() {
+            obj.insert("type".into(), "about:blank".into());
+            obj.insert("title".into(), error.code.as_str().into());
+            obj.insert("status".into(), error.code.status().as_u16().into());
+            obj.insert("detail".into(), message.into());
+            obj.insert("instance".into(), route.into());
+        }
+    }
+    let mut rendered = (error.code.status(), body.to_string()).into_response();
+    for (name, value) in response.headers() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            rendered.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    rendered
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    rendered
+}
+
+/// Counts response bytes, and holds the concurrency slot and the in-flight count until the
+/// body has been sent: a download is in flight until its last byte.
+fn finish_body(response: Response, state: AppState, permit: Option<tokio::sync::OwnedSemaphorePermit>) -> Response {
+    struct Done {
+        state: AppState,
+        // Released when the body is done with, together with the in-flight count.
+        _permit: Option<tokio::sync::OwnedSemaphorePermit>,
+    }
+    impl Drop for Done {
+        fn drop(&mut self) {
+            self.state.metrics.in_flight(-1);
+        }
+    }
+    let (parts, body) = response.into_parts();
+    let done = Done { state, _permit: permit };
+    let stream = body.into_data_stream().map(move |chunk| {
+        if let Ok(c) = &chunk {
+            done.state.metrics.add_bytes_out(c.len() as u64);
+        }
+        chunk
+    });
+    Response::from_parts(parts, Body::from_stream(stream))
+}
