@@ -79,17 +79,19 @@ pub async fn post_action(State(state): State<AppState>, req: Request) -> Result<
 
 /// Reads a whole JSON body, refusing one larger than `limit`.
 pub async fn read_json_body(body: Body, limit: usize) -> Result<bytes::Bytes, ApiError> {
-    axum::body::to_bytes(body, limit).await.map_err(|e| {
-        // The only failures are the limit and a broken body; both are the caller's to fix.
-        if std::error::Error::source(&e).is_some_and(|s| s.to_string().contains("length limit")) {
-            ApiError::new(
+    let mut stream = body.into_data_stream();
+    let mut text = bytes::BytesMut::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| ApiError::invalid_input("body", format!("cannot read the request body: {e}")))?;
+        if text.len() + chunk.len() > limit {
+            return Err(ApiError::new(
                 ApiCode::PayloadTooLarge,
                 format!("the JSON body is larger than this service's limit of {limit} bytes"),
-            )
-        } else {
-            ApiError::invalid_input("body", format!("cannot read the request body: {e}"))
+            ));
         }
-    })
+        text.extend_from_slice(&chunk);
+    }
+    Ok(text.freeze())
 }
 
 fn parse_action(bytes: &[u8]) -> Result<Action, ApiError> {

@@ -1,0 +1,160 @@
+//! A running service for tests: the embedded S3 store, a document store, and the app served
+//! on a real socket on 127.0.0.1, stopped when dropped.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use s3_connector::documents::external::ExternalFetch;
+use s3_connector::documents::DocumentStore;
+use s3_connector::{ConnectionSettings, Connector, Secret};
+use s3_connector_embedded::{EmbeddedOptions, EmbeddedStore};
+use s3_connector_server::{AppState, Limits, ServerConfig};
+
+/// The token test services require.
+pub const TOKEN: &str = "s3cr3t-t0ken-for-tests";
+
+/// An S3 store the services talk to.
+pub struct S3 {
+    pub conn: Connector,
+    pub settings: ConnectionSettings,
+    /// The store's data directory: s3s-fs keeps unfinished multipart uploads there as files.
+    pub data_dir: std::path::PathBuf,
+    _store: EmbeddedStore,
+    _dir: tempfile::TempDir,
+}
+
+/// Starts the embedded store in a fresh directory.
+pub async fn s3() -> S3 {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = EmbeddedStore::start(EmbeddedOptions::new(dir.path().join("s3")))
+        .await
+        .expect("embedded store");
+    let settings = ConnectionSettings {
+        endpoint: Some(store.endpoint()),
+        region: Some("us-east-1".into()),
+        access_key_id: Some(store.access_key().into()),
+        secret_access_key: Some(Secret::new(store.secret_key())),
+        max_attempts: Some(2),
+        ..Default::default()
+    };
+    let conn = Connector::connect(settings.clone()).await.expect("connect");
+    S3 {
+        conn,
+        settings,
+        data_dir: store.data_dir().to_path_buf(),
+        _store: store,
+        _dir: dir,
+    }
+}
+
+/// A service on a socket; dropping it shuts the service down.
+pub struct Service {
+    pub addr: SocketAddr,
+    pub base: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    pub done: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+impl Service {
+    /// Asks the service to stop, as Ctrl-C would; returns the serving task.
+    pub fn shutdown(&mut self) -> tokio::task::JoinHandle<std::io::Result<()>> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.done.take().expect("not yet shut down")
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// Serves `conn` and `documents` with `limits`, requiring [`TOKEN`] when `token` is set.
+/// Secrets for jobs come from `secrets`.
+pub async fn serve(
+    conn: Connector,
+    documents: Arc<dyn DocumentStore>,
+    limits: Limits,
+    token: bool,
+    secrets: Vec<(&'static str, String)>,
+) -> Service {
+    let config = ServerConfig {
+        token: token.then(|| Secret::new(TOKEN)),
+        limits,
+    };
+    let lookup = move |name: &str| secrets.iter().find(|(n, _)| *n == name).map(|(_, v)| v.clone());
+    let state = AppState::with_secrets(
+        conn,
+        documents,
+        ExternalFetch::from_env().expect("external"),
+        config,
+        Box::new(lookup),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let done = tokio::spawn(s3_connector_server::serve(listener, state, async move {
+        let _ = rx.await;
+    }));
+    Service {
+        addr,
+        base: format!("http://{addr}"),
+        stop: Some(tx),
+        done: Some(done),
+    }
+}
+
+/// An HTTP client that sends the test token.
+pub fn client() -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {TOKEN}").parse().expect("header"),
+    );
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .expect("client")
+}
+
+/// Deterministic pseudo-random bytes.
+pub fn bytes(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+impl S3 {
+    /// Unfinished multipart uploads (s3s-fs has no ListMultipartUploads; they are files).
+    pub fn unfinished_uploads(&self) -> Vec<String> {
+        std::fs::read_dir(&self.data_dir)
+            .expect("ls data dir")
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.contains(".upload"))
+            .collect()
+    }
+
+    /// Asserts that `bucket/key` does not exist and no multipart upload is unfinished.
+    pub async fn assert_nothing_left(&self, bucket: &str, key: &str) {
+        let head = self.conn.client().head_object().bucket(bucket).key(key).send().await;
+        assert!(head.is_err(), "{key} exists");
+        assert_eq!(
+            self.unfinished_uploads(),
+            Vec::<String>::new(),
+            "unfinished uploads left"
+        );
+    }
+}
