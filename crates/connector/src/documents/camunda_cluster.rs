@@ -10,6 +10,9 @@
 use serde_json::Value;
 use tokio::io::AsyncRead;
 
+use std::sync::Arc;
+
+use crate::camunda::auth::ClusterAuth;
 use crate::config::Secret;
 use crate::documents::store::{
     check_document_id, check_expiry, parse_expiry, DocumentReader, DocumentStore, VerifyingReader,
@@ -21,7 +24,7 @@ use crate::error::{Error, ErrorCode, Result};
 pub struct CamundaClusterStore {
     base_url: String,
     store_id: Option<String>,
-    token: Option<Secret>,
+    auth: Arc<ClusterAuth>,
     client: reqwest::Client,
 }
 
@@ -35,7 +38,7 @@ impl std::fmt::Debug for CamundaClusterStore {
                     .unwrap_or_default(),
             )
             .field("store_id", &self.store_id)
-            .field("token", &self.token)
+            .field("auth", &self.auth)
             .finish()
     }
 }
@@ -45,6 +48,16 @@ impl CamundaClusterStore {
     /// the cluster store new documents go to (the cluster's default when `None`); `token` is
     /// sent as a bearer token.
     pub fn new(base_url: &str, store_id: Option<String>, token: Option<Secret>) -> Result<Self> {
+        let auth = match token {
+            Some(t) => ClusterAuth::Bearer(t),
+            None => ClusterAuth::None,
+        };
+        Self::with_auth(base_url, store_id, Arc::new(auth))
+    }
+
+    /// As [`new`](Self::new), authenticating as `auth` says (e.g. OAuth, shared with a job
+    /// worker so that both use one token).
+    pub fn with_auth(base_url: &str, store_id: Option<String>, auth: Arc<ClusterAuth>) -> Result<Self> {
         let url = reqwest::Url::parse(base_url)
             // Not echoed: a URL may carry credentials.
             .map_err(|e| Error::invalid_input("documents", format!("the cluster URL is not a URL: {e}")))?;
@@ -62,17 +75,17 @@ impl CamundaClusterStore {
         Ok(CamundaClusterStore {
             base_url: base_url.trim_end_matches('/').to_string(),
             store_id,
-            token,
+            auth,
             client,
         })
     }
 
-    fn request(&self, method: reqwest::Method, url: &str) -> reqwest::RequestBuilder {
+    async fn request(&self, method: reqwest::Method, url: &str) -> Result<reqwest::RequestBuilder> {
         let req = self.client.request(method, url);
-        match &self.token {
+        Ok(match self.auth.token().await? {
             Some(t) => req.bearer_auth(t.expose()),
             None => req,
-        }
+        })
     }
 
     fn document_url(&self, id: &str) -> String {
@@ -141,9 +154,11 @@ impl DocumentStore for CamundaClusterStore {
         let metadata_part = reqwest::multipart::Part::text(meta_json)
             .mime_str("application/json")
             .map_err(|e| Error::new(ErrorCode::ServiceError, e.to_string()))?;
+        // Metadata first: a server that needs it before storing the content (as ours does)
+        // can then stream the file straight through instead of spooling it.
         let form = reqwest::multipart::Form::new()
-            .part("file", file)
-            .part("metadata", metadata_part);
+            .part("metadata", metadata_part)
+            .part("file", file);
         let mut url = format!("{}/v2/documents", self.base_url);
         if let Some(store) = &self.store_id {
             url = format!(
@@ -154,6 +169,7 @@ impl DocumentStore for CamundaClusterStore {
         let what = "POST /v2/documents";
         let resp = self
             .request(reqwest::Method::POST, &url)
+            .await?
             .multipart(form)
             .send()
             .await
@@ -191,6 +207,7 @@ impl DocumentStore for CamundaClusterStore {
         let what = format!("GET /v2/documents/{}", reference.document_id);
         let resp = self
             .request(reqwest::Method::GET, url.as_str())
+            .await?
             .send()
             .await
             .map_err(|e| send_error(&what, e))?;
@@ -231,6 +248,7 @@ impl DocumentStore for CamundaClusterStore {
         let what = format!("DELETE /v2/documents/{document_id}");
         let resp = self
             .request(reqwest::Method::DELETE, &url)
+            .await?
             .send()
             .await
             .map_err(|e| send_error(&what, e))?;

@@ -1,0 +1,286 @@
+//! The job worker against a fake cluster on loopback: outcomes reported per the job envelope,
+//! OAuth, jobTimeout, deadlines, an unreachable cluster, shutdown, and two competing workers.
+//! Every exchange with the fake is checked against Camunda's published API schemas.
+
+mod support;
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use serde_json::json;
+use support::jobs_cluster::{self, JobState};
+use support::{check_shapes, s3, start_worker};
+
+const TYPE: &str = s3_connector_worker::DEFAULT_JOB_TYPE;
+
+#[tokio::test]
+async fn outcomes_are_reported_as_the_job_envelope_decides() {
+    let s3 = s3().await;
+    let cluster = jobs_cluster::start().await;
+    let docs = support::documents_cluster::start().await;
+    let inline = json!({"camunda.document.type": "inline", "content": "hello from a job", "name": "hello.txt"});
+    let upload = cluster.add_job(
+        TYPE,
+        s3.variables(
+            "uploadObject",
+            json!({"bucket": "jobs", "key": "hello.txt", "document": inline}),
+        ),
+        json!({"resultVariable": "uploaded", "jobTimeout": "PT2M"}),
+        3,
+    );
+    let missing = cluster.add_job(
+        TYPE,
+        s3.variables("downloadObject", json!({"bucket": "jobs", "key": "missing.txt"})),
+        json!({"retryBackoff": "PT0.2S"}),
+        2,
+    );
+    let thrown = cluster.add_job(
+        TYPE,
+        s3.variables("downloadObject", json!({"bucket": "jobs", "key": "missing.txt"})),
+        json!({"errorExpression": "=if error.code = \"NoSuchKey\" then bpmnError(\"NOT_FOUND\", error.message) else null"}),
+        3,
+    );
+    let bad_input = cluster.add_job(
+        TYPE,
+        s3.variables("uploadObject", json!({"bucket": "jobs"})),
+        json!({}),
+        3,
+    );
+    let worker = start_worker(&cluster, &docs, "w1", s3.secret(), |_| {}).await;
+    assert!(
+        cluster.wait_for(Duration::from_secs(30), |c| c.all_ended()).await,
+        "jobs did not end: {:?}",
+        cluster.inner.jobs.lock().expect("lock")
+    );
+    let report = worker.stop().await;
+
+    let JobState::Completed(vars) = cluster.job(&upload).state else {
+        panic!("upload: {:?}", cluster.job(&upload));
+    };
+    assert_eq!(vars["uploaded"]["key"], "hello.txt", "{vars}");
+    let stored = s3
+        .conn
+        .client()
+        .get_object()
+        .bucket("jobs")
+        .key("hello.txt")
+        .send()
+        .await
+        .expect("uploaded");
+    let body = stored.body.collect().await.expect("body").into_bytes();
+    assert_eq!(&body[..], b"hello from a job");
+    // jobTimeout moved the deadline before the job ran.
+    assert!(
+        cluster.job(&upload).history.iter().any(|h| h == "timeout 120000"),
+        "{:?}",
+        cluster.job(&upload).history
+    );
+
+    // Retried with the header's backoff until the retries ran out: an incident.
+    let m = cluster.job(&missing);
+    assert_eq!(m.activations, 2, "{m:?}");
+    let JobState::Incident(failure) = &m.state else {
+        panic!("missing: {m:?}")
+    };
+    assert_eq!(failure["retries"], 0);
+    assert_eq!(failure["variables"]["error"]["code"], "NoSuchKey", "{failure}");
+    assert!(m.history[1].contains("\"retryBackOff\":200"), "{:?}", m.history);
+
+    let JobState::BpmnError(thrown) = cluster.job(&thrown).state else {
+        panic!("thrown: {:?}", cluster.job(&thrown))
+    };
+    assert_eq!(thrown["errorCode"], "NOT_FOUND");
+    let JobState::Incident(bad) = cluster.job(&bad_input).state else {
+        panic!("bad input: {:?}", cluster.job(&bad_input))
+    };
+    assert_eq!(bad["retries"], 0, "invalid input is not retried: {bad}");
+
+    assert_eq!(
+        (report.completed, report.bpmn_errors, report.failed),
+        (1, 1, 3),
+        "{report:?}"
+    );
+    assert_eq!(cluster.violations(), Vec::<String>::new());
+    // One OAuth token served every call.
+    assert_eq!(cluster.inner.token_fetches.load(Ordering::SeqCst), 1);
+    // The secret key never reached the cluster.
+    let exchanges = serde_json::to_string(&*cluster.inner.exchanges.lock().expect("lock")).expect("json");
+    assert!(!exchanges.contains(&s3.secret()));
+    check_shapes(&cluster).await;
+}
+
+#[tokio::test]
+async fn downloaded_documents_go_to_the_clusters_document_api() {
+    let s3 = s3().await;
+    s3.conn
+        .client()
+        .put_object()
+        .bucket("jobs")
+        .key("report.pdf")
+        .body(b"%PDF-1.7 not really".to_vec().into())
+        .content_type("application/pdf")
+        .send()
+        .await
+        .expect("put");
+    let cluster = jobs_cluster::start().await;
+    let docs = support::documents_cluster::start().await;
+    let mut variables = s3.variables("downloadObject", json!({"bucket": "jobs", "key": "report.pdf"}));
+    variables["documentReturnFormat"] = json!({"choice": "DOCUMENT"});
+    let key = cluster.add_job(
+        TYPE,
+        variables,
+        json!({"resultExpression": "={doc: element.document}"}),
+        3,
+    );
+    let worker = start_worker(&cluster, &docs, "w1", s3.secret(), |_| {}).await;
+    assert!(cluster.wait_for(Duration::from_secs(20), |c| c.all_ended()).await);
+    worker.stop().await;
+    let JobState::Completed(vars) = cluster.job(&key).state else {
+        panic!("{:?}", cluster.job(&key))
+    };
+    let reference = &vars["doc"];
+    assert_eq!(reference["camunda.document.type"], "camunda", "{vars}");
+    // Read it back through the cluster's API, as the next task in the process would.
+    let id = reference["documentId"].as_str().expect("id");
+    let store = reference["storeId"].as_str().expect("store");
+    let got = reqwest::Client::new()
+        .get(format!("{docs}/v2/documents/{id}?storeId={store}"))
+        .bearer_auth(jobs_cluster::TOKEN)
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(got.status(), 200);
+    assert_eq!(&got.bytes().await.expect("body")[..], b"%PDF-1.7 not really");
+    check_shapes(&cluster).await;
+}
+
+#[tokio::test]
+async fn an_unreachable_cluster_is_retried_with_backoff() {
+    let s3 = s3().await;
+    let cluster = jobs_cluster::start().await;
+    let docs = support::documents_cluster::start().await;
+    cluster.inner.unavailable.store(true, Ordering::SeqCst);
+    let key = cluster.add_job(
+        TYPE,
+        s3.variables("deleteObject", json!({"bucket": "jobs", "key": "nothing"})),
+        json!({}),
+        3,
+    );
+    let worker = start_worker(&cluster, &docs, "w1", s3.secret(), |_| {}).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let attempts = cluster.inner.activation_calls.load(Ordering::SeqCst);
+    // 100 ms doubling: about 4 attempts in 1.5 s; a worker that spins would make hundreds.
+    assert!((2..=8).contains(&attempts), "{attempts} activation attempts in 1.5 s");
+    cluster.inner.unavailable.store(false, Ordering::SeqCst);
+    assert!(cluster.wait_for(Duration::from_secs(20), |c| c.all_ended()).await);
+    let report = worker.stop().await;
+    assert!(matches!(cluster.job(&key).state, JobState::Completed(_)));
+    assert_eq!(report.completed, 1);
+}
+
+/// An S3 endpoint that accepts connections and never answers: jobs against it hang.
+async fn black_hole() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    format!("http://{addr}")
+}
+
+#[tokio::test]
+async fn shutdown_hands_running_jobs_back_and_deadlines_stop_them() {
+    let s3 = s3().await;
+    let hole = black_hole().await;
+    let cluster = jobs_cluster::start().await;
+    let docs = support::documents_cluster::start().await;
+    let mut variables = s3.variables("deleteObject", json!({"bucket": "jobs", "key": "k"}));
+    variables["configuration"]["endpoint"] = json!(hole);
+    let stuck = cluster.add_job(TYPE, variables.clone(), json!({}), 3);
+
+    // Shutdown with a short grace: the job is handed back with its retries unchanged.
+    let worker = start_worker(&cluster, &docs, "w1", s3.secret(), |c| {
+        c.shutdown_grace = Duration::from_millis(300);
+    })
+    .await;
+    assert!(
+        cluster
+            .wait_for(Duration::from_secs(10), |c| c.job(&stuck).activations == 1)
+            .await
+    );
+    let report = worker.stop().await;
+    assert_eq!(report.released, 1, "{report:?}");
+    let job = cluster.job(&stuck);
+    assert!(matches!(job.state, JobState::Activatable { .. }), "{job:?}");
+    assert_eq!(job.retries, 3, "{job:?}");
+    assert!(job.history.last().is_some_and(|h| h.contains("handed back")), "{job:?}");
+
+    // A job still running at its deadline is stopped and failed with one retry less, before
+    // the lease runs out, so that no other worker can take it while it still runs.
+    let worker = start_worker(&cluster, &docs, "w2", s3.secret(), |c| {
+        c.job_timeout = Duration::from_millis(2500);
+    })
+    .await;
+    assert!(
+        cluster
+            .wait_for(Duration::from_secs(10), |c| c.job(&stuck).retries == 2)
+            .await,
+        "{:?}",
+        cluster.job(&stuck)
+    );
+    worker.stop().await;
+    let job = cluster.job(&stuck);
+    assert!(job.history.iter().any(|h| h.contains("end of its timeout")), "{job:?}");
+    assert_eq!(cluster.violations(), Vec::<String>::new());
+    check_shapes(&cluster).await;
+}
+
+#[tokio::test]
+async fn two_workers_never_do_a_job_twice() {
+    let s3 = s3().await;
+    let cluster = jobs_cluster::start().await;
+    let docs = support::documents_cluster::start().await;
+    let keys: Vec<String> = (0..40)
+        .map(|i| {
+            let doc = json!({"camunda.document.type": "inline", "content": format!("job {i}"), "name": "x.txt"});
+            cluster.add_job(
+                TYPE,
+                s3.variables(
+                    "uploadObject",
+                    json!({"bucket": "jobs", "key": format!("many/{i:02}.txt"), "document": doc}),
+                ),
+                json!({}),
+                3,
+            )
+        })
+        .collect();
+    let a = start_worker(&cluster, &docs, "worker-a", s3.secret(), |c| c.max_jobs = 4).await;
+    let b = start_worker(&cluster, &docs, "worker-b", s3.secret(), |c| c.max_jobs = 4).await;
+    assert!(cluster.wait_for(Duration::from_secs(60), |c| c.all_ended()).await);
+    let (ra, rb) = (a.stop().await, b.stop().await);
+    assert_eq!(ra.completed + rb.completed, 40, "{ra:?} {rb:?}");
+    assert!(
+        ra.completed > 0 && rb.completed > 0,
+        "both workers took jobs: {ra:?} {rb:?}"
+    );
+    for key in &keys {
+        let job = cluster.job(key);
+        assert_eq!(job.activations, 1, "{job:?}");
+        assert!(matches!(job.state, JobState::Completed(_)), "{job:?}");
+    }
+    assert_eq!(cluster.violations(), Vec::<String>::new());
+    let listed = s3
+        .conn
+        .client()
+        .list_objects_v2()
+        .bucket("jobs")
+        .prefix("many/")
+        .send()
+        .await
+        .expect("list");
+    assert_eq!(listed.contents().len(), 40);
+    check_shapes(&cluster).await;
+}
