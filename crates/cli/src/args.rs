@@ -295,6 +295,11 @@ pub enum Command {
         after_help = "Examples:\n  s3-connector serve\n  S3_CONNECTOR_TOKEN=change-me s3-connector --endpoint https://s3.eu-central-1.amazonaws.com --documents s3:docs-bucket/documents serve --listen 0.0.0.0:8080\n\nWith no S3 connection configured (no --endpoint, --profile, --config, AWS_* variables), it starts the embedded store under\n--data and keeps documents there too. Without a token it listens on loopback only. See docs/http-api.md."
     )]
     Serve(ServeArgs),
+    /// Run a Camunda 8 job worker for io.camunda:aws-s3:1 jobs over the cluster's REST API.
+    #[command(
+        after_help = "Examples:\n  s3-connector worker --cluster http://localhost:8080\n  CAMUNDA_CLIENT_SECRET=... s3-connector worker --cluster https://bru-2.zeebe.camunda.io/CLUSTER_ID --oauth-url https://login.cloud.camunda.io/oauth/token --client-id ID --audience zeebe.camunda.io\n\nDocuments go to the cluster's own document API unless --documents says otherwise. See docs/deployment.md."
+    )]
+    Worker(WorkerArgs),
     /// Store, read and delete documents in the document store (--documents).
     #[command(subcommand)]
     Documents(DocumentsCommand),
@@ -536,6 +541,7 @@ impl Command {
             Command::Exec { .. }
             | Command::ServeS3 { .. }
             | Command::Serve(_)
+            | Command::Worker(_)
             | Command::Demo
             | Command::Documents(_)
             | Command::Job { .. }
@@ -578,4 +584,54 @@ pub struct ServeArgs {
     /// Seconds in-flight requests may still run after Ctrl-C or SIGTERM.
     #[arg(long, default_value_t = 30, value_name = "SECS")]
     pub shutdown_grace: u64,
+}
+
+/// `s3-connector worker`.
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    /// The cluster's REST address, e.g. http://localhost:8080.
+    #[arg(long, env = "CAMUNDA_REST_ADDRESS", value_name = "URL")]
+    pub cluster: String,
+    /// The job type to take.
+    #[arg(long, default_value = "io.camunda:aws-s3:1", value_name = "TYPE")]
+    pub job_type: String,
+    /// The worker's name, shown in Operate (default: s3-connector-HOSTNAME).
+    #[arg(long, value_name = "NAME")]
+    pub worker_name: Option<String>,
+    /// Seconds an activated job is this worker's before the cluster may hand it to another.
+    #[arg(long, default_value_t = 300, value_name = "SECS")]
+    pub job_timeout: u64,
+    /// Jobs run at once.
+    #[arg(long, default_value_t = 8, value_name = "N")]
+    pub max_jobs: usize,
+    /// Seconds one activation request waits for jobs.
+    #[arg(long, default_value_t = 20, value_name = "SECS")]
+    pub poll_timeout: u64,
+    /// Seconds running jobs may still finish after Ctrl-C or SIGTERM; the rest are handed back.
+    #[arg(long, default_value_t = 30, value_name = "SECS")]
+    pub shutdown_grace: u64,
+    /// OAuth token endpoint; without it, no authentication (a local cluster) or --token.
+    #[arg(long, env = "CAMUNDA_OAUTH_URL", value_name = "URL")]
+    pub oauth_url: Option<String>,
+    /// OAuth client id.
+    #[arg(long, env = "CAMUNDA_CLIENT_ID", value_name = "ID")]
+    pub client_id: Option<String>,
+    /// OAuth client secret. Prefer the environment variable: flags show in `ps`.
+    #[arg(long, env = "CAMUNDA_CLIENT_SECRET", hide_env_values = true, value_name = "SECRET")]
+    pub client_secret: Option<String>,
+    /// OAuth audience (zeebe.camunda.io on SaaS).
+    #[arg(long, env = "CAMUNDA_TOKEN_AUDIENCE", value_name = "AUDIENCE")]
+    pub audience: Option<String>,
+    /// OAuth scope.
+    #[arg(long, env = "CAMUNDA_TOKEN_SCOPE", value_name = "SCOPE")]
+    pub scope: Option<String>,
+    /// A fixed bearer token instead of OAuth.
+    #[arg(
+        long,
+        env = "CAMUNDA_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN",
+        conflicts_with = "oauth_url"
+    )]
+    pub token: Option<String>,
 }

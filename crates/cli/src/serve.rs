@@ -10,6 +10,9 @@ use s3_connector_server::{AppState, Limits, ServerConfig};
 
 use crate::args::{Global, ServeArgs};
 
+/// Parts in flight per transfer in the service, unless configured.
+pub const SERVICE_CONCURRENCY: usize = 4;
+
 /// The token from `--token`/`S3_CONNECTOR_TOKEN` or `--token-file`; a blank one is refused.
 pub fn token(inline: Option<&str>, file: Option<&std::path::Path>) -> Result<Option<Secret>, Error> {
     let text = match (inline, file) {
@@ -78,7 +81,15 @@ pub async fn run(g: &Global, args: &ServeArgs) -> Result<(), Error> {
         false => Some(args.data.join("s3")),
     };
     // Kept alive while serving; dropping it stops the embedded store.
-    let (settings, _store) = crate::settings(g, embedded).await?;
+    let (mut settings, _store) = crate::settings(g, embedded).await?;
+    if settings.transfer.is_none() {
+        // A service runs many transfers at once: 4 parts in flight per transfer (not the CLI's
+        // 8) keeps a 1 GiB upload, embedded store included, under 128 MiB.
+        settings.transfer = Some(s3_connector::TransferSettings {
+            concurrency: SERVICE_CONCURRENCY,
+            ..Default::default()
+        });
+    }
     let conn = Connector::connect(settings).await?;
     let spec = g
         .documents

@@ -722,3 +722,70 @@ async fn shutdown_lets_an_upload_in_flight_finish() {
     // Stopped: no new connections.
     assert!(reqwest::get(format!("{}/health", svc.base)).await.is_err());
 }
+
+#[tokio::test]
+async fn two_services_share_an_s3_document_store() {
+    let s3 = s3().await;
+    s3.conn
+        .client()
+        .create_bucket()
+        .bucket("shared-docs")
+        .send()
+        .await
+        .expect("bucket");
+    let store = || -> Arc<dyn s3_connector::documents::DocumentStore> {
+        Arc::new(s3_connector::documents::S3Store::new(s3.conn.clone(), "shared-docs", "documents/").expect("store"))
+    };
+    let a = serve(s3.conn.clone(), store(), Limits::default(), true, vec![]).await;
+    let b = serve(s3.conn.clone(), store(), Limits::default(), true, vec![]).await;
+    let c = client();
+    // 20 documents created concurrently, alternating between the two services.
+    let creates = (0..20).map(|i| {
+        let base = if i % 2 == 0 { a.base.clone() } else { b.base.clone() };
+        let c = c.clone();
+        async move {
+            let form = reqwest::multipart::Form::new().part(
+                "file",
+                reqwest::multipart::Part::bytes(bytes(100_000 + i, i as u64)).file_name(format!("d{i}.bin")),
+            );
+            let r: Value = c
+                .post(format!("{base}/v2/documents"))
+                .multipart(form)
+                .send()
+                .await
+                .expect("send")
+                .json()
+                .await
+                .expect("json");
+            (i, r["documentId"].as_str().expect("id").to_string())
+        }
+    });
+    let created = futures::future::join_all(creates).await;
+    // Each is read back in full through the other service.
+    for (i, id) in &created {
+        let other = if i % 2 == 0 { &b.base } else { &a.base };
+        let got = c
+            .get(format!("{other}/v2/documents/{id}"))
+            .send()
+            .await
+            .expect("send")
+            .bytes()
+            .await
+            .expect("body");
+        assert!(got[..] == bytes(100_000 + i, *i as u64)[..], "document {i} differs");
+    }
+    // Deleted through one service, gone for both.
+    let (_, first) = &created[0];
+    c.delete(format!("{}/v2/documents/{first}", b.base))
+        .send()
+        .await
+        .expect("send");
+    for base in [&a.base, &b.base] {
+        let r = c
+            .get(format!("{base}/v2/documents/{first}"))
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(r.status(), 404);
+    }
+}

@@ -1,0 +1,91 @@
+//! `s3-connector worker`: builds a Camunda job worker from the command line and runs it
+//! until Ctrl-C or SIGTERM. The worker itself lives in the `s3-connector-worker` crate.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use s3_connector::camunda::auth::{ClusterAuth, OAuthSettings};
+use s3_connector::documents::external::ExternalFetch;
+use s3_connector::documents::{CamundaClusterStore, DocumentStore};
+use s3_connector::{Connector, Error, Secret};
+use s3_connector_worker::{Worker, WorkerConfig};
+
+use crate::args::{Global, WorkerArgs};
+
+/// The cluster credentials the flags describe.
+fn auth(args: &WorkerArgs) -> Result<ClusterAuth, Error> {
+    match (&args.oauth_url, &args.token) {
+        (Some(url), _) => {
+            let client_id = args
+                .client_id
+                .clone()
+                .ok_or_else(|| Error::invalid_input("client-id", "is required with --oauth-url"))?;
+            let client_secret = args.client_secret.clone().ok_or_else(|| {
+                Error::invalid_input("client-secret", "is required with --oauth-url (CAMUNDA_CLIENT_SECRET)")
+            })?;
+            ClusterAuth::oauth(OAuthSettings {
+                token_url: url.clone(),
+                client_id,
+                client_secret: Secret::new(client_secret),
+                audience: args.audience.clone(),
+                scope: args.scope.clone(),
+            })
+        }
+        (None, Some(token)) => Ok(ClusterAuth::Bearer(Secret::new(token.clone()))),
+        (None, None) => Ok(ClusterAuth::None),
+    }
+}
+
+/// Runs the worker.
+pub async fn run(g: &Global, args: &WorkerArgs) -> Result<(), Error> {
+    let auth = Arc::new(auth(args)?);
+    let cluster = args.cluster.trim_end_matches('/').trim_end_matches("/v2").to_string();
+    let documents: Arc<dyn DocumentStore> = match &g.documents {
+        // The s3 document store needs the global S3 connection; the others do not.
+        Some(spec) => {
+            let conn = match spec.trim().starts_with("s3:") {
+                true => {
+                    let (settings, _) = crate::settings(g, None).await?;
+                    Some(Connector::connect(settings).await?)
+                }
+                false => None,
+            };
+            Arc::from(s3_connector::documents::open_store("documents", spec, conn.as_ref())?)
+        }
+        None => Arc::new(CamundaClusterStore::with_auth(&cluster, None, auth.clone())?),
+    };
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "local".into());
+    let config = WorkerConfig {
+        cluster,
+        job_type: args.job_type.clone(),
+        worker_name: args
+            .worker_name
+            .clone()
+            .unwrap_or_else(|| format!("s3-connector-{host}")),
+        job_timeout: Duration::from_secs(args.job_timeout.max(1)),
+        max_jobs: args.max_jobs,
+        poll_timeout: Duration::from_secs(args.poll_timeout),
+        shutdown_grace: Duration::from_secs(args.shutdown_grace),
+    };
+    eprintln!(
+        "worker {} taking {} jobs from {} ({} at once); documents in store {:?}; Ctrl-C stops",
+        config.worker_name,
+        config.job_type,
+        config.cluster,
+        config.max_jobs,
+        documents.store_id()
+    );
+    let worker = Arc::new(Worker::new(
+        config,
+        auth,
+        documents,
+        ExternalFetch::from_env()?,
+        Box::new(s3_connector::camunda::secrets::from_env),
+    )?);
+    let report = worker.run(crate::serve::stop_signal()).await;
+    eprintln!(
+        "stopped: {} completed, {} failed, {} BPMN errors, {} handed back, {} reports refused",
+        report.completed, report.failed, report.bpmn_errors, report.released, report.rejected
+    );
+    Ok(())
+}
