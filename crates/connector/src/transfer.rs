@@ -574,12 +574,15 @@ async fn pump(
     Ok(written)
 }
 
+/// A stream of an object's bytes, as the store sends them (no copy on the way).
+pub type ObjectStream = std::pin::Pin<Box<dyn futures::Stream<Item = std::io::Result<Bytes>> + Send>>;
+
 /// An object's body, opened for reading, with what the store said about it.
 pub struct OpenedObject {
     /// What is known before the first byte: `size` is the length of the body to come.
     pub info: Downloaded,
-    /// The body; a broken connection surfaces as an `std::io::Error` while reading.
-    pub body: Box<dyn tokio::io::AsyncRead + Send + Unpin>,
+    /// The body; a broken connection surfaces as an `std::io::Error` item.
+    pub body: ObjectStream,
 }
 
 /// Opens an object (or a range) for reading without reading it: a missing object or bucket
@@ -590,9 +593,17 @@ pub async fn open_object(conn: &Connector, bucket: &str, key: &str, range: Optio
     let mut info = Downloaded::default();
     fill_from_get(&mut info, &resp);
     info.size = resp.content_length().map(|l| l as u64).unwrap_or_default();
+    // The SDK's chunks are passed on as they are: an AsyncRead in between would copy each.
+    let body = futures::stream::unfold(resp.body, |mut body| async move {
+        match body.try_next().await {
+            Ok(Some(chunk)) => Some((Ok(chunk), body)),
+            Ok(None) => None,
+            Err(e) => Some((Err(std::io::Error::other(e)), body)),
+        }
+    });
     Ok(OpenedObject {
         info,
-        body: Box::new(resp.body.into_async_read()),
+        body: Box::pin(body),
     })
 }
 

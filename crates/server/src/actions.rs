@@ -287,15 +287,17 @@ async fn run_inner(
 }
 
 /// A `getObject` answer: the bytes, their type and length, and the result as a header.
-fn object_response(result: s3_connector::actions::GetObjectResult, body: Reader) -> Result<Response, ApiError> {
+fn object_response(
+    result: s3_connector::actions::GetObjectResult,
+    body: s3_connector::transfer::ObjectStream,
+) -> Result<Response, ApiError> {
     let text = serde_json::to_string(&result).map_err(|e| {
         Error::new(
             s3_connector::ErrorCode::ServiceError,
             format!("cannot encode the result: {e}"),
         )
     })?;
-    let stream = tokio_util::io::ReaderStream::with_capacity(body, 64 * 1024);
-    let mut response = Response::new(Body::from_stream(stream));
+    let mut response = Response::new(Body::from_stream(body));
     let headers = response.headers_mut();
     let content_type = result
         .content_type

@@ -205,23 +205,56 @@ fn render_error(response: Response, state: &AppState, id: &str, route: &str) -> 
 /// Counts response bytes, and holds the concurrency slot and the in-flight count until the
 /// body has been sent: a download is in flight until its last byte.
 fn finish_body(response: Response, state: AppState, permit: Option<tokio::sync::OwnedSemaphorePermit>) -> Response {
-    struct Done {
-        state: AppState,
-        // Released when the body is done with, together with the in-flight count.
-        _permit: Option<tokio::sync::OwnedSemaphorePermit>,
-    }
-    impl Drop for Done {
-        fn drop(&mut self) {
-            self.state.metrics.in_flight(-1);
-        }
-    }
     let (parts, body) = response.into_parts();
-    let done = Done { state, _permit: permit };
-    let stream = body.into_data_stream().map(move |chunk| {
-        if let Ok(c) = &chunk {
-            done.state.metrics.add_bytes_out(c.len() as u64);
-        }
-        chunk
+    let body = Body::new(Tracked {
+        inner: body,
+        done: Done { state, _permit: permit },
     });
-    Response::from_parts(parts, Body::from_stream(stream))
+    Response::from_parts(parts, body)
+}
+
+/// Released with the response body: the slot and the in-flight count.
+struct Done {
+    state: AppState,
+    // Released when the body is done with, together with the in-flight count.
+    _permit: Option<tokio::sync::OwnedSemaphorePermit>,
+}
+
+impl Drop for Done {
+    fn drop(&mut self) {
+        self.state.metrics.in_flight(-1);
+    }
+}
+
+/// A response body that counts its bytes and keeps its exact size hint, so that hyper still
+/// sends a `Content-Length` (not chunked encoding) for bodies of known size.
+struct Tracked {
+    inner: Body,
+    done: Done,
+}
+
+impl axum::body::HttpBody for Tracked {
+    type Data = bytes::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        let polled = std::pin::Pin::new(&mut self.inner).poll_frame(cx);
+        if let std::task::Poll::Ready(Some(Ok(frame))) = &polled {
+            if let Some(data) = frame.data_ref() {
+                self.done.state.metrics.add_bytes_out(data.len() as u64);
+            }
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
 }

@@ -359,15 +359,27 @@ impl Worker {
             headers: job.custom_headers.clone(),
             retries: job.retries,
         };
+        // Remember the job's S3 connection, so that a job stopped half-way can still wait
+        // for its multipart upload to be aborted before the worker moves on or exits.
+        let connection: std::sync::Mutex<Option<s3_connector::Connector>> = std::sync::Mutex::new(None);
+        let remember = |c: &s3_connector::Connector| {
+            if let Ok(mut slot) = connection.lock() {
+                *slot = Some(c.clone());
+            }
+        };
         let env = JobEnv {
             store: self.documents.as_ref(),
             external: &self.external,
             secrets: &*self.secrets,
-            connected: None,
+            connected: Some(&remember),
         };
         let started = Instant::now();
+        let mut stopped = true;
         let report = tokio::select! {
-            outcome = run_job(&request, &env) => Report::Outcome(outcome),
+            outcome = run_job(&request, &env) => {
+                stopped = false;
+                Report::Outcome(outcome)
+            }
             _ = tokio::time::sleep(left) => Report::Outcome(Outcome::Fail {
                 retries: (job.retries - 1).max(0),
                 retry_backoff: "PT0S".into(),
@@ -379,6 +391,15 @@ impl Worker {
             }),
             _ = cancel.wait_for(|stop| *stop) => Report::Release { retries: job.retries },
         };
+        if stopped {
+            let conn = connection.lock().ok().and_then(|c| c.clone());
+            if let Some(conn) = conn {
+                let late = conn.finish_cleanup(Duration::from_secs(10)).await;
+                if late > 0 {
+                    tracing::warn!(job = %job.job_key, late, "a stopped job's upload could not be aborted in time");
+                }
+            }
+        }
         self.send_report(&job, report).await;
     }
 

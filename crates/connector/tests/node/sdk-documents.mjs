@@ -38,7 +38,9 @@ const camunda = createCamundaClient({
 const out = {};
 try {
   const text = 'Invoice 42\n'.repeat(5000);
-  const file = new File([text], 'invoice.txt', { type: 'text/plain' });
+  // Node 18 (Debian's) has File only in node:buffer; 20 and later have it as a global.
+  const FileClass = globalThis.File ?? (await import('node:buffer')).File;
+  const file = new FileClass([text], 'invoice.txt', { type: 'text/plain' });
   const created = await camunda.createDocument({
     file,
     metadata: { contentType: 'text/plain', fileName: 'invoice.txt', customProperties: { case: 'A-7' } },
