@@ -299,12 +299,7 @@ fn object_response(
     })?;
     let mut response = Response::new(Body::from_stream(body));
     let headers = response.headers_mut();
-    let content_type = result
-        .content_type
-        .as_deref()
-        .and_then(|ct| HeaderValue::from_str(ct).ok())
-        .unwrap_or(HeaderValue::from_static("application/octet-stream"));
-    headers.insert(header::CONTENT_TYPE, content_type);
+    headers.insert(header::CONTENT_TYPE, content_type_value(result.content_type.as_deref()));
     headers.insert(header::CONTENT_LENGTH, HeaderValue::from(result.size));
     if let Some(etag) = result
         .etag
@@ -317,6 +312,14 @@ fn object_response(
         headers.insert(RESULT_HEADER, v);
     }
     Ok(response)
+}
+
+/// A stored content type as a header value; `application/octet-stream` when there is none or
+/// it cannot be a header.
+pub fn content_type_value(stored: Option<&str>) -> HeaderValue {
+    stored
+        .and_then(|ct| HeaderValue::from_str(ct).ok())
+        .unwrap_or(HeaderValue::from_static("application/octet-stream"))
 }
 
 /// JSON text with every non-ASCII character escaped, so that it fits in a header.

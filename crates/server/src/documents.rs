@@ -20,7 +20,7 @@ use s3_connector::documents::{CamundaReference, DocumentMetadata, DocumentReader
 use serde_json::{json, Value};
 use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 
-use crate::actions::field_pipe;
+use crate::actions::{content_type_value, field_pipe};
 use crate::error::ApiError;
 use crate::AppState;
 
@@ -225,12 +225,10 @@ pub async fn read(
     let stream = tokio_util::io::ReaderStream::with_capacity(reader, 64 * 1024);
     let mut response = Response::new(Body::from_stream(stream));
     let headers = response.headers_mut();
-    let content_type = metadata
-        .content_type
-        .as_deref()
-        .and_then(|ct| HeaderValue::from_str(ct).ok())
-        .unwrap_or(HeaderValue::from_static("application/octet-stream"));
-    headers.insert(header::CONTENT_TYPE, content_type);
+    headers.insert(
+        header::CONTENT_TYPE,
+        content_type_value(metadata.content_type.as_deref()),
+    );
     if let Some(size) = metadata.size {
         headers.insert(header::CONTENT_LENGTH, HeaderValue::from(size));
     }

@@ -400,9 +400,23 @@ async fn a_client_that_breaks_off_an_upload_leaves_nothing_behind() {
         sent.as_ref().map_or(true, |r| !r.status().is_success()),
         "a broken-off upload succeeded: {sent:?}"
     );
-    // The abort runs after the connection is gone; give it a moment.
+    // The service may still be reading, starting or aborting the upload when the client has
+    // already given up: wait until the request is no longer in flight (the metrics request
+    // itself is the only one) and the abort has landed.
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while !s3.unfinished_uploads().is_empty() && std::time::Instant::now() < deadline {
+    loop {
+        let metrics = c
+            .get(format!("{}/metrics", svc.base))
+            .send()
+            .await
+            .expect("send")
+            .text()
+            .await
+            .expect("text");
+        let idle = metrics.contains("s3_connector_http_in_flight_requests 1\n");
+        if (idle && s3.unfinished_uploads().is_empty()) || std::time::Instant::now() > deadline {
+            break;
+        }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     s3.assert_nothing_left("bkt", "half").await;
