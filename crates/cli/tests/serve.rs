@@ -12,6 +12,8 @@ const TOKEN: &str = "readme-token";
 struct Service {
     child: Child,
     base: String,
+    /// Where the service's stderr (its log) goes.
+    log: std::path::PathBuf,
     _dir: tempfile::TempDir,
 }
 
@@ -29,11 +31,14 @@ fn free_port() -> u16 {
         .expect("a free port")
 }
 
-async fn start() -> Service {
+async fn start(env: &[(&str, &str)], args: &[&str]) -> Service {
     let dir = tempfile::tempdir().expect("dir");
     let port = free_port();
+    let log = dir.path().join("serve.log");
     let mut child = Command::new(env!("CARGO_BIN_EXE_s3-connector"))
+        .args(args)
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .envs(env.iter().copied())
         .current_dir(dir.path())
         .env("S3_CONNECTOR_TOKEN", TOKEN)
         .env_remove("AWS_ENDPOINT_URL")
@@ -41,7 +46,7 @@ async fn start() -> Service {
         .env_remove("AWS_PROFILE")
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("log file"))
         .spawn()
         .expect("start serve");
     let base = format!("http://127.0.0.1:{port}");
@@ -51,7 +56,12 @@ async fn start() -> Service {
             .await
             .is_ok_and(|r| r.status() == 200)
         {
-            return Service { child, base, _dir: dir };
+            return Service {
+                child,
+                base,
+                log,
+                _dir: dir,
+            };
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -74,7 +84,7 @@ fn peak_rss_mib(pid: u32) -> u64 {
 
 #[tokio::test]
 async fn serve_needs_the_token_and_streams_a_gibibyte_in_flat_memory() {
-    let svc = start().await;
+    let svc = start(&[], &[]).await;
     let url = format!("{}/v1/actions", svc.base);
     let anonymous = reqwest::Client::new()
         .post(&url)
@@ -129,4 +139,57 @@ async fn serve_needs_the_token_and_streams_a_gibibyte_in_flat_memory() {
         .await
         .expect("json");
     assert_eq!(head["size"].as_u64(), Some(GIB), "{head}");
+}
+
+#[tokio::test]
+async fn json_logs_name_requests_but_never_tokens_secrets_or_content() {
+    const SECRET: &str = "v3ry-s3cret-value";
+    const CONTENT: &str = "confidential-object-content";
+    let svc = start(&[("S3_SECRET_FOR_JOBS", SECRET)], &["--log-format", "json"]).await;
+    let c = reqwest::Client::new();
+    let url = format!("{}/v1/actions", svc.base);
+    // A wrong token, then real work with content in the body and a secret in a job.
+    let _ = c.post(&url).bearer_auth("guessed-token").body("{}").send().await;
+    let ok = |r: reqwest::Response| assert!(r.status().is_success(), "{}", r.status());
+    ok(c.post(&url)
+        .bearer_auth(TOKEN)
+        .json(&json!({"action": "createBucket", "bucket": "logs"}))
+        .send()
+        .await
+        .expect("send"));
+    ok(c.post(&url)
+        .bearer_auth(TOKEN)
+        .json(&json!({"action": "putObject", "bucket": "logs", "key": "k", "content": CONTENT}))
+        .send()
+        .await
+        .expect("send"));
+    let job = json!({"variables": {
+        "authentication": {"type": "credentials", "accessKey": "AKIA", "secretKey": "{{secrets.S3_SECRET_FOR_JOBS}}"},
+        "configuration": {"region": "us-east-1", "endpoint": "http://127.0.0.1:1"},
+        "actionDiscriminator": "deleteObject",
+        "action": {"bucket": "logs", "key": "k"}
+    }});
+    let outcome: Value = c
+        .post(format!("{}/v1/jobs", svc.base))
+        .bearer_auth(TOKEN)
+        .json(&job)
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(outcome["outcome"], "fail", "{outcome}");
+    assert!(!outcome.to_string().contains(SECRET));
+    let log = std::fs::read_to_string(&svc.log).expect("log");
+    let lines: Vec<&str> = log.lines().filter(|l| l.starts_with('{')).collect();
+    assert!(lines.len() >= 4, "one JSON line per request: {log}");
+    for line in &lines {
+        let entry: Value = serde_json::from_str(line).expect("a JSON log line");
+        assert!(entry["level"].is_string(), "{line}");
+    }
+    assert!(log.contains("\"route\":\"/v1/jobs\""), "{log}");
+    for needle in [TOKEN, "guessed-token", SECRET, CONTENT] {
+        assert!(!log.contains(needle), "the log holds {needle:?}:\n{log}");
+    }
 }

@@ -286,7 +286,24 @@ impl Worker {
                         let worker = self.clone();
                         let cancel = cancel_rx.clone();
                         running.spawn(async move {
-                            worker.handle(job, cancel).await;
+                            use futures::FutureExt;
+                            let copy = job.clone();
+                            let handled = std::panic::AssertUnwindSafe(worker.handle(job, cancel))
+                                .catch_unwind()
+                                .await;
+                            if handled.is_err() {
+                                // A bug must not leave the job locked until its timeout.
+                                tracing::error!(job = %copy.job_key, "the job's handler panicked; failing the job");
+                                let failure = Outcome::Fail {
+                                    retries: (copy.retries - 1).max(0),
+                                    retry_backoff: "PT0S".into(),
+                                    error_message:
+                                        "s3-connector failed internally while running the job; see the worker's log"
+                                            .into(),
+                                    variables: Map::new(),
+                                };
+                                worker.send_report(&copy, Report::Outcome(failure)).await;
+                            }
                             drop(permit);
                         });
                     }

@@ -88,6 +88,15 @@ impl CamundaClusterStore {
         })
     }
 
+    /// The error for an unsuccessful answer; a 401 also drops a cached OAuth token, so that
+    /// the next call fetches a fresh one instead of failing until the old one expires.
+    async fn refused(&self, what: &str, resp: reqwest::Response) -> Error {
+        if resp.status() == reqwest::StatusCode::UNAUTHORIZED {
+            self.auth.invalidate().await;
+        }
+        status_error(what, resp).await
+    }
+
     fn document_url(&self, id: &str) -> String {
         format!("{}/v2/documents/{id}", self.base_url)
     }
@@ -175,7 +184,7 @@ impl DocumentStore for CamundaClusterStore {
             .await
             .map_err(|e| send_error(what, e))?;
         if !resp.status().is_success() {
-            return Err(status_error(what, resp).await);
+            return Err(self.refused(what, resp).await);
         }
         let text = resp.bytes().await.map_err(|e| send_error(what, e))?;
         let body: Value = serde_json::from_slice(&text).map_err(|e| {
@@ -212,7 +221,7 @@ impl DocumentStore for CamundaClusterStore {
             .await
             .map_err(|e| send_error(&what, e))?;
         if !resp.status().is_success() {
-            return Err(status_error(&what, resp).await);
+            return Err(self.refused(&what, resp).await);
         }
         let mut metadata = reference.metadata.clone();
         if metadata.content_type.is_none() {
@@ -255,6 +264,6 @@ impl DocumentStore for CamundaClusterStore {
         if resp.status().is_success() || resp.status() == reqwest::StatusCode::NOT_FOUND {
             return Ok(());
         }
-        Err(status_error(&what, resp).await)
+        Err(self.refused(&what, resp).await)
     }
 }
