@@ -84,6 +84,42 @@ async fn suite(store: &dyn DocumentStore, proxies_stores: bool) {
     assert_eq!(read_all(store, &empty).await.1, b"");
     assert_eq!(empty.content_hash.as_deref(), Some(sha256_hex(b"").as_str()));
 
+    // A chosen id (Camunda's ?documentId=): used as given; taken again, refused, and the
+    // first document stays as it was; an id that is not a UUID is refused as input.
+    let chosen = uuid::Uuid::new_v4().to_string();
+    let first = store
+        .create_with_id(
+            &chosen,
+            Box::new(std::io::Cursor::new(b"first".to_vec())),
+            DocumentMetadata::default(),
+        )
+        .await
+        .expect("a chosen id");
+    assert_eq!(first.document_id, chosen, "{name}");
+    let again = store
+        .create_with_id(
+            &chosen,
+            Box::new(std::io::Cursor::new(b"second".to_vec())),
+            DocumentMetadata::default(),
+        )
+        .await
+        .expect_err("an id in use");
+    assert_eq!(again.code, ErrorCode::PreconditionFailed, "{name}: {again:?}");
+    assert_eq!(
+        read_all(store, &first).await.1,
+        b"first",
+        "{name}: the first document changed"
+    );
+    let bad = store
+        .create_with_id(
+            "../escape",
+            Box::new(std::io::Cursor::new(Vec::new())),
+            DocumentMetadata::default(),
+        )
+        .await
+        .expect_err("a bad id");
+    assert_eq!(bad.code, ErrorCode::InvalidInput, "{name}: {bad:?}");
+
     // Hash mismatch: a reference naming other content is refused before anything is read.
     let mut altered = r.clone();
     altered.content_hash = Some(sha256_hex(b"something else"));

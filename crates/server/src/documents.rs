@@ -70,6 +70,7 @@ pub fn cluster_reference(r: &CamundaReference) -> Value {
     path = "/v2/documents",
     params(
         ("storeId" = Option<String>, Query, description = "Must be this service's store, or absent"),
+        ("documentId" = Option<String>, Query, description = "The id to store the document under (a UUID); one already in use is refused with 412"),
     ),
     request_body(content_type = "multipart/form-data", description = "`file`: the content; `metadata`: JSON (contentType, fileName, expiresAt, processDefinitionId, processInstanceKey, customProperties)"),
     responses(
@@ -84,12 +85,8 @@ pub async fn create(
     req: Request,
 ) -> Result<Response, ApiError> {
     check_store(&state, &query)?;
-    if query.contains_key("documentId") {
-        return Err(ApiError::invalid_input(
-            "documentId",
-            "choosing the document id is not supported; leave it out and use the id in the answer",
-        ));
-    }
+    // A caller may choose the id (a UUID); the store refuses one already in use.
+    let chosen = query.get("documentId").cloned();
     let boundary = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -131,7 +128,7 @@ pub async fn create(
                     Some(given) => {
                         let meta = merge(given.clone(), from_part);
                         let (reader, pump) = field_pipe(field);
-                        let (made, ()) = tokio::join!(state.documents.create(reader, meta), pump);
+                        let (made, ()) = tokio::join!(store_content(&state, chosen.as_deref(), reader, meta), pump);
                         created = Some(made?);
                     }
                     None => spooled = Some((spool(field).await?, from_part)),
@@ -151,7 +148,7 @@ pub async fn create(
             })?;
             let meta = merge(metadata.unwrap_or_default(), from_part);
             let reader: DocumentReader = Box::new(file);
-            state.documents.create(reader, meta).await?
+            store_content(&state, chosen.as_deref(), reader, meta).await?
         }
         (None, None) => {
             return Err(ApiError::invalid_input(
@@ -161,6 +158,19 @@ pub async fn create(
         }
     };
     Ok((StatusCode::CREATED, Json(cluster_reference(&reference))).into_response())
+}
+
+/// Stores the content under the chosen id, or a fresh one.
+async fn store_content(
+    state: &AppState,
+    chosen: Option<&str>,
+    reader: DocumentReader,
+    meta: DocumentMetadata,
+) -> s3_connector::Result<CamundaReference> {
+    match chosen {
+        Some(id) => state.documents.create_with_id(id, reader, meta).await,
+        None => state.documents.create(reader, meta).await,
+    }
 }
 
 /// The form's metadata, with the file part's name and type where the metadata has none.

@@ -1,5 +1,6 @@
 //! Camunda's own TypeScript SDK (`@camunda8/orchestration-cluster-api`) drives the service's
-//! document API: create, read with the content hash, a stale hash, delete, read after delete.
+//! document API: create, read with the content hash, a stale hash, a chosen document id (and
+//! the same id again), delete, read after delete.
 //! The SDK validates our answers against its schemas (strict), and authenticates with OAuth
 //! through a token endpoint the script serves, which hands out the service's token.
 //!
@@ -51,6 +52,8 @@ async fn the_camunda_sdk_round_trips_a_document() {
         "{result}"
     );
     assert_eq!(result["staleHash"], 412, "{result}");
+    assert_eq!(result["chosenId"], true, "{result}");
+    assert_eq!(result["chosenAgain"], 412, "{result}");
     assert_eq!(result["deleted"], true, "{result}");
     assert_eq!(result["afterDelete"], 404, "{result}");
     // The document really went through the store, and is gone.

@@ -136,71 +136,19 @@ impl DocumentStore for CamundaClusterStore {
         self.store_id.as_deref().unwrap_or("camunda")
     }
 
-    async fn create(&self, mut content: DocumentReader, metadata: DocumentMetadata) -> Result<CamundaReference> {
-        parse_expiry(metadata.expires_at.as_deref())?;
-        // The cluster measures the size itself; do not send a guess.
-        let meta = DocumentMetadata { size: None, ..metadata };
-        let meta_json = serde_json::to_string(&meta)
-            .map_err(|e| Error::new(ErrorCode::ServiceError, format!("cannot encode document metadata: {e}")))?;
-        let stream = futures::stream::poll_fn(move |cx| {
-            let mut buf = vec![0u8; 64 * 1024];
-            let mut read_buf = tokio::io::ReadBuf::new(&mut buf);
-            match std::pin::Pin::new(&mut content).poll_read(cx, &mut read_buf) {
-                std::task::Poll::Ready(Ok(())) if read_buf.filled().is_empty() => std::task::Poll::Ready(None),
-                std::task::Poll::Ready(Ok(())) => {
-                    let n = read_buf.filled().len();
-                    buf.truncate(n);
-                    std::task::Poll::Ready(Some(Ok::<_, std::io::Error>(bytes::Bytes::from(buf))))
-                }
-                std::task::Poll::Ready(Err(e)) => std::task::Poll::Ready(Some(Err(e))),
-                std::task::Poll::Pending => std::task::Poll::Pending,
-            }
-        });
-        let file = reqwest::multipart::Part::stream(reqwest::Body::wrap_stream(stream))
-            .file_name(meta.file_name.clone().unwrap_or_else(|| "document".into()))
-            .mime_str(meta.content_type.as_deref().unwrap_or("application/octet-stream"))
-            .map_err(|e| Error::invalid_input("contentType", e))?;
-        let metadata_part = reqwest::multipart::Part::text(meta_json)
-            .mime_str("application/json")
-            .map_err(|e| Error::new(ErrorCode::ServiceError, e.to_string()))?;
-        // Metadata first: a server that needs it before storing the content (as ours does)
-        // can then stream the file straight through instead of spooling it.
-        let form = reqwest::multipart::Form::new()
-            .part("metadata", metadata_part)
-            .part("file", file);
-        let mut url = format!("{}/v2/documents", self.base_url);
-        if let Some(store) = &self.store_id {
-            url = format!(
-                "{url}?storeId={}",
-                percent_encoding::utf8_percent_encode(store, percent_encoding::NON_ALPHANUMERIC)
-            );
-        }
-        let what = "POST /v2/documents";
-        let resp = self
-            .request(reqwest::Method::POST, &url)
-            .await?
-            .multipart(form)
-            .send()
-            .await
-            .map_err(|e| send_error(what, e))?;
-        if !resp.status().is_success() {
-            return Err(self.refused(what, resp).await);
-        }
-        let text = resp.bytes().await.map_err(|e| send_error(what, e))?;
-        let body: Value = serde_json::from_slice(&text).map_err(|e| {
-            Error::new(
-                ErrorCode::ServiceError,
-                format!("{what}: the answer is not a document reference: {e}"),
-            )
-        })?;
-        match DocumentReference::from_value("response", &body) {
-            Ok(DocumentReference::Camunda(r)) => Ok(*r),
-            Ok(_) => Err(Error::new(
-                ErrorCode::ServiceError,
-                format!("{what}: the cluster answered with a non-camunda reference"),
-            )),
-            Err(e) => Err(Error::new(ErrorCode::ServiceError, format!("{what}: {}", e.message))),
-        }
+    async fn create(&self, content: DocumentReader, metadata: DocumentMetadata) -> Result<CamundaReference> {
+        // The cluster makes the id.
+        self.upload(None, content, metadata).await
+    }
+
+    async fn create_with_id(
+        &self,
+        document_id: &str,
+        content: DocumentReader,
+        metadata: DocumentMetadata,
+    ) -> Result<CamundaReference> {
+        check_document_id(document_id)?;
+        self.upload(Some(document_id), content, metadata).await
     }
 
     async fn open(&self, reference: &CamundaReference) -> Result<(DocumentMetadata, DocumentReader)> {
@@ -265,5 +213,83 @@ impl DocumentStore for CamundaClusterStore {
             return Ok(());
         }
         Err(self.refused(&what, resp).await)
+    }
+}
+
+impl CamundaClusterStore {
+    /// `POST /v2/documents`, with `documentId` when the caller chose one.
+    async fn upload(
+        &self,
+        document_id: Option<&str>,
+        mut content: DocumentReader,
+        metadata: DocumentMetadata,
+    ) -> Result<CamundaReference> {
+        parse_expiry(metadata.expires_at.as_deref())?;
+
+        // The cluster measures the size itself; do not send a guess.
+        let meta = DocumentMetadata { size: None, ..metadata };
+        let meta_json = serde_json::to_string(&meta)
+            .map_err(|e| Error::new(ErrorCode::ServiceError, format!("cannot encode document metadata: {e}")))?;
+        let stream = futures::stream::poll_fn(move |cx| {
+            let mut buf = vec![0u8; 64 * 1024];
+            let mut read_buf = tokio::io::ReadBuf::new(&mut buf);
+            match std::pin::Pin::new(&mut content).poll_read(cx, &mut read_buf) {
+                std::task::Poll::Ready(Ok(())) if read_buf.filled().is_empty() => std::task::Poll::Ready(None),
+                std::task::Poll::Ready(Ok(())) => {
+                    let n = read_buf.filled().len();
+                    buf.truncate(n);
+                    std::task::Poll::Ready(Some(Ok::<_, std::io::Error>(bytes::Bytes::from(buf))))
+                }
+                std::task::Poll::Ready(Err(e)) => std::task::Poll::Ready(Some(Err(e))),
+                std::task::Poll::Pending => std::task::Poll::Pending,
+            }
+        });
+        let file = reqwest::multipart::Part::stream(reqwest::Body::wrap_stream(stream))
+            .file_name(meta.file_name.clone().unwrap_or_else(|| "document".into()))
+            .mime_str(meta.content_type.as_deref().unwrap_or("application/octet-stream"))
+            .map_err(|e| Error::invalid_input("contentType", e))?;
+        let metadata_part = reqwest::multipart::Part::text(meta_json)
+            .mime_str("application/json")
+            .map_err(|e| Error::new(ErrorCode::ServiceError, e.to_string()))?;
+        // Metadata first: a server that needs it before storing the content (as ours does)
+        // can then stream the file straight through instead of spooling it.
+        let form = reqwest::multipart::Form::new()
+            .part("metadata", metadata_part)
+            .part("file", file);
+        let mut url = reqwest::Url::parse(&format!("{}/v2/documents", self.base_url))
+            .map_err(|e| Error::invalid_input("documents", e))?;
+        if let Some(store) = &self.store_id {
+            url.query_pairs_mut().append_pair("storeId", store);
+        }
+        if let Some(id) = document_id {
+            url.query_pairs_mut().append_pair("documentId", id);
+        }
+        let url = url.to_string();
+        let what = "POST /v2/documents";
+        let resp = self
+            .request(reqwest::Method::POST, &url)
+            .await?
+            .multipart(form)
+            .send()
+            .await
+            .map_err(|e| send_error(what, e))?;
+        if !resp.status().is_success() {
+            return Err(self.refused(what, resp).await);
+        }
+        let text = resp.bytes().await.map_err(|e| send_error(what, e))?;
+        let body: Value = serde_json::from_slice(&text).map_err(|e| {
+            Error::new(
+                ErrorCode::ServiceError,
+                format!("{what}: the answer is not a document reference: {e}"),
+            )
+        })?;
+        match DocumentReference::from_value("response", &body) {
+            Ok(DocumentReference::Camunda(r)) => Ok(*r),
+            Ok(_) => Err(Error::new(
+                ErrorCode::ServiceError,
+                format!("{what}: the cluster answered with a non-camunda reference"),
+            )),
+            Err(e) => Err(Error::new(ErrorCode::ServiceError, format!("{what}: {}", e.message))),
+        }
     }
 }

@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::documents::store::{
-    check_document_id, check_expiry, check_hash, check_reference, hex, new_document_id, parse_expiry, DocumentReader,
+    check_document_id, check_expiry, check_hash, check_reference, hex, id_in_use, parse_expiry, DocumentReader,
     DocumentStore, Record, VerifyingReader,
 };
 use crate::documents::{CamundaReference, DocumentMetadata};
@@ -64,9 +64,18 @@ impl DocumentStore for LocalStore {
         &self.id
     }
 
-    async fn create(&self, mut content: DocumentReader, mut metadata: DocumentMetadata) -> Result<CamundaReference> {
+    async fn create_with_id(
+        &self,
+        document_id: &str,
+        mut content: DocumentReader,
+        mut metadata: DocumentMetadata,
+    ) -> Result<CamundaReference> {
         parse_expiry(metadata.expires_at.as_deref())?;
-        let document_id = new_document_id();
+        check_document_id(document_id)?;
+        let document_id = document_id.to_string();
+        if self.content_path(&document_id).exists() || self.record_path(&document_id).exists() {
+            return Err(id_in_use(&document_id));
+        }
         let temp = self.temp()?;
         let temp_path = temp.path().to_path_buf();
         let mut file = tokio::fs::File::from_std(temp.reopen().map_err(|e| Error::local_io("open", &temp_path, &e))?);
@@ -94,8 +103,12 @@ impl DocumentStore for LocalStore {
             .await
             .map_err(|e| Error::local_io("sync", &temp_path, &e))?;
         drop(file);
-        temp.persist(self.content_path(&document_id))
-            .map_err(|e| Error::local_io("store", &self.content_path(&document_id), &e.error))?;
+        // No clobbering: two creates racing for one chosen id must not replace each other.
+        temp.persist_noclobber(self.content_path(&document_id))
+            .map_err(|e| match e.error.kind() {
+                std::io::ErrorKind::AlreadyExists => id_in_use(&document_id),
+                _ => Error::local_io("store", &self.content_path(&document_id), &e.error),
+            })?;
 
         let sha256 = hex(&hasher.finalize());
         metadata.size = Some(size);

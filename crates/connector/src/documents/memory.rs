@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 use tokio::io::AsyncReadExt;
 
 use crate::documents::store::{
-    check_document_id, check_expiry, check_hash, check_reference, hex, new_document_id, parse_expiry, DocumentReader,
+    check_document_id, check_expiry, check_hash, check_reference, hex, id_in_use, parse_expiry, DocumentReader,
     DocumentStore, VerifyingReader,
 };
 use crate::documents::{CamundaReference, DocumentMetadata};
@@ -61,8 +61,14 @@ impl DocumentStore for MemoryStore {
         &self.id
     }
 
-    async fn create(&self, mut content: DocumentReader, mut metadata: DocumentMetadata) -> Result<CamundaReference> {
+    async fn create_with_id(
+        &self,
+        document_id: &str,
+        mut content: DocumentReader,
+        mut metadata: DocumentMetadata,
+    ) -> Result<CamundaReference> {
         parse_expiry(metadata.expires_at.as_deref())?;
+        check_document_id(document_id)?;
         let mut bytes = Vec::new();
         content
             .read_to_end(&mut bytes)
@@ -70,16 +76,19 @@ impl DocumentStore for MemoryStore {
             .map_err(|e| Error::new(ErrorCode::LocalIo, format!("cannot read the document content: {e}")))?;
         let sha256 = hex(&Sha256::digest(&bytes));
         metadata.size = Some(bytes.len() as u64);
-        let document_id = new_document_id();
+        let document_id = document_id.to_string();
         let stored = Stored {
             content: Bytes::from(bytes),
             metadata: metadata.clone(),
             sha256: sha256.clone(),
         };
-        self.documents
-            .lock()
-            .map_err(|_| Self::poisoned())?
-            .insert(document_id.clone(), stored);
+        {
+            let mut docs = self.documents.lock().map_err(|_| Self::poisoned())?;
+            if docs.contains_key(&document_id) {
+                return Err(id_in_use(&document_id));
+            }
+            docs.insert(document_id.clone(), stored);
+        }
         Ok(CamundaReference {
             store_id: self.id.clone(),
             document_id,

@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
 
 use crate::documents::store::{
-    check_document_id, check_expiry, check_hash, check_reference, hex, new_document_id, parse_expiry, DocumentReader,
+    check_document_id, check_expiry, check_hash, check_reference, hex, id_in_use, parse_expiry, DocumentReader,
     DocumentStore, Record, VerifyingReader,
 };
 use crate::documents::{CamundaReference, DocumentMetadata};
@@ -105,9 +105,28 @@ impl DocumentStore for S3Store {
         &self.id
     }
 
-    async fn create(&self, content: DocumentReader, mut metadata: DocumentMetadata) -> Result<CamundaReference> {
+    async fn create_with_id(
+        &self,
+        document_id: &str,
+        content: DocumentReader,
+        mut metadata: DocumentMetadata,
+    ) -> Result<CamundaReference> {
         parse_expiry(metadata.expires_at.as_deref())?;
-        let document_id = new_document_id();
+        check_document_id(document_id)?;
+        let document_id = document_id.to_string();
+        // A check, not a guard: two creates racing for one chosen id can both pass it (S3's
+        // conditional writes are not offered by every store). Generated ids never collide.
+        let exists = self
+            .conn
+            .client()
+            .head_object()
+            .bucket(&self.bucket)
+            .key(self.record_key(&document_id))
+            .send()
+            .await;
+        if exists.is_ok() {
+            return Err(id_in_use(&document_id));
+        }
         let content_key = self.content_key(&document_id);
         let hasher = Arc::new(Mutex::new(Sha256::new()));
         let reader = HashingReader {

@@ -29,7 +29,23 @@ pub trait DocumentStore: Send + Sync {
     /// Returns a reference with a fresh document id, the SHA-256 of the content and the
     /// metadata including the measured size. Content is streamed; a failed create leaves no
     /// document behind. A malformed `expiresAt` is `InvalidInput`.
-    async fn create(&self, content: DocumentReader, metadata: DocumentMetadata) -> Result<CamundaReference>;
+    async fn create(&self, content: DocumentReader, metadata: DocumentMetadata) -> Result<CamundaReference> {
+        self.create_with_id(&new_document_id(), content, metadata).await
+    }
+
+    /// Stores `content` under an id the caller chose, as Camunda's
+    /// `POST /v2/documents?documentId=` does.
+    ///
+    /// # Behavior
+    /// As [`create`](Self::create), with `document_id` as the id. It must be a canonical UUID
+    /// (`InvalidInput` otherwise); an id already in use is `PreconditionFailed`, and the
+    /// document already there is left as it was.
+    async fn create_with_id(
+        &self,
+        document_id: &str,
+        content: DocumentReader,
+        metadata: DocumentMetadata,
+    ) -> Result<CamundaReference>;
 
     /// Opens a document for reading.
     ///
@@ -131,6 +147,14 @@ pub fn check_expiry(document_id: &str, metadata: &DocumentMetadata) -> Result<()
         }
     }
     Ok(())
+}
+
+/// The error for a chosen document id that is already in use.
+pub fn id_in_use(document_id: &str) -> Error {
+    Error::new(
+        ErrorCode::PreconditionFailed,
+        format!("document {document_id} already exists; choose another id or leave it out"),
+    )
 }
 
 /// Lowercase hex of a SHA-256 digest.

@@ -60,6 +60,17 @@ try {
   } catch (e) {
     out.staleHash = e.status ?? e.name;
   }
+  // A document id the client chooses (the documentId query parameter); taken twice, refused.
+  const chosenId = crypto.randomUUID();
+  const chosen = await camunda.createDocument({ file: new FileClass(['chosen'], 'chosen.txt', { type: 'text/plain' }), documentId: chosenId });
+  out.chosenId = chosen.documentId === chosenId;
+  try {
+    await camunda.createDocument({ file: new FileClass(['again'], 'again.txt', { type: 'text/plain' }), documentId: chosenId });
+    out.chosenAgain = 'accepted';
+  } catch (e) {
+    out.chosenAgain = e.status ?? e.name;
+  }
+  await camunda.deleteDocument({ documentId: chosenId });
   await camunda.deleteDocument({ documentId: created.documentId, storeId: created.storeId });
   out.deleted = true;
   try {

@@ -46,6 +46,9 @@ async fn create(
         .get("documentId")
         .cloned()
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    if c.docs.lock().expect("lock").contains_key(&(store.clone(), id.clone())) {
+        return (StatusCode::CONFLICT, "document id already in use").into_response();
+    }
     let path = c.dir.path().join(&id);
     let (mut stored, mut meta, mut sha, mut size) = (false, json!({}), String::new(), 0u64);
     while let Ok(Some(mut field)) = form.next_field().await {
