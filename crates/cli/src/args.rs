@@ -6,6 +6,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use s3_connector::Secret;
 use serde_json::{json, Map, Value};
 
 /// Amazon S3 connector for process automation: upload, download, list, copy, move and
@@ -41,11 +42,11 @@ pub struct Global {
     #[arg(long, global = true, value_name = "ID")]
     pub access_key_id: Option<String>,
     /// Secret access key. Prefer the env AWS_SECRET_ACCESS_KEY: flags show in `ps`.
-    #[arg(long, global = true, value_name = "SECRET", hide_env_values = true)]
-    pub secret_access_key: Option<String>,
+    #[arg(long, global = true, value_name = "SECRET", hide_env_values = true, value_parser = secret)]
+    pub secret_access_key: Option<Secret>,
     /// Session token for temporary credentials. Env: AWS_SESSION_TOKEN.
-    #[arg(long, global = true, value_name = "TOKEN")]
-    pub session_token: Option<String>,
+    #[arg(long, global = true, value_name = "TOKEN", value_parser = secret)]
+    pub session_token: Option<Secret>,
     /// Named profile from ~/.aws/config. Env: AWS_PROFILE.
     #[arg(long, global = true)]
     pub profile: Option<String>,
@@ -564,8 +565,8 @@ pub struct ServeArgs {
     pub data: PathBuf,
     /// The bearer token requests must carry. Prefer --token-file: the environment of a process
     /// is easier to keep private than its arguments.
-    #[arg(long, env = "S3_CONNECTOR_TOKEN", hide_env_values = true, value_name = "TOKEN")]
-    pub token: Option<String>,
+    #[arg(long, env = "S3_CONNECTOR_TOKEN", hide_env_values = true, value_name = "TOKEN", value_parser = secret)]
+    pub token: Option<Secret>,
     /// A file holding the bearer token (surrounding whitespace ignored).
     #[arg(long, value_name = "FILE", conflicts_with = "token")]
     pub token_file: Option<PathBuf>,
@@ -617,8 +618,8 @@ pub struct WorkerArgs {
     #[arg(long, env = "CAMUNDA_CLIENT_ID", value_name = "ID")]
     pub client_id: Option<String>,
     /// OAuth client secret. Prefer the environment variable: flags show in `ps`.
-    #[arg(long, env = "CAMUNDA_CLIENT_SECRET", hide_env_values = true, value_name = "SECRET")]
-    pub client_secret: Option<String>,
+    #[arg(long, env = "CAMUNDA_CLIENT_SECRET", hide_env_values = true, value_name = "SECRET", value_parser = secret)]
+    pub client_secret: Option<Secret>,
     /// OAuth audience (zeebe.camunda.io on SaaS).
     #[arg(long, env = "CAMUNDA_TOKEN_AUDIENCE", value_name = "AUDIENCE")]
     pub audience: Option<String>,
@@ -631,7 +632,45 @@ pub struct WorkerArgs {
         env = "CAMUNDA_TOKEN",
         hide_env_values = true,
         value_name = "TOKEN",
-        conflicts_with = "oauth_url"
+        conflicts_with = "oauth_url",
+        value_parser = secret
     )]
-    pub token: Option<String>,
+    pub token: Option<Secret>,
+}
+
+/// Reads a secret flag into a [`Secret`], so that the parsed arguments' `Debug` shows `***`.
+fn secret(text: &str) -> Result<Secret, std::convert::Infallible> {
+    Ok(Secret::new(text))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parsed_arguments_never_show_secrets() {
+        let cli = Cli::try_parse_from([
+            "s3-connector",
+            "--secret-access-key",
+            "aws-secret-1",
+            "--session-token",
+            "aws-session-2",
+            "worker",
+            "--cluster",
+            "http://localhost:8080",
+            "--oauth-url",
+            "http://localhost:18080/token",
+            "--client-id",
+            "id",
+            "--client-secret",
+            "oauth-secret-3",
+        ])
+        .expect("arguments");
+        let shown = format!("{cli:?}");
+        for secret in ["aws-secret-1", "aws-session-2", "oauth-secret-3"] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        let serve = Cli::try_parse_from(["s3-connector", "serve", "--token", "service-token-4"]).expect("arguments");
+        assert!(!format!("{serve:?}").contains("service-token-4"));
+    }
 }

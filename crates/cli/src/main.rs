@@ -23,9 +23,6 @@ use args::{Cli, Command, Global};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if matches!(cli.command, Command::Serve(_) | Command::Worker(_)) {
-        return_part_buffers_to_the_system();
-    }
     let service = matches!(cli.command, Command::Serve(_) | Command::Worker(_));
     init_tracing(cli.global.verbose, &cli.global.log_format, service);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
@@ -41,32 +38,6 @@ fn main() -> ExitCode {
         Err(err) => {
             report(&err, json_errors);
             ExitCode::from(err.code.exit_code() as u8)
-        }
-    }
-}
-
-/// glibc's malloc raises its mmap threshold the first time a large block is freed, so from
-/// then on multi-MiB part buffers come from the heap and their memory is kept after use: a
-/// long-running service doing many transfers then sits 30-40 MiB above what it needs (seen:
-/// 123-128 MiB peak for a 1 GiB upload instead of 90). A fixed threshold of 1 MiB, set through
-/// glibc's own environment variable before it starts, keeps large buffers mmapped and returned
-/// on free. Setting it needs a fresh process image, hence the exec of ourselves, once; where
-/// the variable is already set (by the operator, or by this), nothing happens.
-fn return_part_buffers_to_the_system() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    {
-        use std::os::unix::process::CommandExt;
-        const VAR: &str = "MALLOC_MMAP_THRESHOLD_";
-        if std::env::var_os(VAR).is_some() {
-            return;
-        }
-        if let Ok(exe) = std::env::current_exe() {
-            let err = std::process::Command::new(exe)
-                .args(std::env::args_os().skip(1))
-                .env(VAR, "1048576")
-                .exec();
-            // Only reached when exec failed: run on with the default allocator settings.
-            eprintln!("note: could not restart with {VAR} set ({err}); memory use may be higher");
         }
     }
 }
@@ -126,12 +97,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
             .documents
             .clone()
             .unwrap_or_else(|| s3_connector::documents::DEFAULT_STORE.to_string());
-        // Only the s3 document store talks to S3 through the global settings; the others need
-        // no connection (a job's own S3 connection comes from its variables).
-        let conn = match spec.trim().starts_with("s3:") {
-            true => Some(Connector::connect(settings.clone()).await?),
-            false => None,
-        };
+        let conn = document_connection(&spec, &settings).await?;
         return match (&cli.command, &conn) {
             (
                 Command::Job {
@@ -183,6 +149,16 @@ async fn run(cli: Cli) -> Result<(), Error> {
             }
             Ok(())
         }
+    }
+}
+
+/// The S3 connection a document store spec needs: only the s3 store talks to S3 through
+/// the global settings; the others need none (a job's own connection comes from its
+/// variables).
+pub(crate) async fn document_connection(spec: &str, settings: &ConnectionSettings) -> Result<Option<Connector>, Error> {
+    match spec.trim().starts_with("s3:") {
+        true => Ok(Some(Connector::connect(settings.clone()).await?)),
+        false => Ok(None),
     }
 }
 
@@ -317,8 +293,8 @@ pub(crate) async fn settings(
         endpoint: g.endpoint.clone(),
         path_style: g.path_style,
         access_key_id: g.access_key_id.clone(),
-        secret_access_key: g.secret_access_key.clone().map(Secret::new),
-        session_token: g.session_token.clone().map(Secret::new),
+        secret_access_key: g.secret_access_key.clone(),
+        session_token: g.session_token.clone(),
         profile: g.profile.clone(),
         checksums: g.checksums.as_deref().map(str::parse).transpose()?,
         max_attempts: g.max_attempts,
@@ -366,7 +342,7 @@ async fn serve_s3(g: &Global, data: PathBuf, listen: std::net::SocketAddr) -> Re
         None,
         ConnectionSettings {
             access_key_id: g.access_key_id.clone(),
-            secret_access_key: g.secret_access_key.clone().map(Secret::new),
+            secret_access_key: g.secret_access_key.clone(),
             ..Default::default()
         },
     )?;

@@ -14,9 +14,9 @@ use crate::args::{Global, ServeArgs};
 pub const SERVICE_CONCURRENCY: usize = 4;
 
 /// The token from `--token`/`S3_CONNECTOR_TOKEN` or `--token-file`; a blank one is refused.
-pub fn token(inline: Option<&str>, file: Option<&std::path::Path>) -> Result<Option<Secret>, Error> {
+pub fn token(inline: Option<&Secret>, file: Option<&std::path::Path>) -> Result<Option<Secret>, Error> {
     let text = match (inline, file) {
-        (Some(t), _) => Some(t.to_string()),
+        (Some(t), _) => Some(t.expose().to_string()),
         (None, Some(path)) => {
             Some(std::fs::read_to_string(path).map_err(|e| Error::local_io("read the token file", path, &e))?)
         }
@@ -74,7 +74,7 @@ pub async fn stop_signal() {
 
 /// Runs the service.
 pub async fn run(g: &Global, args: &ServeArgs) -> Result<(), Error> {
-    let token = token(args.token.as_deref(), args.token_file.as_deref())?;
+    let token = token(args.token.as_ref(), args.token_file.as_deref())?;
     s3_connector_server::check_bind(&args.listen, token.is_some()).map_err(|m| Error::invalid_input("listen", m))?;
     let embedded = match connection_configured(g) {
         true => None,
@@ -96,7 +96,11 @@ pub async fn run(g: &Global, args: &ServeArgs) -> Result<(), Error> {
         .clone()
         .unwrap_or_else(|| format!("local:{}", args.data.join("documents").display()));
     let documents = s3_connector::documents::open_store("documents", &spec, Some(&conn))?;
-    eprintln!("documents: {spec} (store id {:?})", documents.store_id());
+    eprintln!(
+        "documents: {} (store id {:?})",
+        s3_connector::documents::shown_spec(&spec),
+        documents.store_id()
+    );
     let config = ServerConfig {
         token,
         limits: Limits {

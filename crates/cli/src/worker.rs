@@ -7,7 +7,7 @@ use std::time::Duration;
 use s3_connector::camunda::auth::{ClusterAuth, OAuthSettings};
 use s3_connector::documents::external::ExternalFetch;
 use s3_connector::documents::{CamundaClusterStore, DocumentStore};
-use s3_connector::{Connector, Error, Secret};
+use s3_connector::Error;
 use s3_connector_worker::{Worker, WorkerConfig};
 
 use crate::args::{Global, WorkerArgs};
@@ -26,12 +26,12 @@ fn auth(args: &WorkerArgs) -> Result<ClusterAuth, Error> {
             ClusterAuth::oauth(OAuthSettings {
                 token_url: url.clone(),
                 client_id,
-                client_secret: Secret::new(client_secret),
+                client_secret,
                 audience: args.audience.clone(),
                 scope: args.scope.clone(),
             })
         }
-        (None, Some(token)) => Ok(ClusterAuth::Bearer(Secret::new(token.clone()))),
+        (None, Some(token)) => Ok(ClusterAuth::Bearer(token.clone())),
         (None, None) => Ok(ClusterAuth::None),
     }
 }
@@ -39,17 +39,13 @@ fn auth(args: &WorkerArgs) -> Result<ClusterAuth, Error> {
 /// Runs the worker.
 pub async fn run(g: &Global, args: &WorkerArgs) -> Result<(), Error> {
     let auth = Arc::new(auth(args)?);
+    // Jobs carry their own S3 connection; this one serves an s3 document store. Kept alive
+    // while the worker runs: dropping it stops an embedded store.
+    let (settings, _store) = crate::settings(g, g.embedded.clone()).await?;
     let cluster = args.cluster.trim_end_matches('/').trim_end_matches("/v2").to_string();
     let documents: Arc<dyn DocumentStore> = match &g.documents {
-        // The s3 document store needs the global S3 connection; the others do not.
         Some(spec) => {
-            let conn = match spec.trim().starts_with("s3:") {
-                true => {
-                    let (settings, _) = crate::settings(g, None).await?;
-                    Some(Connector::connect(settings).await?)
-                }
-                false => None,
-            };
+            let conn = crate::document_connection(spec, &settings).await?;
             Arc::from(s3_connector::documents::open_store("documents", spec, conn.as_ref())?)
         }
         None => Arc::new(CamundaClusterStore::with_auth(&cluster, None, auth.clone())?),
@@ -71,7 +67,7 @@ pub async fn run(g: &Global, args: &WorkerArgs) -> Result<(), Error> {
         "worker {} taking {} jobs from {} ({} at once); documents in store {:?}; Ctrl-C stops",
         config.worker_name,
         config.job_type,
-        config.cluster,
+        s3_connector::documents::external::redact_url_text(&config.cluster),
         config.max_jobs,
         documents.store_id()
     );

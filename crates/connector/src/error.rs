@@ -133,6 +133,21 @@ impl ErrorCode {
         }
     }
 
+    /// The table for a Camunda cluster's REST answers (documents, jobs), by HTTP status alone:
+    /// the cluster's problem bodies carry no code of their own. A 404 is a missing document
+    /// or job (`NoSuchKey`).
+    pub fn from_cluster_status(status: u16) -> ErrorCode {
+        match status {
+            400 => ErrorCode::InvalidInput,
+            401 => ErrorCode::InvalidCredentials,
+            403 => ErrorCode::AccessDenied,
+            404 => ErrorCode::NoSuchKey,
+            409 | 412 => ErrorCode::PreconditionFailed,
+            429 | 503 => ErrorCode::Throttled,
+            _ => ErrorCode::ServiceError,
+        }
+    }
+
     /// The one table from S3's error codes (and HTTP status, for bodiless HEAD answers) to ours.
     ///
     /// `missing` says what a bare 404 means for the request at hand: HEAD requests carry no

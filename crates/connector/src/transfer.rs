@@ -137,19 +137,74 @@ async fn read_chunk(reader: &mut (dyn AsyncRead + Send + Unpin), len: usize) -> 
     let mut buf = BytesMut::with_capacity(len);
     while buf.len() < len {
         let room = len - buf.len();
-        let n = reader.read_buf(&mut (&mut buf).limit(room)).await.map_err(|e| {
-            match e.get_ref().and_then(|inner| inner.downcast_ref::<Error>()) {
-                // A reader that knows what went wrong (e.g. an external document over its
-                // size limit) says so with our error inside the I/O error: keep its code.
-                Some(ours) => ours.clone(),
-                None => Error::new(ErrorCode::LocalIo, format!("cannot read the input stream: {e}")),
-            }
-        })?;
+        let n = reader.read_buf(&mut (&mut buf).limit(room)).await.map_err(read_error)?;
         if n == 0 {
             break;
         }
     }
     Ok(buf.freeze())
+}
+
+/// Part buffers for one streamed multipart upload, reused from part to part.
+///
+/// Allocating a part-size buffer for every part and freeing it after the part is sent
+/// fragments the allocator's heap (glibc keeps freed multi-MiB blocks once its mmap threshold
+/// has risen): a 1 GiB upload then peaked 30-40 MiB higher than the parts in flight explain.
+/// Reusing at most `concurrency + 1` buffers keeps the memory to what is really in flight.
+#[derive(Clone, Default)]
+struct PartBuffers(std::sync::Arc<std::sync::Mutex<Vec<Vec<u8>>>>);
+
+/// A filled part buffer; it goes back to its pool when the last `Bytes` viewing it is dropped.
+struct PooledPart {
+    buf: Vec<u8>,
+    pool: PartBuffers,
+}
+
+impl AsRef<[u8]> for PooledPart {
+    fn as_ref(&self) -> &[u8] {
+        &self.buf
+    }
+}
+
+impl Drop for PooledPart {
+    fn drop(&mut self) {
+        if let Ok(mut free) = self.pool.0.lock() {
+            free.push(std::mem::take(&mut self.buf));
+        }
+    }
+}
+
+impl PartBuffers {
+    /// Reads up to `len` bytes into a pooled buffer, stopping early only at end of stream.
+    async fn read(&self, reader: &mut (dyn AsyncRead + Send + Unpin), len: usize) -> Result<Bytes> {
+        let mut buf = self
+            .0
+            .lock()
+            .ok()
+            .and_then(|mut free| free.pop())
+            .unwrap_or_else(|| Vec::with_capacity(len));
+        buf.clear();
+        while buf.len() < len {
+            let room = len - buf.len();
+            let n = reader.read_buf(&mut (&mut buf).limit(room)).await.map_err(read_error)?;
+            if n == 0 {
+                break;
+            }
+        }
+        Ok(Bytes::from_owner(PooledPart {
+            buf,
+            pool: self.clone(),
+        }))
+    }
+}
+
+/// A failed read of an upload's source. A reader that knows what went wrong (e.g. an external
+/// document over its size limit) says so with our error inside the I/O error: keep its code.
+fn read_error(e: std::io::Error) -> Error {
+    match e.get_ref().and_then(|inner| inner.downcast_ref::<Error>()) {
+        Some(ours) => ours.clone(),
+        None => Error::new(ErrorCode::LocalIo, format!("cannot read the input stream: {e}")),
+    }
 }
 
 async fn put_single(conn: &Connector, t: &UploadTarget<'_>, body: ByteStream, size: u64) -> Result<Uploaded> {
@@ -445,6 +500,7 @@ async fn upload_stream_multipart(
     let part_size = conn.transfer().part_size as usize;
     let concurrency = conn.transfer().concurrency;
     let mpu = Multipart::create(conn, t).await?;
+    let buffers = PartBuffers::default();
     let result = async {
         let mut in_flight = FuturesUnordered::new();
         let mut done = Vec::new();
@@ -475,7 +531,7 @@ async fn upload_stream_multipart(
                     progress.advance(len);
                     Ok::<_, Error>(part)
                 });
-                let chunk = read_chunk(&mut reader, part_size).await?;
+                let chunk = buffers.read(&mut reader, part_size).await?;
                 if !chunk.is_empty() {
                     next = Some(chunk);
                 }

@@ -105,7 +105,13 @@ pub async fn create(
                 while let Some(chunk) = field.chunk().await.map_err(bad_form)? {
                     text.extend_from_slice(&chunk);
                     if text.len() > state.limits.max_request_bytes {
-                        return Err(ApiError::invalid_input("metadata", "is too large"));
+                        return Err(ApiError::new(
+                            crate::ApiCode::PayloadTooLarge,
+                            format!(
+                                "the metadata part is larger than {} bytes",
+                                state.limits.max_request_bytes
+                            ),
+                        ));
                     }
                 }
                 let parsed: DocumentMetadata = serde_json::from_slice(&text)

@@ -75,7 +75,7 @@ impl ApiCode {
     }
 }
 
-/// Every HTTP-only code, for the docs and the OpenAPI description.
+/// Every HTTP-only code; the tests check that the status table covers each one distinctly.
 pub const API_ONLY_CODES: [ApiCode; 5] = [
     ApiCode::Unauthorized,
     ApiCode::NotFound,

@@ -20,15 +20,6 @@ use crate::{AppState, REQUEST_ID_HEADER};
 /// Routes served without a token or a concurrency slot.
 const PUBLIC: [&str; 3] = ["/health", "/ready", "/openapi.json"];
 
-/// The request's id, in its extensions for handlers that log.
-#[derive(Debug, Clone)]
-pub struct RequestId(pub String);
-
-/// Set when the request body went past the upload limit, so that whatever error the
-/// handler made of the cut-off body is reported as `PayloadTooLarge`.
-#[derive(Debug, Clone, Default)]
-pub struct BodyCut(pub Arc<AtomicBool>);
-
 /// The fallback for unknown paths.
 pub async fn not_found() -> ApiError {
     ApiError::new(ApiCode::NotFound, "no such endpoint; see GET /openapi.json for the API")
@@ -57,7 +48,7 @@ fn bearer(req: &Request) -> Option<&str> {
 }
 
 /// The middleware itself.
-pub async fn around_request(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+pub async fn around_request(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let started = Instant::now();
     let id = request_id(&req);
     let route = req
@@ -67,7 +58,6 @@ pub async fn around_request(State(state): State<AppState>, mut req: Request, nex
         .unwrap_or_else(|| "unmatched".into());
     let method = req.method().as_str().to_string();
     let public = PUBLIC.contains(&route.as_str());
-    req.extensions_mut().insert(RequestId(id.clone()));
     state.metrics.in_flight(1);
 
     let mut permit = None;
@@ -90,8 +80,9 @@ pub async fn around_request(State(state): State<AppState>, mut req: Request, nex
                 .ok()
                 .and_then(Result::ok);
         }
-        let cut = BodyCut::default();
-        req.extensions_mut().insert(cut.clone());
+        // Set when the body goes past the upload limit: whatever error the handler made of
+        // the cut-off body, the cause was its size.
+        let cut = Arc::new(AtomicBool::new(false));
         let req = count_and_limit_body(req, &state, &cut);
         let mut response = match tokio::time::timeout(state.limits.request_timeout, next.run(req)).await {
             Ok(r) => r,
@@ -104,8 +95,7 @@ pub async fn around_request(State(state): State<AppState>, mut req: Request, nex
             ))
             .into_response(),
         };
-        if cut.0.load(Ordering::SeqCst) {
-            // Whatever the handler made of the cut-off body, the cause was its size.
+        if cut.load(Ordering::SeqCst) {
             response = too_large(state.limits.max_upload_bytes).into_response();
         }
         response
@@ -140,11 +130,11 @@ fn too_large(limit: u64) -> ApiError {
 }
 
 /// Counts request body bytes and cuts the body off past the upload limit.
-fn count_and_limit_body(req: Request, state: &AppState, cut: &BodyCut) -> Request {
+fn count_and_limit_body(req: Request, state: &AppState, cut: &Arc<AtomicBool>) -> Request {
     let (parts, body) = req.into_parts();
     let limit = state.limits.max_upload_bytes;
     let state = state.clone();
-    let cut = cut.0.clone();
+    let cut = cut.clone();
     let mut seen = 0u64;
     let stream = body.into_data_stream().map(move |chunk| {
         let chunk = chunk.map_err(std::io::Error::other)?;

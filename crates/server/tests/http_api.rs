@@ -10,7 +10,7 @@ use std::time::Duration;
 use s3_connector::documents::MemoryStore;
 use s3_connector_server::Limits;
 use serde_json::{json, Value};
-use support::{bytes, client, s3, serve, TOKEN};
+use support::{bytes, client, put_streamed, s3, serve, serve_plain, TOKEN};
 
 async fn post_json(c: &reqwest::Client, url: &str, body: Value) -> (u16, Value) {
     let resp = c.post(url).json(&body).send().await.expect("send");
@@ -30,14 +30,7 @@ fn assert_error(body: &Value, code: &str) {
 #[tokio::test]
 async fn requests_need_the_token_and_probes_do_not() {
     let s3 = s3().await;
-    let svc = serve(
-        s3.conn.clone(),
-        Arc::new(MemoryStore::new()),
-        Limits::default(),
-        true,
-        vec![],
-    )
-    .await;
+    let svc = serve_plain(&s3).await;
     let anonymous = reqwest::Client::new();
     let url = format!("{}/v1/actions", svc.base);
     let resp = anonymous
@@ -88,14 +81,7 @@ fn binding_beyond_loopback_needs_a_token() {
 #[tokio::test]
 async fn actions_stream_both_ways() {
     let s3 = s3().await;
-    let svc = serve(
-        s3.conn.clone(),
-        Arc::new(MemoryStore::new()),
-        Limits::default(),
-        true,
-        vec![],
-    )
-    .await;
+    let svc = serve_plain(&s3).await;
     let c = client();
     let url = format!("{}/v1/actions", svc.base);
     let (status, body) = post_json(&c, &url, json!({"action": "createBucket", "bucket": "reports"})).await;
@@ -113,14 +99,8 @@ async fn actions_stream_both_ways() {
 
     // A 20 MiB body streamed with the request in a header: multipart upload to S3.
     let big = bytes(20 * 1024 * 1024 + 17, 7);
-    let resp = c
-        .post(&url)
-        .header(
-            "S3-Connector-Request",
-            json!({"action": "putObject", "bucket": "reports", "key": "big/ü.bin"})
-                .to_string()
-                .replace('ü', "\\u00fc"),
-        )
+    // The key's ü travels escaped, as a header must be ASCII.
+    let resp = put_streamed(&c, &url, "reports", "big/ü.bin")
         .header("content-type", "application/x-custom")
         .body(big.clone())
         .send()
@@ -194,14 +174,7 @@ async fn actions_stream_both_ways() {
 #[tokio::test]
 async fn errors_have_a_code_a_status_and_a_request_id() {
     let s3 = s3().await;
-    let svc = serve(
-        s3.conn.clone(),
-        Arc::new(MemoryStore::new()),
-        Limits::default(),
-        true,
-        vec![],
-    )
-    .await;
+    let svc = serve_plain(&s3).await;
     let c = client();
     let url = format!("{}/v1/actions", svc.base);
     post_json(&c, &url, json!({"action": "createBucket", "bucket": "reports"})).await;
@@ -340,12 +313,7 @@ async fn limits_refuse_large_bodies_and_leave_nothing_behind() {
     // A streamed body with no declared length, cut off past the upload limit mid-way through a
     // multipart upload: refused, and neither an object nor an unfinished upload is left.
     let chunks: Vec<Result<Vec<u8>, std::io::Error>> = (0..20).map(|i| Ok(bytes(1024 * 1024, i))).collect();
-    let resp = c
-        .post(&url)
-        .header(
-            "S3-Connector-Request",
-            json!({"action": "putObject", "bucket": "bkt", "key": "too-big"}).to_string(),
-        )
+    let resp = put_streamed(&c, &url, "bkt", "too-big")
         .body(reqwest::Body::wrap_stream(futures::stream::iter(chunks)))
         .send()
         .await
@@ -356,12 +324,7 @@ async fn limits_refuse_large_bodies_and_leave_nothing_behind() {
     s3.assert_nothing_left("bkt", "too-big").await;
 
     // A declared length over the limit is refused before any byte is read.
-    let resp = c
-        .post(&url)
-        .header(
-            "S3-Connector-Request",
-            json!({"action": "putObject", "bucket": "bkt", "key": "declared"}).to_string(),
-        )
+    let resp = put_streamed(&c, &url, "bkt", "declared")
         .body(vec![0u8; 11 * 1024 * 1024])
         .send()
         .await
@@ -373,25 +336,13 @@ async fn limits_refuse_large_bodies_and_leave_nothing_behind() {
 #[tokio::test]
 async fn a_client_that_breaks_off_an_upload_leaves_nothing_behind() {
     let s3 = s3().await;
-    let svc = serve(
-        s3.conn.clone(),
-        Arc::new(MemoryStore::new()),
-        Limits::default(),
-        true,
-        vec![],
-    )
-    .await;
+    let svc = serve_plain(&s3).await;
     let c = client();
     let url = format!("{}/v1/actions", svc.base);
     post_json(&c, &url, json!({"action": "createBucket", "bucket": "bkt"})).await;
     let mut chunks: Vec<Result<Vec<u8>, std::io::Error>> = (0..12).map(|i| Ok(bytes(1024 * 1024, i))).collect();
     chunks.push(Err(std::io::Error::other("the client gave up")));
-    let sent = c
-        .post(&url)
-        .header(
-            "S3-Connector-Request",
-            json!({"action": "putObject", "bucket": "bkt", "key": "half"}).to_string(),
-        )
+    let sent = put_streamed(&c, &url, "bkt", "half")
         .body(reqwest::Body::wrap_stream(futures::stream::iter(chunks)))
         .send()
         .await;
@@ -609,14 +560,7 @@ async fn documents_api_round_trip() {
 #[tokio::test]
 async fn metrics_and_openapi_describe_the_service() {
     let s3 = s3().await;
-    let svc = serve(
-        s3.conn.clone(),
-        Arc::new(MemoryStore::new()),
-        Limits::default(),
-        true,
-        vec![],
-    )
-    .await;
+    let svc = serve_plain(&s3).await;
     let c = client();
     let url = format!("{}/v1/actions", svc.base);
     post_json(&c, &url, json!({"action": "listBuckets"})).await;
@@ -691,14 +635,7 @@ async fn shutdown_lets_an_upload_in_flight_finish() {
         .send()
         .await
         .expect("bucket");
-    let mut svc = serve(
-        s3.conn.clone(),
-        Arc::new(MemoryStore::new()),
-        Limits::default(),
-        true,
-        vec![],
-    )
-    .await;
+    let mut svc = serve_plain(&s3).await;
     let c = client();
     let url = format!("{}/v1/actions", svc.base);
     // A slow body: 8 chunks, 150 ms apart.
@@ -710,11 +647,7 @@ async fn shutdown_lets_an_upload_in_flight_finish() {
         Some((Ok::<_, std::io::Error>(bytes(256 * 1024, i)), i + 1))
     });
     let upload = tokio::spawn(
-        c.post(&url)
-            .header(
-                "S3-Connector-Request",
-                json!({"action": "putObject", "bucket": "bkt", "key": "slow"}).to_string(),
-            )
+        put_streamed(&c, &url, "bkt", "slow")
             .body(reqwest::Body::wrap_stream(chunks))
             .send(),
     );

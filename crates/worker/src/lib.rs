@@ -219,15 +219,8 @@ impl Worker {
             .await?;
         let status = resp.status();
         if !status.is_success() {
-            let code = match status.as_u16() {
-                401 => ErrorCode::InvalidCredentials,
-                403 => ErrorCode::AccessDenied,
-                429 | 503 => ErrorCode::Throttled,
-                400 => ErrorCode::InvalidInput,
-                _ => ErrorCode::ServiceError,
-            };
             return Err(Error::new(
-                code,
+                ErrorCode::from_cluster_status(status.as_u16()),
                 format!("job activation: the cluster answered HTTP {status}"),
             ));
         }

@@ -107,15 +107,7 @@ async fn status_error(what: &str, resp: reqwest::Response) -> Error {
     let status = resp.status();
     let body = resp.text().await.unwrap_or_default();
     let detail: String = body.chars().take(500).collect();
-    let code = match status.as_u16() {
-        400 => ErrorCode::InvalidInput,
-        401 => ErrorCode::InvalidCredentials,
-        403 => ErrorCode::AccessDenied,
-        404 => ErrorCode::NoSuchKey,
-        409 | 412 => ErrorCode::PreconditionFailed,
-        429 | 503 => ErrorCode::Throttled,
-        _ => ErrorCode::ServiceError,
-    };
+    let code = ErrorCode::from_cluster_status(status.as_u16());
     Error::new(code, format!("{what}: the cluster answered HTTP {status}: {detail}"))
 }
 

@@ -267,7 +267,18 @@ fn literal_ip(url: &reqwest::Url) -> Option<IpAddr> {
 }
 
 /// A URL as it may appear in messages: without user name and password.
-pub(crate) fn redact_url(url: &reqwest::Url) -> String {
+pub fn redact_url(url: &reqwest::Url) -> String {
+    redact(url)
+}
+
+/// As [`redact_url`], for URL text; text that is not a URL is not shown at all.
+pub fn redact_url_text(text: &str) -> String {
+    reqwest::Url::parse(text)
+        .map(|u| redact(&u))
+        .unwrap_or_else(|_| "(not a URL)".into())
+}
+
+fn redact(url: &reqwest::Url) -> String {
     let mut shown = url.clone();
     let _ = shown.set_username("");
     let _ = shown.set_password(None);

@@ -30,6 +30,15 @@ pub const DEFAULT_STORE: &str = "local:./s3-connector-data/documents";
 /// The environment variable holding the bearer token for a `camunda:URL` document store.
 pub const CAMUNDA_TOKEN_ENV: &str = "S3_CONNECTOR_CAMUNDA_TOKEN";
 
+/// A store spec as it may be shown: a `camunda:URL` loses any user name and password in
+/// its URL; other specs carry no secrets.
+pub fn shown_spec(spec: &str) -> String {
+    match spec.trim().split_once(':') {
+        Some(("camunda", url)) => format!("camunda:{}", external::redact_url_text(url)),
+        _ => spec.to_string(),
+    }
+}
+
 /// Opens the store a spec names: `memory`, `local:DIR`, `s3:BUCKET[/PREFIX]` (the `s3`
 /// store uses `conn`), or `camunda:URL` (a Camunda cluster's document API; bearer token from
 /// [`CAMUNDA_TOKEN_ENV`]). A bad spec is `InvalidInput` naming `field`.
