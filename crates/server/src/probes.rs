@@ -62,7 +62,7 @@ async fn check_s3(state: &AppState) -> Option<ErrorCode> {
         let action = Action::from_json(json!({"action": "listBuckets"}))?;
         action.execute(&state.conn, Streams::default()).await
     };
-    let outcome = match tokio::time::timeout(CHECK_TIMEOUT, list).await {
+    match tokio::time::timeout(CHECK_TIMEOUT, list).await {
         Ok(Ok(_)) => None,
         Ok(Err(e)) if e.code == ErrorCode::AccessDenied => None,
         Ok(Err(e)) => {
@@ -70,8 +70,7 @@ async fn check_s3(state: &AppState) -> Option<ErrorCode> {
             Some(e.code)
         }
         Err(_) => Some(ErrorCode::Timeout),
-    };
-    outcome
+    }
 }
 
 /// `None` when the document store answers: opening a document that cannot exist must say

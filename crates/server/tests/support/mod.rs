@@ -126,21 +126,10 @@ pub async fn serve_plain(s3: &S3) -> Service {
 /// A `putObject` whose content is the body, the request in the `S3-Connector-Request` header.
 pub fn put_streamed(c: &reqwest::Client, url: &str, bucket: &str, key: &str) -> reqwest::RequestBuilder {
     let request = serde_json::json!({"action": "putObject", "bucket": bucket, "key": key}).to_string();
-    c.post(url).header("S3-Connector-Request", ascii(&request))
-}
-
-/// JSON text with non-ASCII characters escaped, as a header needs it.
-fn ascii(text: &str) -> String {
-    text.chars()
-        .map(|c| match c.is_ascii() {
-            true => c.to_string(),
-            false => c
-                .encode_utf16(&mut [0; 2])
-                .iter()
-                .map(|u| format!("\\u{u:04x}"))
-                .collect(),
-        })
-        .collect()
+    c.post(url).header(
+        "S3-Connector-Request",
+        s3_connector_server::actions::ascii_json(&request),
+    )
 }
 
 /// An HTTP client that sends the test token.
