@@ -65,6 +65,24 @@ pub struct Global {
     /// Objects above this size use multipart / parallel ranged GETs. Default 8 MiB.
     #[arg(long, global = true, value_name = "BYTES")]
     pub multipart_threshold: Option<u64>,
+    /// Time to open a connection to the store, e.g. 10s. Env: S3_CONNECTOR_CONNECT_TIMEOUT.
+    #[arg(long, global = true, value_name = "DURATION", value_parser = duration)]
+    pub connect_timeout: Option<std::time::Duration>,
+    /// Time one attempt of a request without a body stream may take, e.g. 30s.
+    /// Env: S3_CONNECTOR_ATTEMPT_TIMEOUT.
+    #[arg(long, global = true, value_name = "DURATION", value_parser = duration)]
+    pub attempt_timeout: Option<std::time::Duration>,
+    /// A body may go this long without a byte moving before that part is retried or the
+    /// download resumes, e.g. 60s. Env: S3_CONNECTOR_STALL_TIMEOUT.
+    #[arg(long, global = true, value_name = "DURATION", value_parser = duration)]
+    pub stall_timeout: Option<std::time::Duration>,
+    /// Stop an action that has not finished after this long, e.g. 15m. Env: S3_CONNECTOR_DEADLINE.
+    #[arg(long, global = true, value_name = "DURATION", value_parser = duration)]
+    pub deadline: Option<std::time::Duration>,
+    /// Tolerate known quirks of S3-compatible stores: true or false. Default: true for custom
+    /// endpoints. Env: S3_CONNECTOR_COMPAT.
+    #[arg(long, global = true, value_name = "BOOL")]
+    pub compat: Option<bool>,
     /// Config file (TOML). Default: $S3_CONNECTOR_CONFIG or ~/.config/s3-connector/config.toml.
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -243,6 +261,46 @@ pub enum Command {
         /// Refuse to delete the source on stores that ignore If-Match on DeleteObject.
         #[arg(long)]
         require_conditional_delete: bool,
+    },
+    /// List multipart uploads that were started and never finished (they hold billed parts).
+    #[command(
+        after_help = "Examples:\n  s3-connector --embedded ./data list-multipart-uploads backups\n  s3-connector list-multipart-uploads backups --prefix db/ --older-than 24h"
+    )]
+    ListMultipartUploads {
+        /// Bucket name.
+        bucket: String,
+        /// Only uploads of keys starting with this.
+        #[arg(long)]
+        prefix: Option<String>,
+        /// Only uploads started longer ago than this: 30m, 24h, 7d.
+        #[arg(long, value_name = "AGE")]
+        older_than: Option<String>,
+        /// Most uploads to list (default 10000).
+        #[arg(long)]
+        max_uploads: Option<u32>,
+    },
+    /// Abort multipart uploads left behind, by prefix and age, or one by key and upload id.
+    #[command(
+        after_help = "Examples:\n  s3-connector abort-multipart-uploads backups --older-than 24h --dry-run\n  s3-connector abort-multipart-uploads backups --prefix db/2026-11-30.dump\n  s3-connector abort-multipart-uploads backups --key db.dump --upload-id 2~abc\n\nAn abort cuts a running upload off: give --older-than whenever uploads may be running."
+    )]
+    AbortMultipartUploads {
+        /// Bucket name.
+        bucket: String,
+        /// Only uploads of keys starting with this.
+        #[arg(long)]
+        prefix: Option<String>,
+        /// Only uploads started longer ago than this: 30m, 24h, 7d.
+        #[arg(long, value_name = "AGE")]
+        older_than: Option<String>,
+        /// With --upload-id: the key of the one upload to abort.
+        #[arg(long, requires = "upload_id")]
+        key: Option<String>,
+        /// With --key: the upload to abort.
+        #[arg(long, requires = "key")]
+        upload_id: Option<String>,
+        /// Only list what would be aborted.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Make a presigned GET or PUT URL (at most 7 days).
     #[command(
@@ -539,6 +597,36 @@ impl Command {
                 put(&mut m, "contentType", content_type.clone());
                 "presignUrl"
             }
+            Command::ListMultipartUploads {
+                bucket,
+                prefix,
+                older_than,
+                max_uploads,
+            } => {
+                put(&mut m, "bucket", Some(bucket.clone()));
+                put(&mut m, "prefix", prefix.clone());
+                put(&mut m, "olderThan", older_than.clone());
+                put(&mut m, "maxUploads", *max_uploads);
+                "listMultipartUploads"
+            }
+            Command::AbortMultipartUploads {
+                bucket,
+                prefix,
+                older_than,
+                key,
+                upload_id,
+                dry_run,
+            } => {
+                put(&mut m, "bucket", Some(bucket.clone()));
+                put(&mut m, "prefix", prefix.clone());
+                put(&mut m, "olderThan", older_than.clone());
+                put(&mut m, "key", key.clone());
+                put(&mut m, "uploadId", upload_id.clone());
+                if *dry_run {
+                    m.insert("dryRun".into(), json!(true));
+                }
+                "abortMultipartUploads"
+            }
             Command::Exec { .. }
             | Command::ServeS3 { .. }
             | Command::Serve(_)
@@ -636,6 +724,11 @@ pub struct WorkerArgs {
         value_parser = secret
     )]
     pub token: Option<Secret>,
+}
+
+/// Reads a duration flag: 30s, 500ms, 2m, 1h, or a number of seconds.
+fn duration(text: &str) -> Result<std::time::Duration, String> {
+    s3_connector::config::parse_duration("duration", text).map_err(|e| e.message)
 }
 
 /// Reads a secret flag into a [`Secret`], so that the parsed arguments' `Debug` shows `***`.

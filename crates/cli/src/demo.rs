@@ -105,6 +105,14 @@ pub async fn run() -> Result<(), Error> {
             json!({"action": "presignUrl", "bucket": "demo-archive", "key": "moved/hello world.txt", "expiresIn": 600}),
         ),
         (
+            "list multipart uploads left unfinished (none: every failed upload was aborted)",
+            json!({"action": "listMultipartUploads", "bucket": "demo-bucket"}),
+        ),
+        (
+            "abort unfinished uploads older than a day (dry run)",
+            json!({"action": "abortMultipartUploads", "bucket": "demo-bucket", "olderThan": "24h", "dryRun": true}),
+        ),
+        (
             "delete an object",
             json!({"action": "deleteObject", "bucket": "demo-bucket", "key": "uploads/big.bin"}),
         ),

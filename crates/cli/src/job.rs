@@ -4,11 +4,12 @@
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use s3_connector::camunda::job::{run_job, JobEnv, JobRequest};
-use s3_connector::camunda::secrets;
+use s3_connector::camunda::job::{run_job, JobConnections, JobEnv, JobRequest};
+use s3_connector::camunda::secrets::SecretSource;
 use s3_connector::documents::external::ExternalFetch;
 use s3_connector::documents::DocumentStore;
-use s3_connector::{Connector, Error};
+use s3_connector::net::EndpointPolicy;
+use s3_connector::{ConnectionSettings, Connector, Error};
 
 /// Reads a JSON file (`-` for stdin) named by the flag `field`.
 async fn read_json(field: &str, path: &Path) -> Result<serde_json::Value, Error> {
@@ -26,7 +27,13 @@ async fn read_json(field: &str, path: &Path) -> Result<serde_json::Value, Error>
 
 /// Runs the job and prints `{"outcome": ...}` on stdout. A job that fails or throws a BPMN
 /// error is still a successful run of this command: the outcome says how the job ended.
+///
+/// `settings` are the command's own connection settings (flags, environment, config file, or
+/// the embedded store): their endpoint is the operator's, so a job may name it; every other
+/// endpoint goes through the address guard. Their timeouts and retries apply to the job, and
+/// their credentials can never be read as a job's secrets.
 pub async fn run(
+    settings: &ConnectionSettings,
     variables: &Path,
     headers: Option<&PathBuf>,
     retries: i64,
@@ -39,6 +46,14 @@ pub async fn run(
     };
     let headers = headers.as_object().cloned().unwrap_or_default();
     let external = ExternalFetch::from_env()?;
+    let connections = JobConnections {
+        endpoints: EndpointPolicy::from_env()?.trusting(settings.endpoint.as_deref()),
+        timeouts: settings.timeouts.clone(),
+        max_attempts: settings.max_attempts,
+    };
+    let own = crate::own_secret_values(settings).await;
+    let secrets = SecretSource::from_env()?.refusing(own);
+    let lookup = move |name: &str| secrets.lookup(name);
     let request = JobRequest {
         variables,
         headers,
@@ -54,18 +69,19 @@ pub async fn run(
     let env = JobEnv {
         store,
         external: &external,
-        secrets: &secrets::from_env,
+        secrets: &lookup,
+        connections: &connections,
         connected: Some(&remember),
     };
     let outcome = tokio::select! {
         outcome = run_job(&request, &env) => outcome,
-        _ = tokio::signal::ctrl_c() => {
-            eprintln!("interrupted: cleaning up (aborting unfinished uploads)...");
+        stop = crate::stop_signal() => {
+            eprintln!("stopping ({stop:?}): cleaning up (aborting unfinished uploads)...");
             let started = conn.lock().ok().and_then(|c| c.clone());
             if let Some(c) = started {
                 c.finish_cleanup(crate::CLEANUP_GRACE).await;
             }
-            std::process::exit(130);
+            std::process::exit(stop.exit_status());
         }
     };
     let text = serde_json::to_string_pretty(&outcome).map_err(|e| {

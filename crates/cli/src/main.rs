@@ -108,23 +108,41 @@ async fn run(cli: Cli) -> Result<(), Error> {
                 _,
             ) => {
                 let store = s3_connector::documents::open_store("documents", &spec, conn.as_ref())?;
-                job::run(variables, headers.as_ref(), *retries, store.as_ref()).await
+                job::run(&settings, variables, headers.as_ref(), *retries, store.as_ref()).await
             }
             // The s3 store uploads; Ctrl-C must abort that upload as for putObject.
-            (Command::Documents(cmd), Some(c)) => interruptible(c, documents::run(cmd, &spec, Some(c))).await?,
-            (Command::Documents(cmd), None) => documents::run(cmd, &spec, None).await,
+            (Command::Documents(cmd), Some(c)) => {
+                let outcome = interruptible(Some(c), documents::run(cmd, &spec, Some(c))).await?;
+                c.finish_cleanup(CLEANUP_GRACE).await;
+                outcome
+            }
+            (Command::Documents(cmd), None) => interruptible(None, documents::run(cmd, &spec, None)).await?,
             _ => Err(Error::invalid_input("command", "not a documents or job command")),
         };
     }
     let conn = Connector::connect(settings).await?;
     tracing::info!(settings = ?conn.settings().describe(), "connected");
+    let outcome = run_action_command(&cli, &conn).await;
+    // An action stopped by its deadline, or failed half-way, started aborting its upload in the
+    // background: let that reach the store before the process exits.
+    let late = conn.finish_cleanup(CLEANUP_GRACE).await;
+    if late > 0 {
+        eprintln!("warning: {late} clean-up request(s) did not finish; list what is left with `s3-connector list-multipart-uploads BUCKET`");
+    }
+    outcome
+}
+
+/// Runs an action subcommand or `exec` on `conn`.
+async fn run_action_command(cli: &Cli, conn: &Connector) -> Result<(), Error> {
+    let conn = conn.clone();
+    let conn = &conn;
     match &cli.command {
         Command::Exec {
             file,
             batch: true,
             jobs,
-        } => interruptible(&conn, exec_batch(&conn, file.clone(), *jobs)).await?,
-        Command::Exec { file, .. } => interruptible(&conn, exec(&conn, file.clone())).await?,
+        } => interruptible(Some(conn), exec_batch(conn, file.clone(), *jobs)).await?,
+        Command::Exec { file, .. } => interruptible(Some(conn), exec(conn, file.clone())).await?,
         command => {
             let request = command
                 .request()
@@ -136,7 +154,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
                 output: Some(Box::new(tokio::io::stdout())),
                 progress: render::progress(!cli.global.no_progress && std::io::stderr().is_terminal()),
             };
-            let result = interruptible(&conn, action.execute(&conn, streams)).await??;
+            let result = interruptible(Some(conn), action.execute(conn, streams)).await??;
             if to_stdout {
                 // The object's bytes went to stdout; keep it clean and say the rest on stderr.
                 if cli.global.json || cli.global.verbose > 0 {
@@ -152,6 +170,27 @@ async fn run(cli: Cli) -> Result<(), Error> {
     }
 }
 
+/// The service's own secret values, which no job may read as a secret: the AWS credentials of
+/// `settings` (given, or found by the default chain: environment, profile, SSO, instance role),
+/// looked up once and bounded in time.
+pub(crate) async fn own_secret_values(settings: &ConnectionSettings) -> Vec<String> {
+    let mut values = settings.secret_values();
+    if let Ok(conn) = Connector::connect(settings.clone()).await {
+        values.extend(conn.own_credential_values().await);
+    }
+    // Camunda tokens given by environment are refused by name already; their values too.
+    for name in [
+        s3_connector::documents::CAMUNDA_TOKEN_ENV,
+        "CAMUNDA_CLIENT_SECRET",
+        "CAMUNDA_TOKEN",
+    ] {
+        if let Ok(v) = std::env::var(name) {
+            values.push(v);
+        }
+    }
+    values
+}
+
 /// The S3 connection a document store spec needs: only the s3 store talks to S3 through
 /// the global settings; the others need none (a job's own connection comes from its
 /// variables).
@@ -162,28 +201,85 @@ pub(crate) async fn document_connection(spec: &str, settings: &ConnectionSetting
     }
 }
 
-/// How long an interrupted command waits for its clean-up (aborting multipart uploads).
-pub(crate) const CLEANUP_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+/// How long an interrupted command waits for its clean-up (aborting multipart uploads). Longer
+/// than the abort's own retry budget, so that an abort retried while the store throttles can
+/// still finish.
+pub(crate) const CLEANUP_GRACE: std::time::Duration = std::time::Duration::from_secs(25);
 
-/// Runs `work` until it finishes or Ctrl-C arrives. On Ctrl-C the work is dropped (which
-/// starts aborting any multipart upload in flight), the clean-up is given up to
-/// [`CLEANUP_GRACE`] to reach the store, and the process exits with status 130.
-async fn interruptible<T>(conn: &Connector, work: impl std::future::Future<Output = T>) -> Result<T, Error> {
-    let finished = tokio::select! {
-        out = work => Some(out),
-        _ = tokio::signal::ctrl_c() => None,
-    };
-    match finished {
-        Some(out) => Ok(out),
-        None => {
-            eprintln!("interrupted: cleaning up (aborting unfinished uploads)...");
-            let late = conn.finish_cleanup(CLEANUP_GRACE).await;
-            if late > 0 {
-                eprintln!("warning: {late} clean-up request(s) did not finish; see docs/actions.md#putobject");
-            }
-            std::process::exit(130);
+/// A signal that asks the process to stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stop {
+    /// Ctrl-C.
+    Interrupt,
+    /// `kill`, `timeout`, systemd, Kubernetes.
+    Terminate,
+    /// The terminal went away.
+    Hangup,
+}
+
+impl Stop {
+    /// The conventional exit status: 128 plus the signal's number.
+    pub(crate) fn exit_status(self) -> i32 {
+        match self {
+            Stop::Hangup => 129,
+            Stop::Interrupt => 130,
+            Stop::Terminate => 143,
         }
     }
+}
+
+/// Resolves when SIGINT, SIGTERM or SIGHUP arrives, saying which.
+pub(crate) async fn stop_signal() -> Stop {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let (term, hup) = (signal(SignalKind::terminate()), signal(SignalKind::hangup()));
+        match (term, hup) {
+            (Ok(mut term), Ok(mut hup)) => tokio::select! {
+                _ = tokio::signal::ctrl_c() => Stop::Interrupt,
+                _ = term.recv() => Stop::Terminate,
+                _ = hup.recv() => Stop::Hangup,
+            },
+            _ => {
+                let _ = tokio::signal::ctrl_c().await;
+                Stop::Interrupt
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+        Stop::Interrupt
+    }
+}
+
+/// Runs `work` until it finishes or a stop signal (SIGINT, SIGTERM, SIGHUP) arrives. On a signal
+/// the work is dropped (which starts aborting any multipart upload in flight and removes a
+/// download's temporary file), the clean-up is given up to [`CLEANUP_GRACE`] to reach the
+/// store, and the process exits with the signal's conventional status (130, 143, 129). A second
+/// signal during the clean-up exits at once.
+pub(crate) async fn interruptible<T>(
+    conn: Option<&Connector>,
+    work: impl std::future::Future<Output = T>,
+) -> Result<T, Error> {
+    let stopped = tokio::select! {
+        out = work => return Ok(out),
+        stop = stop_signal() => stop,
+    };
+    eprintln!("stopping ({stopped:?}): cleaning up (aborting unfinished uploads, removing partial files)...");
+    if let Some(conn) = conn {
+        let late = tokio::select! {
+            late = conn.finish_cleanup(CLEANUP_GRACE) => late,
+            _ = stop_signal() => {
+                eprintln!("stopped again: exiting without waiting for the clean-up");
+                std::process::exit(stopped.exit_status());
+            }
+        };
+        if late > 0 {
+            eprintln!("warning: {late} clean-up request(s) did not finish; list what is left with `s3-connector list-multipart-uploads BUCKET`");
+        }
+    }
+    std::process::exit(stopped.exit_status());
 }
 
 fn to_json(result: &ActionResult) -> String {
@@ -251,7 +347,10 @@ async fn exec_batch(conn: &Connector, file: Option<PathBuf>, jobs: usize) -> Res
     }
     match first_error {
         // Each error is already on its own line; only the exit status is left to set.
-        Some(e) => std::process::exit(e.code.exit_code()),
+        Some(e) => {
+            conn.finish_cleanup(CLEANUP_GRACE).await;
+            std::process::exit(e.code.exit_code())
+        }
         None => Ok(()),
     }
 }
@@ -299,6 +398,16 @@ pub(crate) async fn settings(
         checksums: g.checksums.as_deref().map(str::parse).transpose()?,
         max_attempts: g.max_attempts,
         transfer: None,
+        timeouts: {
+            let t = s3_connector::TimeoutSettings {
+                connect: g.connect_timeout,
+                attempt: g.attempt_timeout,
+                stall: g.stall_timeout,
+                deadline: g.deadline,
+            };
+            (t != s3_connector::TimeoutSettings::default()).then_some(t)
+        },
+        compat: g.compat,
     };
     let mut store = None;
     if let Some(dir) = &embedded {
@@ -368,8 +477,8 @@ async fn serve_s3(g: &Global, data: PathBuf, listen: std::net::SocketAddr) -> Re
         println!("export AWS_SECRET_ACCESS_KEY={}", store.secret_key());
     }
     println!("export AWS_REGION=us-east-1");
-    let _ = tokio::signal::ctrl_c().await;
-    eprintln!("stopping the embedded S3 store");
+    let stop = stop_signal().await;
+    eprintln!("stopping the embedded S3 store ({stop:?})");
     drop(store);
     Ok(())
 }

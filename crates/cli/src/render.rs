@@ -73,6 +73,30 @@ pub fn human(result: &ActionResult) {
             println!("{} deleted, {} failed", r.deleted, r.failed);
         }
         ActionResult::PresignUrl(r) => println!("{}", r.url),
+        ActionResult::ListMultipartUploads(r) => {
+            for u in &r.uploads {
+                println!(
+                    "{:<25} {:>10} {}  {}",
+                    u.initiated.as_deref().unwrap_or("-"),
+                    u.age_seconds.map(|a| format!("{}s", a)).unwrap_or_else(|| "-".into()),
+                    u.key,
+                    u.upload_id
+                );
+            }
+            if r.truncated {
+                eprintln!("(more uploads match: raise --max-uploads)");
+            }
+        }
+        ActionResult::AbortMultipartUploads(r) => {
+            let verb = if r.dry_run { "would abort" } else { "aborted" };
+            for u in &r.aborted {
+                println!("{verb} {}  {}", u.key, u.upload_id);
+            }
+            for f in &r.failed {
+                println!("FAILED  {}  {}: {}", f.key, f.upload_id, f.message);
+            }
+            println!("{} {verb}, {} failed", r.aborted.len(), r.failed.len());
+        }
         other => {
             let value = serde_json::to_value(other).unwrap_or_default();
             if let Some(map) = value.as_object() {

@@ -24,7 +24,11 @@ pub fn token(inline: Option<&Secret>, file: Option<&std::path::Path>) -> Result<
     };
     match text.map(|t| t.trim().to_string()) {
         Some(t) if t.is_empty() => Err(Error::invalid_input("token", "is empty; set a token or leave it out")),
-        Some(t) => Ok(Some(Secret::new(t))),
+        Some(t) => {
+            let token = Secret::new(t);
+            s3_connector_server::check_token(&token).map_err(|m| Error::invalid_input("token", m))?;
+            Ok(Some(token))
+        }
         None => Ok(None),
     }
 }
@@ -49,27 +53,10 @@ pub fn connection_configured(g: &Global) -> bool {
         .any(|n| env(n))
 }
 
-/// Resolves when the process is asked to stop (Ctrl-C, or SIGTERM from an orchestrator).
+/// Resolves when the process is asked to stop: Ctrl-C, SIGTERM (an orchestrator) or SIGHUP.
 pub async fn stop_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
+    let stop = crate::stop_signal().await;
+    tracing::info!(signal = ?stop, "asked to stop");
 }
 
 /// Runs the service.
@@ -101,7 +88,10 @@ pub async fn run(g: &Global, args: &ServeArgs) -> Result<(), Error> {
         s3_connector::documents::shown_spec(&spec),
         documents.store_id()
     );
+    let own = crate::own_secret_values(conn.settings()).await;
     let config = ServerConfig {
+        guard: s3_connector::net::AddressGuard::from_env()?,
+        secrets: s3_connector::camunda::secrets::SecretSource::from_env()?.refusing(own),
         token,
         limits: Limits {
             max_request_bytes: args.max_request_bytes,

@@ -51,6 +51,15 @@ pub async fn run(g: &Global, args: &WorkerArgs) -> Result<(), Error> {
         None => Arc::new(CamundaClusterStore::with_auth(&cluster, None, auth.clone())?),
     };
     let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "local".into());
+    let jobs = s3_connector::camunda::job::JobConnections {
+        endpoints: s3_connector::net::EndpointPolicy::from_env()?.trusting(settings.endpoint.as_deref()),
+        timeouts: settings.timeouts.clone(),
+        max_attempts: settings.max_attempts,
+    };
+    let mut own = crate::own_secret_values(&settings).await;
+    own.extend(args.client_secret.iter().map(|s| s.expose().to_string()));
+    own.extend(args.token.iter().map(|s| s.expose().to_string()));
+    let secrets = s3_connector::camunda::secrets::SecretSource::from_env()?.refusing(own);
     let config = WorkerConfig {
         cluster,
         job_type: args.job_type.clone(),
@@ -62,6 +71,7 @@ pub async fn run(g: &Global, args: &WorkerArgs) -> Result<(), Error> {
         max_jobs: args.max_jobs,
         poll_timeout: Duration::from_secs(args.poll_timeout),
         shutdown_grace: Duration::from_secs(args.shutdown_grace),
+        jobs,
     };
     eprintln!(
         "worker {} taking {} jobs from {} ({} at once); documents in store {:?}; Ctrl-C stops",
@@ -76,7 +86,7 @@ pub async fn run(g: &Global, args: &WorkerArgs) -> Result<(), Error> {
         auth,
         documents,
         ExternalFetch::from_env()?,
-        Box::new(s3_connector::camunda::secrets::from_env),
+        Box::new(move |name| secrets.lookup(name)),
     )?);
     let report = worker.run(crate::serve::stop_signal()).await;
     eprintln!(

@@ -6,13 +6,16 @@ use std::time::Duration;
 
 use aws_config::meta::region::RegionProviderChain;
 use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
 use aws_config::BehaviorVersion;
 use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_credential_types::Credentials;
 use aws_sdk_s3::config::{Region, RequestChecksumCalculation, ResponseChecksumValidation};
 
-use crate::config::{ChecksumMode, ConnectionSettings, TransferSettings};
+use crate::config::{ChecksumMode, ConnectionSettings, TimeoutSettings, TransferSettings};
 use crate::error::Result;
+use crate::net::client::{http_client, ClientOptions};
+use crate::net::AddressGuard;
 
 /// Bounds on the instance metadata service. Where no IMDS answers (a laptop, CI), the default
 /// one-second timeouts are paid on every credential or region lookup; 100 ms each, one
@@ -20,12 +23,23 @@ use crate::error::Result;
 const IMDS_CONNECT_TIMEOUT: Duration = Duration::from_millis(100);
 const IMDS_READ_TIMEOUT: Duration = Duration::from_millis(100);
 
+/// What a connection needs beyond its settings.
+#[derive(Debug, Clone, Default)]
+pub struct ConnectOptions {
+    /// Checks every address the connection reaches (after DNS, on every connection). Set for
+    /// endpoints that a job chose; `None` for the operator's own.
+    pub guard: Option<AddressGuard>,
+}
+
 /// A configured connection to one S3 endpoint. Cheap to clone; share one per process.
 #[derive(Clone, Debug)]
 pub struct Connector {
     client: aws_sdk_s3::Client,
+    /// Where the credentials come from, to tell which values are the service's own.
+    credentials: SharedCredentialsProvider,
     settings: ConnectionSettings,
     transfer: TransferSettings,
+    timeouts: TimeoutSettings,
     region: String,
     /// Per bucket: whether the store enforces `If-Match` on DeleteObject (probed once).
     conditional_delete: Arc<Mutex<HashMap<String, bool>>>,
@@ -42,7 +56,13 @@ impl Connector {
     /// neither a region nor a custom endpoint is set, the region is looked up in the profile
     /// and then IMDS (bounded to about 0.2 s), falling back to `us-east-1`.
     pub async fn connect(settings: ConnectionSettings) -> Result<Connector> {
+        Self::connect_with(settings, ConnectOptions::default()).await
+    }
+
+    /// As [`connect`](Self::connect), with options such as the address guard.
+    pub async fn connect_with(settings: ConnectionSettings, options: ConnectOptions) -> Result<Connector> {
         settings.validate()?;
+        let timeouts = settings.effective_timeouts();
         let imds = aws_config::imds::Client::builder()
             .connect_timeout(IMDS_CONNECT_TIMEOUT)
             .read_timeout(IMDS_READ_TIMEOUT)
@@ -87,9 +107,24 @@ impl Connector {
             }
         };
 
+        let http = http_client(ClientOptions {
+            connect_timeout: timeouts.connect(),
+            stall_timeout: timeouts.stall(),
+            guard: options.guard,
+        });
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .region(region.clone())
-            .credentials_provider(credentials)
+            .credentials_provider(credentials.clone())
+            .http_client(http)
+            // The attempt timeout bounds requests without a body stream; the operations whose
+            // length depends on the object's size lift it per request (`no_attempt_timeout`)
+            // and rely on the stall timeout of the HTTP client instead.
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(timeouts.connect())
+                    .operation_attempt_timeout(timeouts.attempt())
+                    .build(),
+            )
             // Standard mode: exponential backoff with jitter; retries throttling (503 SlowDown),
             // transient 5xx and connection errors.
             .retry_config(RetryConfig::standard().with_max_attempts(settings.max_attempts.unwrap_or(3)));
@@ -107,17 +142,21 @@ impl Connector {
                 ResponseChecksumValidation::WhenRequired,
             ),
         };
-        let config = aws_sdk_s3::config::Builder::from(&sdk)
+        let mut config = aws_sdk_s3::config::Builder::from(&sdk)
             .force_path_style(settings.effective_path_style())
             .request_checksum_calculation(request)
-            .response_checksum_validation(response)
-            .build();
+            .response_checksum_validation(response);
+        if settings.effective_compat() {
+            config = config.interceptor(crate::compat::CompatFixes);
+        }
         let transfer = settings.transfer.clone().unwrap_or_default();
         Ok(Connector {
-            client: aws_sdk_s3::Client::from_conf(config),
+            client: aws_sdk_s3::Client::from_conf(config.build()),
+            credentials,
             region: region.to_string(),
             settings,
             transfer,
+            timeouts,
             conditional_delete: Arc::default(),
             cleanup: Arc::default(),
         })
@@ -192,6 +231,22 @@ impl Connector {
         enforced
     }
 
+    /// The credential values this connection signs with (access key id, secret key, session
+    /// token), as the credentials chain finds them now; empty when none can be found within a
+    /// few seconds. Front ends refuse these as job secrets.
+    pub async fn own_credential_values(&self) -> Vec<String> {
+        use aws_credential_types::provider::ProvideCredentials;
+        let found = tokio::time::timeout(Duration::from_secs(5), self.credentials.provide_credentials()).await;
+        match found {
+            Ok(Ok(c)) => {
+                let mut values = vec![c.access_key_id().to_string(), c.secret_access_key().to_string()];
+                values.extend(c.session_token().map(str::to_string));
+                values
+            }
+            _ => Vec::new(),
+        }
+    }
+
     /// The underlying SDK client, for callers that need an operation we do not wrap.
     pub fn client(&self) -> &aws_sdk_s3::Client {
         &self.client
@@ -205,6 +260,28 @@ impl Connector {
     /// Multipart and parallelism settings.
     pub fn transfer(&self) -> &TransferSettings {
         &self.transfer
+    }
+
+    /// The timeouts in effect.
+    pub fn timeouts(&self) -> &TimeoutSettings {
+        &self.timeouts
+    }
+
+    /// A per-request override that lifts the attempt timeout, for the requests whose length
+    /// depends on the object's size (uploads, copies, completing a multipart upload). Their
+    /// bodies are bounded by the stall timeout instead.
+    pub(crate) fn no_attempt_timeout(&self) -> aws_sdk_s3::config::Builder {
+        aws_sdk_s3::config::Builder::default().timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(self.timeouts.connect())
+                .disable_operation_attempt_timeout()
+                .build(),
+        )
+    }
+
+    /// Attempts per request, including the first.
+    pub fn max_attempts(&self) -> u32 {
+        self.settings.max_attempts.unwrap_or(3)
     }
 
     /// The region in effect.

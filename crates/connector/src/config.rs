@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -130,6 +131,143 @@ impl TransferSettings {
     }
 }
 
+/// The connect timeout when none is configured.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The per-attempt timeout for requests without a body stream, when none is configured.
+pub const DEFAULT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
+/// The stall timeout for bodies in both directions, when none is configured.
+pub const DEFAULT_STALL_TIMEOUT: Duration = Duration::from_secs(60);
+/// The longest any timeout may be set to.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// Timeouts for requests to the store; every field falls back to its default.
+///
+/// - `connect`: opening a TCP connection (DNS included), per address tried;
+/// - `attempt`: one attempt of a request that carries no body stream (HEAD, list, delete,
+///   create or abort an upload, and a GetObject until its first byte). Uploads, copies and
+///   CompleteMultipartUpload are exempt: they are bounded by the stall timeout instead, since
+///   their length depends on the size of the object;
+/// - `stall`: a body, in either direction, may go this long without a byte moving; then that
+///   attempt fails and the part is retried or the download resumes;
+/// - `deadline`: an optional bound on one whole action, retries and resumes included.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TimeoutSettings {
+    /// Connect timeout. Default 10 s.
+    #[serde(default, with = "duration_text")]
+    pub connect: Option<Duration>,
+    /// Per-attempt timeout for requests without a body stream. Default 30 s.
+    #[serde(default, with = "duration_text")]
+    pub attempt: Option<Duration>,
+    /// Stall timeout for bodies. Default 60 s.
+    #[serde(default, with = "duration_text")]
+    pub stall: Option<Duration>,
+    /// Overall deadline for one action. Default none.
+    #[serde(default, with = "duration_text")]
+    pub deadline: Option<Duration>,
+}
+
+impl TimeoutSettings {
+    /// The connect timeout in effect.
+    pub fn connect(&self) -> Duration {
+        self.connect.unwrap_or(DEFAULT_CONNECT_TIMEOUT)
+    }
+
+    /// The per-attempt timeout in effect.
+    pub fn attempt(&self) -> Duration {
+        self.attempt.unwrap_or(DEFAULT_ATTEMPT_TIMEOUT)
+    }
+
+    /// The stall timeout in effect.
+    pub fn stall(&self) -> Duration {
+        self.stall.unwrap_or(DEFAULT_STALL_TIMEOUT)
+    }
+
+    /// The deadline in effect, if any.
+    pub fn deadline(&self) -> Option<Duration> {
+        self.deadline
+    }
+
+    /// `higher`'s fields where set, else these.
+    pub fn overlay(self, higher: TimeoutSettings) -> TimeoutSettings {
+        TimeoutSettings {
+            connect: higher.connect.or(self.connect),
+            attempt: higher.attempt.or(self.attempt),
+            stall: higher.stall.or(self.stall),
+            deadline: higher.deadline.or(self.deadline),
+        }
+    }
+
+    /// Every timeout is more than zero and at most 7 days.
+    pub fn validate(&self) -> Result<()> {
+        for (name, value) in [
+            ("timeouts.connect", self.connect),
+            ("timeouts.attempt", self.attempt),
+            ("timeouts.stall", self.stall),
+            ("timeouts.deadline", self.deadline),
+        ] {
+            if let Some(d) = value {
+                if d.is_zero() || d > MAX_TIMEOUT {
+                    return Err(Error::invalid_input(
+                        name,
+                        "must be more than 0 and at most 7 days, e.g. 30s or 5m",
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Parses a duration as people write it: `30s`, `500ms`, `2m`, `1h 30m`, `7d`, or a bare number
+/// of seconds. `field` names the setting in the error.
+pub fn parse_duration(field: &str, text: &str) -> Result<Duration> {
+    let t = text.trim();
+    if let Ok(secs) = t.parse::<f64>() {
+        if secs.is_finite() && secs >= 0.0 && secs <= MAX_TIMEOUT.as_secs_f64() {
+            return Ok(Duration::from_secs_f64(secs));
+        }
+    }
+    humantime::parse_duration(t).map_err(|_| {
+        Error::invalid_input(
+            field,
+            format!("{t:?} is not a duration; write it like 30s, 500ms, 2m, 1h or 7d"),
+        )
+    })
+}
+
+/// Durations in config files: a string like `"30s"` or a number of seconds.
+mod duration_text {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(value: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(d) => s.serialize_str(&humantime::format_duration(*d).to_string()),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Text {
+            Seconds(f64),
+            Words(String),
+        }
+        match Option::<Text>::deserialize(d)? {
+            None => Ok(None),
+            Some(Text::Seconds(n)) => super::parse_duration("timeout", &n.to_string())
+                .map(Some)
+                .map_err(|e| serde::de::Error::custom(e.message)),
+            Some(Text::Words(w)) => super::parse_duration("timeout", &w)
+                .map(Some)
+                .map_err(|e| serde::de::Error::custom(e.message)),
+        }
+    }
+}
+
 /// Where to reach S3 and how to sign. Every field is optional; see the module docs for layering.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -154,12 +292,19 @@ pub struct ConnectionSettings {
     pub max_attempts: Option<u32>,
     /// Multipart settings.
     pub transfer: Option<TransferSettings>,
+    /// Timeouts.
+    pub timeouts: Option<TimeoutSettings>,
+    /// Tolerate known quirks of S3-compatible stores (see docs/stores.md). Defaults to on for
+    /// custom endpoints, off for AWS.
+    pub compat: Option<bool>,
 }
 
 impl ConnectionSettings {
     /// Reads the environment: `AWS_REGION`/`AWS_DEFAULT_REGION`, `AWS_ENDPOINT_URL_S3`/
     /// `AWS_ENDPOINT_URL`, `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`,
-    /// `AWS_PROFILE`, `AWS_MAX_ATTEMPTS`, and `S3_CONNECTOR_PATH_STYLE`, `S3_CONNECTOR_CHECKSUMS`.
+    /// `AWS_PROFILE`, `AWS_MAX_ATTEMPTS`, and `S3_CONNECTOR_PATH_STYLE`, `S3_CONNECTOR_CHECKSUMS`,
+    /// `S3_CONNECTOR_COMPAT`, `S3_CONNECTOR_CONNECT_TIMEOUT`, `S3_CONNECTOR_ATTEMPT_TIMEOUT`,
+    /// `S3_CONNECTOR_STALL_TIMEOUT` and `S3_CONNECTOR_DEADLINE`.
     pub fn from_env() -> Result<Self> {
         Self::from_vars(|name| std::env::var(name).ok().filter(|v| !v.trim().is_empty()))
     }
@@ -183,6 +328,14 @@ impl ConnectionSettings {
                     .map_err(|_| Error::invalid_input("AWS_MAX_ATTEMPTS", format!("{v:?} is not a whole number")))?,
             ),
         };
+        let duration_var =
+            |name: &str| -> Result<Option<Duration>> { var(name).map(|v| parse_duration(name, &v)).transpose() };
+        let timeouts = TimeoutSettings {
+            connect: duration_var("S3_CONNECTOR_CONNECT_TIMEOUT")?,
+            attempt: duration_var("S3_CONNECTOR_ATTEMPT_TIMEOUT")?,
+            stall: duration_var("S3_CONNECTOR_STALL_TIMEOUT")?,
+            deadline: duration_var("S3_CONNECTOR_DEADLINE")?,
+        };
         Ok(ConnectionSettings {
             region: var("AWS_REGION").or_else(|| var("AWS_DEFAULT_REGION")),
             endpoint: var("AWS_ENDPOINT_URL_S3").or_else(|| var("AWS_ENDPOINT_URL")),
@@ -194,6 +347,8 @@ impl ConnectionSettings {
             checksums: var("S3_CONNECTOR_CHECKSUMS").map(|v| v.parse()).transpose()?,
             max_attempts,
             transfer: None,
+            timeouts: (timeouts != TimeoutSettings::default()).then_some(timeouts),
+            compat: bool_var("S3_CONNECTOR_COMPAT")?,
         })
     }
 
@@ -251,6 +406,11 @@ impl ConnectionSettings {
             checksums: higher.checksums.or(self.checksums),
             max_attempts: higher.max_attempts.or(self.max_attempts),
             transfer: higher.transfer.or(self.transfer),
+            timeouts: match (self.timeouts, higher.timeouts) {
+                (Some(low), Some(high)) => Some(low.overlay(high)),
+                (low, high) => high.or(low),
+            },
+            compat: higher.compat.or(self.compat),
         }
     }
 
@@ -278,16 +438,20 @@ impl ConnectionSettings {
         })
     }
 
+    /// The timeouts in effect (each falls back to its default).
+    pub fn effective_timeouts(&self) -> TimeoutSettings {
+        self.timeouts.clone().unwrap_or_default()
+    }
+
+    /// Whether the compatibility mode is on.
+    pub fn effective_compat(&self) -> bool {
+        self.compat.unwrap_or(self.is_custom_endpoint())
+    }
+
     /// Checks the settings before any client is built.
     pub fn validate(&self) -> Result<()> {
         if let Some(endpoint) = &self.endpoint {
-            let lower = endpoint.to_ascii_lowercase();
-            if !(lower.starts_with("http://") || lower.starts_with("https://")) || endpoint.len() < 10 {
-                return Err(Error::invalid_input(
-                    "endpoint",
-                    format!("{endpoint:?} must be an http:// or https:// URL, e.g. http://127.0.0.1:9000"),
-                ));
-            }
+            check_endpoint(endpoint)?;
         }
         if let Some(region) = &self.region {
             if region.trim().is_empty() || !region.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
@@ -320,13 +484,32 @@ impl ConnectionSettings {
         if let Some(t) = &self.transfer {
             t.validate()?;
         }
+        if let Some(t) = &self.timeouts {
+            t.validate()?;
+        }
         Ok(())
+    }
+
+    /// The secret values in these settings (access key id, secret key, session token), for
+    /// refusing them as job secrets.
+    pub fn secret_values(&self) -> Vec<String> {
+        let mut values = Vec::new();
+        values.extend(self.access_key_id.clone());
+        values.extend(self.secret_access_key.as_ref().map(|s| s.expose().to_string()));
+        values.extend(self.session_token.as_ref().map(|s| s.expose().to_string()));
+        values
     }
 
     /// A redacted summary for logs and `--verbose`: no secret appears.
     pub fn describe(&self) -> BTreeMap<&'static str, String> {
         let mut m = BTreeMap::new();
-        m.insert("endpoint", self.endpoint.clone().unwrap_or_else(|| "AWS".into()));
+        m.insert(
+            "endpoint",
+            self.endpoint
+                .as_deref()
+                .map(shown_endpoint)
+                .unwrap_or_else(|| "AWS".into()),
+        );
         m.insert(
             "region",
             self.region.clone().unwrap_or_else(|| "(default chain)".into()),
@@ -341,6 +524,53 @@ impl ConnectionSettings {
         m.insert("credentials", creds);
         m
     }
+}
+
+/// An endpoint as it may appear in messages and logs: a URL without its user name and
+/// password, or for text that is not a URL, only what follows the last `@`.
+pub fn shown_endpoint(endpoint: &str) -> String {
+    if let Ok(mut url) = url::Url::parse(endpoint.trim()) {
+        // `admin:pw@host` parses too, as the scheme `admin`: only real http(s) URLs are shown.
+        if matches!(url.scheme(), "http" | "https") && url.has_host() {
+            let _ = url.set_username("");
+            let _ = url.set_password(None);
+            return url.to_string();
+        }
+    }
+    match endpoint.rsplit_once('@') {
+        Some((_, host)) => format!("***@{host}"),
+        None => endpoint.to_string(),
+    }
+}
+
+/// An endpoint must be an http(s) URL with a host and no credentials in it; the error never
+/// repeats credentials, since the text may hold some.
+fn check_endpoint(endpoint: &str) -> Result<()> {
+    let shown = shown_endpoint(endpoint);
+    let url = match url::Url::parse(endpoint.trim()) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some_and(|h| !h.is_empty()) => u,
+        _ => {
+            return Err(Error::invalid_input(
+                "endpoint",
+                format!("{shown:?} must be an http:// or https:// URL, e.g. http://127.0.0.1:9000"),
+            ))
+        }
+    };
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(Error::invalid_input(
+            "endpoint",
+            format!(
+                "{shown:?} must not carry a user name or password; give the keys as accessKeyId and secretAccessKey"
+            ),
+        ));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(Error::invalid_input(
+            "endpoint",
+            format!("{shown:?} must not have a query or fragment"),
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -439,5 +669,57 @@ mod tests {
             assert_eq!(case.validate().map_err(|e| e.code), Err(crate::ErrorCode::InvalidInput));
         }
         assert!(ConnectionSettings::from_vars(vars(&[("S3_CONNECTOR_CHECKSUMS", "sometimes")])).is_err());
+    }
+
+    #[test]
+    fn endpoint_errors_never_repeat_credentials() {
+        for endpoint in [
+            "admin:pw@127.0.0.1:9000",
+            "http://admin:pw@127.0.0.1:9000",
+            "ftp://admin:pw@host",
+            "admin:pw@",
+        ] {
+            let err = ConnectionSettings {
+                endpoint: Some(endpoint.into()),
+                ..Default::default()
+            }
+            .validate()
+            .expect_err(endpoint);
+            assert_eq!(err.code, crate::ErrorCode::InvalidInput);
+            assert!(!err.message.contains("pw"), "{endpoint}: {}", err.message);
+        }
+        let described = ConnectionSettings {
+            endpoint: Some("http://u:hunter2@127.0.0.1:9000".into()),
+            ..Default::default()
+        }
+        .describe();
+        assert!(!format!("{described:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn timeouts_layer_field_by_field_and_parse_as_people_write_them() {
+        let file: ConnectionSettings =
+            toml::from_str("[timeouts]\nconnect = \"5s\"\nstall = 90\n").expect("config with timeouts");
+        let env = ConnectionSettings::from_vars(vars(&[
+            ("S3_CONNECTOR_STALL_TIMEOUT", "2m"),
+            ("S3_CONNECTOR_DEADLINE", "1h 30m"),
+        ]))
+        .expect("env");
+        let t = file.overlay(env).effective_timeouts();
+        assert_eq!(t.connect(), Duration::from_secs(5));
+        assert_eq!(t.stall(), Duration::from_secs(120));
+        assert_eq!(t.attempt(), DEFAULT_ATTEMPT_TIMEOUT);
+        assert_eq!(t.deadline(), Some(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("x", "500ms").ok(), Some(Duration::from_millis(500)));
+        assert!(parse_duration("x", "soon").is_err());
+        assert!(ConnectionSettings::from_vars(vars(&[("S3_CONNECTOR_ATTEMPT_TIMEOUT", "forever")])).is_err());
+        let zero = ConnectionSettings {
+            timeouts: Some(TimeoutSettings {
+                stall: Some(Duration::ZERO),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        assert!(zero.validate().is_err());
     }
 }

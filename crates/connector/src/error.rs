@@ -253,6 +253,47 @@ pub struct Error {
     pub code: ErrorCode,
     /// What went wrong and what to do about it.
     pub message: String,
+    /// The store's own answer, when the store refused the request.
+    pub store: Option<Box<StoreReply>>,
+}
+
+/// What the store answered when it refused a request: its status, code, message and request
+/// ids. Kept beside our message so that front ends can word the failure as another tool does
+/// (Camunda's connector passes on the AWS SDK for Java's message, and processes match on it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreReply {
+    /// The HTTP status.
+    pub status: u16,
+    /// The store's error code, e.g. `NoSuchKey`.
+    pub code: Option<String>,
+    /// The store's error message, e.g. `The specified key does not exist.`
+    pub message: Option<String>,
+    /// `x-amz-request-id`.
+    pub request_id: Option<String>,
+    /// `x-amz-id-2`.
+    pub extended_request_id: Option<String>,
+}
+
+impl StoreReply {
+    /// The failure as the AWS SDK for Java 2.x words it (`AwsServiceException.getMessage`), e.g.
+    /// `The specified key does not exist. (Service: S3, Status Code: 404, Request ID: 4442587FB7D0A2F9)`.
+    /// A reply without a message (HEAD answers have no body) shows the store's code instead.
+    pub fn java_sdk_message(&self) -> String {
+        let text = self
+            .message
+            .clone()
+            .or_else(|| self.code.clone())
+            .unwrap_or_else(|| "null".to_string());
+        let mut details = format!(
+            "Service: S3, Status Code: {}, Request ID: {}",
+            self.status,
+            self.request_id.as_deref().unwrap_or("null")
+        );
+        if let Some(extended) = &self.extended_request_id {
+            details.push_str(&format!(", Extended Request ID: {extended}"));
+        }
+        format!("{text} ({details})")
+    }
 }
 
 /// Shorthand for results of this crate.
@@ -264,6 +305,7 @@ impl Error {
         Error {
             code,
             message: message.into(),
+            store: None,
         }
     }
 
@@ -312,15 +354,39 @@ impl Error {
                     (None, Some(m)) => m.to_string(),
                     (None, None) => format!("HTTP {status}"),
                 };
-                Error::new(code, format!("{operation} failed: {detail}{}", hint(code)))
+                let header = |name: &str| {
+                    service
+                        .raw()
+                        .headers()
+                        .get(name)
+                        .map(|v| v.to_string())
+                        .filter(|v| !v.is_empty())
+                };
+                let mut error = Error::new(code, format!("{operation} failed: {detail}{}", hint(code)));
+                error.store = Some(Box::new(StoreReply {
+                    status,
+                    code: s3_code.map(str::to_string),
+                    message: inner.message().map(str::to_string),
+                    request_id: header("x-amz-request-id"),
+                    extended_request_id: header("x-amz-id-2"),
+                }));
+                error
             }
             SdkError::TimeoutError(_) => Error::new(
                 ErrorCode::Timeout,
-                format!("{operation} timed out; check the endpoint, or raise the timeout"),
+                format!("{operation} timed out (an attempt took longer than the attempt timeout, after retries); check the store, or raise timeouts.attempt"),
             ),
             SdkError::DispatchFailure(dispatch) => {
-                if dispatch.is_timeout() {
-                    Error::new(ErrorCode::Timeout, format!("{operation} timed out: {}", chain(&err)))
+                if let Some(refusal) = find_in_chain::<crate::net::Refusal>(&err) {
+                    Error::invalid_input(
+                        "endpoint",
+                        format!("{operation}: refused to connect: {refusal}"),
+                    )
+                } else if dispatch.is_timeout() || timed_out(&err) {
+                    Error::new(
+                        ErrorCode::Timeout,
+                        format!("{operation} timed out, after retries: {}", chain(&err)),
+                    )
                 } else if let Some(cred) = credentials_problem(&err) {
                     Error::new(ErrorCode::InvalidCredentials, format!("{operation}: {cred}"))
                 } else {
@@ -333,6 +399,10 @@ impl Error {
                     )
                 }
             }
+            SdkError::ResponseError(_) if timed_out(&err) => Error::new(
+                ErrorCode::Timeout,
+                format!("{operation}: the store stopped sending its answer: {}", chain(&err)),
+            ),
             SdkError::ResponseError(_) => Error::new(
                 ErrorCode::Network,
                 format!("{operation}: the store's answer could not be read: {}", chain(&err)),
@@ -359,6 +429,42 @@ fn hint(code: ErrorCode) -> &'static str {
         ErrorCode::NoSuchBucket => " (check the bucket name, region and endpoint)",
         _ => "",
     }
+}
+
+/// The first error of type `T` in `err`'s chain, looking inside I/O errors too (an
+/// `io::Error`'s own `source()` skips its payload).
+pub(crate) fn find_in_chain<'a, T: std::error::Error + 'static>(
+    err: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a T> {
+    let mut next = Some(err);
+    while let Some(e) = next {
+        if let Some(hit) = e.downcast_ref::<T>() {
+            return Some(hit);
+        }
+        next = match e.downcast_ref::<std::io::Error>() {
+            Some(io) => io.get_ref().map(|inner| inner as &(dyn std::error::Error + 'static)),
+            None => e.source(),
+        };
+    }
+    None
+}
+
+/// Whether a connection in `err`'s chain failed by timing out (the stall guard, a connect).
+pub(crate) fn timed_out(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(err);
+    while let Some(e) = next {
+        next = match e.downcast_ref::<std::io::Error>() {
+            Some(io) if io.kind() == std::io::ErrorKind::TimedOut => return true,
+            Some(io) => io.get_ref().map(|inner| inner as &(dyn std::error::Error + 'static)),
+            None => e.source(),
+        };
+    }
+    false
+}
+
+/// An error and its sources in one line.
+pub(crate) fn chain_text(err: &dyn std::error::Error) -> String {
+    chain(err)
 }
 
 /// The error and its sources in one line. SDK errors hide their cause in `source()`.

@@ -17,13 +17,15 @@
 pub mod actions;
 pub mod camunda;
 pub mod client;
+pub mod compat;
 pub mod config;
 pub mod documents;
 pub mod error;
+pub mod net;
 pub mod transfer;
 pub mod validate;
 
 pub use actions::{Action, ActionResult, Streams, ACTION_NAMES};
-pub use client::Connector;
-pub use config::{ChecksumMode, ConnectionSettings, Secret, TransferSettings};
-pub use error::{Error, ErrorCode, Missing, Result, ALL_ERROR_CODES};
+pub use client::{ConnectOptions, Connector};
+pub use config::{ChecksumMode, ConnectionSettings, Secret, TimeoutSettings, TransferSettings};
+pub use error::{Error, ErrorCode, Missing, Result, StoreReply, ALL_ERROR_CODES};

@@ -6,11 +6,18 @@
 //! - a stream upload (stdin, an HTTP body) buffers at most `concurrency + 1` parts;
 //! - a download writes each chunk to disk as it arrives.
 //!
-//! Failure leaves nothing behind: a failed multipart upload is aborted, and a download goes
-//! to a temporary file beside the target that is renamed into place only when complete.
+//! Failure leaves nothing behind: a failed multipart upload is aborted (with its own retry
+//! budget, so that a throttling store does not leave it open), and a download goes to a
+//! temporary file beside the target that is renamed into place only when complete.
+//!
+//! Faults are normal: a part whose connection breaks or stalls is retried by the SDK (its body is
+//! re-read from the file or from memory), and a download whose body breaks part-way resumes from
+//! the last byte received with a ranged GET pinned to the object's ETag (`If-Match`), so a
+//! replaced object fails as `PreconditionFailed` instead of mixing two versions.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use aws_sdk_s3::primitives::{ByteStream, Length};
 use aws_sdk_s3::types::{ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart};
@@ -220,7 +227,11 @@ async fn put_single(conn: &Connector, t: &UploadTarget<'_>, body: ByteStream, si
     if conn.settings().effective_checksums() == ChecksumMode::WhenSupported {
         req = req.checksum_algorithm(ChecksumAlgorithm::Crc32);
     }
+    // The body is retryable (a file re-read from its start, or bytes in memory), so the SDK
+    // retries a PUT whose connection breaks or stalls.
     let out = req
+        .customize()
+        .config_override(conn.no_attempt_timeout())
         .send()
         .await
         .map_err(|e| Error::from_sdk(e, &format!("PutObject s3://{}/{}", t.bucket, t.key), Missing::Bucket))?;
@@ -258,15 +269,8 @@ impl Drop for Multipart<'_> {
         let (bucket, key, upload_id) = (self.bucket.to_string(), self.key.to_string(), self.upload_id.clone());
         tracing::info!(%upload_id, "upload cancelled; aborting its multipart upload");
         self.conn.spawn_cleanup(async move {
-            let res = client
-                .abort_multipart_upload()
-                .bucket(bucket)
-                .key(key)
-                .upload_id(&upload_id)
-                .send()
-                .await;
-            if let Err(e) = res {
-                tracing::warn!(%upload_id, "could not abort the cancelled multipart upload: {e}");
+            if let Err(e) = abort_upload(&client, &bucket, &key, &upload_id).await {
+                tracing::warn!(%upload_id, "could not abort the cancelled multipart upload: {}; clean it up with: {}", e.message, cleanup_command(&bucket, &key));
             }
         });
     }
@@ -324,13 +328,18 @@ impl<'a> Multipart<'a> {
         if self.checksums {
             req = req.checksum_algorithm(ChecksumAlgorithm::Crc32);
         }
-        let out = req.send().await.map_err(|e| {
-            Error::from_sdk(
-                e,
-                &format!("UploadPart {number} of s3://{}/{}", self.bucket, self.key),
-                Missing::Key,
-            )
-        })?;
+        let out = req
+            .customize()
+            .config_override(self.conn.no_attempt_timeout())
+            .send()
+            .await
+            .map_err(|e| {
+                Error::from_sdk(
+                    e,
+                    &format!("UploadPart {number} of s3://{}/{}", self.bucket, self.key),
+                    Missing::Key,
+                )
+            })?;
         Ok(CompletedPart::builder()
             .part_number(number)
             .set_e_tag(out.e_tag().map(str::to_string))
@@ -358,6 +367,8 @@ impl<'a> Multipart<'a> {
             .copy_source(copy_source)
             .copy_source_range(range)
             .copy_source_if_match(if_match)
+            .customize()
+            .config_override(self.conn.no_attempt_timeout())
             .send()
             .await
             .map_err(|e| {
@@ -377,6 +388,7 @@ impl<'a> Multipart<'a> {
 
     async fn complete(&self, mut parts: Vec<CompletedPart>) -> Result<Option<String>> {
         parts.sort_by_key(|p| p.part_number());
+        let expected = multipart_etag(&parts);
         let out = self
             .conn
             .client()
@@ -385,39 +397,61 @@ impl<'a> Multipart<'a> {
             .key(self.key)
             .upload_id(&self.upload_id)
             .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
+            .customize()
+            .config_override(self.conn.no_attempt_timeout())
             .send()
-            .await
-            .map_err(|e| {
-                Error::from_sdk(
+            .await;
+        match out {
+            Ok(out) => Ok(out.e_tag().map(str::to_string)),
+            Err(e) => {
+                let err = Error::from_sdk(
                     e,
                     &format!("CompleteMultipartUpload s3://{}/{}", self.bucket, self.key),
                     Missing::Key,
-                )
-            })?;
-        Ok(out.e_tag().map(str::to_string))
+                );
+                // A completion whose answer was lost is retried by the SDK; the retry then finds
+                // no upload (it was completed). If the object now has exactly the ETag these
+                // parts make, the first attempt went through.
+                if err.code == ErrorCode::NoSuchKey {
+                    if let Some(expected) = expected {
+                        let head = self
+                            .conn
+                            .client()
+                            .head_object()
+                            .bucket(self.bucket)
+                            .key(self.key)
+                            .send()
+                            .await;
+                        if let Ok(h) = head {
+                            if h.e_tag().map(|t| t.trim_matches('"')) == Some(expected.as_str()) {
+                                tracing::info!(upload_id = %self.upload_id, "the multipart upload was completed by an attempt whose answer was lost");
+                                return Ok(h.e_tag().map(str::to_string));
+                            }
+                        }
+                    }
+                }
+                Err(err)
+            }
+        }
     }
 
     /// Aborts the upload and returns `err`, noting in its message if the abort failed too.
     async fn abort(&self, err: Error) -> Error {
-        let res = self
-            .conn
-            .client()
-            .abort_multipart_upload()
-            .bucket(self.bucket)
-            .key(self.key)
-            .upload_id(&self.upload_id)
-            .send()
-            .await;
+        let res = abort_upload(self.conn.client(), self.bucket, self.key, &self.upload_id).await;
         self.settle();
         match res {
-            Ok(_) => err,
-            Err(e) => {
-                let abort = Error::from_sdk(e, "AbortMultipartUpload", Missing::Key);
+            Ok(()) => err,
+            Err(abort) => {
                 tracing::warn!(upload_id = %self.upload_id, "could not abort multipart upload: {}", abort.message);
-                err.context(format!(
-                    "upload failed and its multipart upload {} could not be aborted ({}); abort it by hand or with a lifecycle rule",
-                    self.upload_id, abort.message
-                ))
+                let mut err = err;
+                err.message = format!(
+                    "{}; its multipart upload {} could not be aborted either ({}); clean it up with: {}",
+                    err.message,
+                    self.upload_id,
+                    abort.message,
+                    cleanup_command(self.bucket, self.key)
+                );
+                err
             }
         }
     }
@@ -437,6 +471,75 @@ impl<'a> Multipart<'a> {
             Err(e) => Err(self.abort(e).await),
         }
     }
+}
+
+/// How long an abort keeps trying, in all, while the store throttles or fails: the abort has its
+/// own budget, apart from the request's retries, because giving up leaves parts that are billed.
+pub const ABORT_BUDGET: Duration = Duration::from_secs(20);
+
+/// Aborts a multipart upload, retrying with backoff (longer while the store says SlowDown) for
+/// up to [`ABORT_BUDGET`]. An upload that is already gone counts as aborted.
+pub(crate) async fn abort_upload(client: &aws_sdk_s3::Client, bucket: &str, key: &str, upload_id: &str) -> Result<()> {
+    let deadline = tokio::time::Instant::now() + ABORT_BUDGET;
+    let mut wait = Duration::from_millis(200);
+    loop {
+        let sent = client
+            .abort_multipart_upload()
+            .bucket(bucket)
+            .key(key)
+            .upload_id(upload_id)
+            .send()
+            .await;
+        let err = match sent {
+            Ok(_) => return Ok(()),
+            Err(e) => Error::from_sdk(e, &format!("AbortMultipartUpload s3://{bucket}/{key}"), Missing::Key),
+        };
+        if err.code == ErrorCode::NoSuchKey {
+            return Ok(());
+        }
+        let pause = if err.code == ErrorCode::Throttled {
+            wait.max(Duration::from_secs(1))
+        } else {
+            wait
+        };
+        let pause = pause + Duration::from_millis(rand::random::<u64>() % (pause.as_millis() as u64 / 4 + 1));
+        if !err.retryable() || tokio::time::Instant::now() + pause > deadline {
+            return Err(err);
+        }
+        tracing::info!(%upload_id, code = err.code.as_str(), "abort failed; trying again in {} ms", pause.as_millis());
+        tokio::time::sleep(pause).await;
+        wait = (wait * 2).min(Duration::from_secs(5));
+    }
+}
+
+/// The command that removes uploads left under `key`, for messages.
+pub fn cleanup_command(bucket: &str, key: &str) -> String {
+    let quote = |s: &str| format!("'{}'", s.replace('\'', "'\\''"));
+    format!(
+        "s3-connector abort-multipart-uploads {} --prefix {} (or the action abortMultipartUploads)",
+        quote(bucket),
+        quote(key)
+    )
+}
+
+/// The ETag S3 gives an object assembled from `parts`: the MD5 of the parts' binary MD5s, a dash
+/// and the count. `None` when a part's ETag is not a plain MD5 (encrypted stores differ).
+fn multipart_etag(parts: &[CompletedPart]) -> Option<String> {
+    use md5::{Digest, Md5};
+    let mut hasher = Md5::new();
+    for part in parts {
+        let hex = part.e_tag()?.trim_matches('"');
+        if hex.len() != 32 {
+            return None;
+        }
+        let bytes: Option<Vec<u8>> = (0..16)
+            .map(|i| u8::from_str_radix(hex.get(i * 2..i * 2 + 2)?, 16).ok())
+            .collect();
+        hasher.update(bytes?);
+    }
+    let digest = hasher.finalize();
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    Some(format!("{hex}-{}", parts.len()))
 }
 
 /// The part size for `size` bytes: the configured one, raised to stay within 10,000 parts.
@@ -573,7 +676,9 @@ pub struct Downloaded {
     pub metadata: BTreeMap<String, String>,
 }
 
-fn fill_from_get(d: &mut Downloaded, out: &aws_sdk_s3::operation::get_object::GetObjectOutput) {
+type GetOutput = aws_sdk_s3::operation::get_object::GetObjectOutput;
+
+fn fill_from_get(d: &mut Downloaded, out: &GetOutput) {
     d.content_type = out.content_type().map(str::to_string);
     d.etag = out.e_tag().map(str::to_string);
     d.last_modified = out.last_modified().and_then(crate::actions::rfc3339);
@@ -594,7 +699,7 @@ async fn get(
     key: &str,
     range: Option<String>,
     if_match: Option<&str>,
-) -> Result<aws_sdk_s3::operation::get_object::GetObjectOutput> {
+) -> Result<GetOutput> {
     conn.client()
         .get_object()
         .bucket(bucket)
@@ -606,21 +711,260 @@ async fn get(
         .map_err(|e| Error::from_sdk(e, &format!("GetObject s3://{bucket}/{key}"), Missing::Key))
 }
 
-/// Copies a response body into `out`, reporting progress. Returns the bytes written.
+/// The absolute byte span `[start, end)` a GET's body covers, from its Content-Range (or, for a
+/// whole-object answer, its length).
+fn span_of(out: &GetOutput) -> Option<(u64, u64)> {
+    match out.content_range() {
+        Some(cr) => {
+            // "bytes 100-199/1234"
+            let range = cr.trim().strip_prefix("bytes")?.trim().split('/').next()?;
+            let (a, b) = range.split_once('-')?;
+            let (a, b): (u64, u64) = (a.trim().parse().ok()?, b.trim().parse().ok()?);
+            (b >= a).then_some((a, b + 1))
+        }
+        None => out.content_length().map(|l| (0, l.max(0) as u64)),
+    }
+}
+
+/// A GET's body that resumes when its connection breaks, stalls or closes early.
+///
+/// # Behavior
+/// It re-requests the missing range (`bytes=NEXT-END`) pinned to the ETag of the first answer
+/// with `If-Match`, so a replaced object fails as `PreconditionFailed` rather than mixing two
+/// versions. A store that ignores the range and sends the whole object has its first bytes
+/// skipped. Resumes share the request's retry budget: at most `maxAttempts - 1` per body, so no
+/// byte is tried more often than any request. Without an ETag, or without a known length, a
+/// broken body is not resumed.
+pub(crate) struct ResumableBody {
+    conn: Connector,
+    bucket: String,
+    key: String,
+    /// The ETag as the store sent it (quoted), to pin re-requests to.
+    etag: Option<String>,
+    /// Absolute offset of the next byte to deliver.
+    next: u64,
+    /// Absolute end (exclusive); `None` when the store did not say.
+    end: Option<u64>,
+    body: Option<ByteStream>,
+    /// Bytes to drop from the current body (a store that answered a range with the whole object).
+    skip: u64,
+    resumes_left: u32,
+    /// Set once the body has failed for good: it yields nothing more.
+    failed: bool,
+}
+
+impl ResumableBody {
+    /// Wraps the body of `out`, a GET of `bucket/key`; `pin` is the ETag to pin re-requests to
+    /// (the one the first GET of a download returned).
+    fn new(conn: &Connector, bucket: &str, key: &str, out: GetOutput, pin: Option<String>) -> ResumableBody {
+        let (start, end) = match span_of(&out) {
+            Some((a, b)) => (a, Some(b)),
+            None => (0, None),
+        };
+        ResumableBody {
+            conn: conn.clone(),
+            bucket: bucket.to_string(),
+            key: key.to_string(),
+            etag: pin.or_else(|| out.e_tag().map(str::to_string)),
+            next: start,
+            end,
+            body: Some(out.body),
+            skip: 0,
+            resumes_left: conn.max_attempts().saturating_sub(1),
+            failed: false,
+        }
+    }
+
+    /// Opens `[start, end)` of `bucket/key`, pinned to `etag`.
+    async fn open_range(
+        conn: &Connector,
+        bucket: &str,
+        key: &str,
+        start: u64,
+        end: u64,
+        etag: &str,
+    ) -> Result<ResumableBody> {
+        let out = get(
+            conn,
+            bucket,
+            key,
+            Some(format!("bytes={start}-{}", end - 1)),
+            Some(etag),
+        )
+        .await
+        .map_err(|e| changed_during_download(e, bucket, key))?;
+        let mut body = ResumableBody::new(conn, bucket, key, out, Some(etag.to_string()));
+        body.adopt_answer(start, end)?;
+        Ok(body)
+    }
+
+    /// Checks that the current answer starts at `want` (skipping a whole-object answer's head).
+    fn adopt_answer(&mut self, want: u64, end: u64) -> Result<()> {
+        if self.next == 0 && want > 0 && self.end.is_some_and(|e| e >= end) {
+            // The store ignored the range and sent the whole object (rclone serve s3 does).
+            self.skip = want;
+            self.next = want;
+        } else if self.next != want {
+            return Err(Error::new(
+                ErrorCode::ServiceError,
+                format!(
+                    "GetObject s3://{}/{}: asked for bytes from {want}, the store answered from {}",
+                    self.bucket, self.key, self.next
+                ),
+            ));
+        }
+        self.end = Some(end);
+        Ok(())
+    }
+
+    fn what(&self) -> String {
+        format!("GetObject s3://{}/{}", self.bucket, self.key)
+    }
+
+    /// The body broke: give up (an error) or get ready to resume.
+    fn broken(&mut self, why: String, timeout: bool) -> Result<()> {
+        self.body = None;
+        let end = match self.end {
+            Some(end) if self.etag.is_some() && self.resumes_left > 0 => end,
+            _ => {
+                self.failed = true;
+                let code = if timeout {
+                    ErrorCode::Timeout
+                } else {
+                    ErrorCode::Network
+                };
+                return Err(Error::new(
+                    code,
+                    format!(
+                        "{}: the connection broke while reading the object, at byte {}, after retries: {why}",
+                        self.what(),
+                        self.next
+                    ),
+                ));
+            }
+        };
+        self.resumes_left -= 1;
+        tracing::info!(bucket = %self.bucket, key = %self.key, from = self.next, to = end, "download broke ({why}); resuming");
+        Ok(())
+    }
+
+    /// The next chunk, `None` at the end.
+    pub(crate) async fn next_chunk(&mut self) -> Result<Option<Bytes>> {
+        loop {
+            if self.failed {
+                return Ok(None);
+            }
+            if self.end.is_some_and(|end| self.next >= end) {
+                return Ok(None);
+            }
+            let Some(body) = self.body.as_mut() else {
+                self.reopen().await?;
+                continue;
+            };
+            match body.try_next().await {
+                Ok(Some(mut chunk)) => {
+                    if self.skip > 0 {
+                        let drop = (self.skip as usize).min(chunk.len());
+                        let _ = chunk.split_to(drop);
+                        self.skip -= drop as u64;
+                        if chunk.is_empty() {
+                            continue;
+                        }
+                    }
+                    if let Some(end) = self.end {
+                        let room = end - self.next;
+                        if chunk.len() as u64 > room {
+                            chunk.truncate(room as usize);
+                        }
+                    }
+                    self.next += chunk.len() as u64;
+                    return Ok(Some(chunk));
+                }
+                Ok(None) => match self.end {
+                    Some(end) if self.next < end => self.broken(
+                        format!("the store closed the body {} bytes early", end - self.next),
+                        false,
+                    )?,
+                    _ => return Ok(None),
+                },
+                Err(e) => {
+                    let timeout = crate::error::timed_out(&e);
+                    self.broken(crate::error::chain_text(&e), timeout)?
+                }
+            }
+        }
+    }
+
+    async fn reopen(&mut self) -> Result<()> {
+        let (Some(end), Some(etag)) = (self.end, self.etag.clone()) else {
+            self.failed = true;
+            return Err(Error::new(
+                ErrorCode::Network,
+                format!("{}: cannot resume", self.what()),
+            ));
+        };
+        let range = format!("bytes={}-{}", self.next, end - 1);
+        let out = match get(&self.conn, &self.bucket, &self.key, Some(range), Some(&etag)).await {
+            Ok(out) => out,
+            Err(e) => {
+                self.failed = true;
+                return Err(changed_during_download(e, &self.bucket, &self.key));
+            }
+        };
+        let want = self.next;
+        let (start, new_end) = span_of(&out).unwrap_or((want, end));
+        self.body = Some(out.body);
+        if start == want {
+            self.skip = 0;
+        } else if start == 0 && new_end >= end {
+            // The store ignored the range and sent the whole object: skip what we have.
+            self.skip = want;
+        } else {
+            self.failed = true;
+            return Err(Error::new(
+                ErrorCode::ServiceError,
+                format!(
+                    "{}: asked to resume at byte {want}, the store answered from {start}",
+                    self.what()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The body as a stream of chunks; a failure is an `io::Error` holding our [`Error`].
+    fn into_stream(self) -> ObjectStream {
+        Box::pin(futures::stream::unfold(self, |mut body| async move {
+            match body.next_chunk().await {
+                Ok(Some(chunk)) => Some((Ok(chunk), body)),
+                Ok(None) => None,
+                Err(e) => Some((Err(std::io::Error::other(e)), body)),
+            }
+        }))
+    }
+}
+
+/// A failed GET during a download: a failed `If-Match` means the object was replaced.
+fn changed_during_download(e: Error, bucket: &str, key: &str) -> Error {
+    if e.code == ErrorCode::PreconditionFailed {
+        Error::new(
+            ErrorCode::PreconditionFailed,
+            format!("GetObject s3://{bucket}/{key}: the object changed during the download; try again"),
+        )
+    } else {
+        e
+    }
+}
+
+/// Copies a body into `out`, reporting progress. Returns the bytes written.
 async fn pump(
-    body: ByteStream,
+    body: &mut ResumableBody,
     out: &mut (dyn AsyncWrite + Send + Unpin),
     progress: &dyn Progress,
     what: &str,
 ) -> Result<u64> {
-    let mut body = body;
     let mut written = 0u64;
-    while let Some(chunk) = body.try_next().await.map_err(|e| {
-        Error::new(
-            ErrorCode::Network,
-            format!("{what}: the connection broke while reading the object: {e}"),
-        )
-    })? {
+    while let Some(chunk) = body.next_chunk().await? {
         out.write_all(&chunk)
             .await
             .map_err(|e| Error::new(ErrorCode::LocalIo, format!("{what}: cannot write: {e}")))?;
@@ -637,30 +981,26 @@ pub type ObjectStream = std::pin::Pin<Box<dyn futures::Stream<Item = std::io::Re
 pub struct OpenedObject {
     /// What is known before the first byte: `size` is the length of the body to come.
     pub info: Downloaded,
-    /// The body; a broken connection surfaces as an `std::io::Error` item.
+    /// The body. It resumes after a broken connection (see [`open_object`]); a failure that
+    /// remains surfaces as an `std::io::Error` item holding the [`Error`].
     pub body: ObjectStream,
 }
 
 /// Opens an object (or a range) for reading without reading it: a missing object or bucket
 /// fails here, before the caller has committed to anything. Used by front ends that pass the
-/// body on themselves (the HTTP API's `getObject`).
+/// body on themselves (the HTTP API's `getObject`), the `s3` document store and Camunda's
+/// `downloadObject`.
+///
+/// # Behavior
+/// The body resumes where it broke, pinned to the object's ETag, as a download to a file does.
 pub async fn open_object(conn: &Connector, bucket: &str, key: &str, range: Option<ByteRange>) -> Result<OpenedObject> {
     let resp = get(conn, bucket, key, range.map(|r| r.header()), None).await?;
     let mut info = Downloaded::default();
     fill_from_get(&mut info, &resp);
     info.size = resp.content_length().map(|l| l as u64).unwrap_or_default();
     // The SDK's chunks are passed on as they are: an AsyncRead in between would copy each.
-    let body = futures::stream::unfold(resp.body, |mut body| async move {
-        match body.try_next().await {
-            Ok(Some(chunk)) => Some((Ok(chunk), body)),
-            Ok(None) => None,
-            Err(e) => Some((Err(std::io::Error::other(e)), body)),
-        }
-    });
-    Ok(OpenedObject {
-        info,
-        body: Box::pin(body),
-    })
+    let body = ResumableBody::new(conn, bucket, key, resp, None).into_stream();
+    Ok(OpenedObject { info, body })
 }
 
 /// Streams an object (or a range of it) into `out`, in order.
@@ -678,7 +1018,8 @@ pub async fn download_to_writer(
     if let Some(len) = resp.content_length() {
         progress.set_total(len as u64);
     }
-    d.size = pump(resp.body, out, progress, &format!("GetObject s3://{bucket}/{key}")).await?;
+    let mut body = ResumableBody::new(conn, bucket, key, resp, None);
+    d.size = pump(&mut body, out, progress, &format!("GetObject s3://{bucket}/{key}")).await?;
     out.flush()
         .await
         .map_err(|e| Error::new(ErrorCode::LocalIo, format!("cannot write the output: {e}")))?;
@@ -757,34 +1098,29 @@ pub async fn download_to_file(
     });
 
     let mut file = tokio::fs::File::from_std(temp.reopen().map_err(|e| Error::local_io("open", &temp_path, &e))?);
-    let mut written = pump(first.body, &mut file, progress, &what).await?;
+    let mut first_body = ResumableBody::new(conn, bucket, key, first, None);
+    let mut written = pump(&mut first_body, &mut file, progress, &what).await?;
     file.flush()
         .await
         .map_err(|e| Error::local_io("write", &temp_path, &e))?;
     drop(file);
 
     if ranged && partial && written < total {
-        let etag = d.etag.clone();
+        let Some(etag) = d.etag.clone() else {
+            return Err(Error::new(
+                ErrorCode::ServiceError,
+                format!("{what}: the store gave no ETag, so the parts of the download cannot be pinned to one version"),
+            ));
+        };
         let starts: Vec<u64> = (written..total).step_by(part_size as usize).collect();
         let mut parts = futures::stream::iter(starts)
             .map(|start| {
-                let end = (start + part_size).min(total) - 1;
+                let end = (start + part_size).min(total);
                 let etag = etag.clone();
                 let temp_path = temp_path.clone();
                 let what = what.clone();
                 async move {
-                    let resp = get(conn, bucket, key, Some(format!("bytes={start}-{end}")), etag.as_deref())
-                        .await
-                        .map_err(|e| {
-                            if e.code == ErrorCode::PreconditionFailed {
-                                Error::new(
-                                    ErrorCode::PreconditionFailed,
-                                    format!("{what}: the object changed during the download; try again"),
-                                )
-                            } else {
-                                e
-                            }
-                        })?;
+                    let mut body = ResumableBody::open_range(conn, bucket, key, start, end, &etag).await?;
                     let mut f = tokio::fs::OpenOptions::new()
                         .write(true)
                         .open(&temp_path)
@@ -793,12 +1129,12 @@ pub async fn download_to_file(
                     f.seek(std::io::SeekFrom::Start(start))
                         .await
                         .map_err(|e| Error::local_io("seek in", &temp_path, &e))?;
-                    let n = pump(resp.body, &mut f, progress, &what).await?;
+                    let n = pump(&mut body, &mut f, progress, &what).await?;
                     f.flush().await.map_err(|e| Error::local_io("write", &temp_path, &e))?;
-                    if n != end - start + 1 {
+                    if n != end - start {
                         return Err(Error::new(
                             ErrorCode::Network,
-                            format!("{what}: expected {} bytes at offset {start}, got {n}", end - start + 1),
+                            format!("{what}: expected {} bytes at offset {start}, got {n}", end - start),
                         ));
                     }
                     Ok::<u64, Error>(n)

@@ -7,6 +7,7 @@ mod support;
 use s3_connector::camunda::CamundaInput;
 use s3_connector::documents::external::{ExternalFetch, IpNet};
 use s3_connector::documents::{DocumentMetadata, DocumentReference, DocumentStore, MemoryStore};
+use s3_connector::net::AddressGuard;
 use s3_connector::{Connector, ErrorCode};
 use serde_json::{json, Value};
 use tokio::io::AsyncReadExt;
@@ -394,7 +395,7 @@ async fn upload_external_documents_with_an_ssrf_guard() {
             .expect_err("must be refused");
         assert_eq!(err.code, ErrorCode::InvalidInput, "{url}: {err}");
         assert!(
-            err.message.contains("S3_CONNECTOR_EXTERNAL_ALLOW"),
+            err.message.contains(s3_connector::net::ALLOW_SETTING),
             "{url}: {}",
             err.message
         );
@@ -419,7 +420,7 @@ async fn upload_external_documents_with_an_ssrf_guard() {
 
     // Allowed explicitly: fetched and uploaded, content type from the response, the key from the URL.
     w.external = ExternalFetch {
-        allow: vec!["127.0.0.1".parse::<IpNet>().expect("ip")],
+        guard: AddressGuard::new().allowing("127.0.0.1".parse::<IpNet>().expect("ip")),
         ..Default::default()
     };
     let r = w

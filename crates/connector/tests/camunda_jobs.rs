@@ -4,9 +4,10 @@
 
 mod support;
 
-use s3_connector::camunda::job::{run_job, JobEnv, JobRequest, Outcome};
+use s3_connector::camunda::job::{run_job, JobConnections, JobEnv, JobRequest, Outcome};
 use s3_connector::documents::external::ExternalFetch;
 use s3_connector::documents::MemoryStore;
+use s3_connector::net::EndpointPolicy;
 use serde_json::{json, Map, Value};
 
 struct World {
@@ -14,6 +15,7 @@ struct World {
     store: MemoryStore,
     external: ExternalFetch,
     secrets: Map<String, Value>,
+    connections: JobConnections,
 }
 
 const BUCKET: &str = "job-bucket";
@@ -26,11 +28,17 @@ impl World {
             .expect("bucket");
         let secret = t.settings.secret_access_key.as_ref().map(|s| s.expose().to_string());
         let secrets = json!({"S3_KEY": t.settings.access_key_id, "S3_SECRET": secret, "THE_BUCKET": BUCKET});
+        // The test store is the operator's own endpoint, as the service's embedded store is.
+        let connections = JobConnections {
+            endpoints: EndpointPolicy::default().trusting(t.settings.endpoint.as_deref()),
+            ..Default::default()
+        };
         World {
             t,
             store: MemoryStore::new(),
             external: ExternalFetch::default(),
             secrets: secrets.as_object().cloned().unwrap_or_default(),
+            connections,
         }
     }
 
@@ -55,6 +63,7 @@ impl World {
             store: &self.store,
             external: &self.external,
             secrets: &lookup,
+            connections: &self.connections,
             connected: None,
         };
         let outcome: Outcome = run_job(&request, &env).await;

@@ -189,7 +189,12 @@ pub fn field_pipe<'a>(mut field: multer::Field<'a>) -> (Reader, impl std::future
             let item = match field.chunk().await {
                 Ok(Some(c)) => Ok(c),
                 Ok(None) => break,
-                Err(e) => Err(std::io::Error::other(e)),
+                // A malformed or cut-off form is the client's doing: say so with our error, which
+                // the upload keeps (as InvalidInput) instead of calling it a local I/O failure.
+                Err(e) => Err(std::io::Error::other(s3_connector::Error::invalid_input(
+                    "body",
+                    format!("the multipart form could not be read to its end: {e}"),
+                ))),
             };
             let failed = item.is_err();
             // A closed channel means the reader gave up (the action failed): stop reading.

@@ -85,6 +85,29 @@ pub async fn create(
     req: Request,
 ) -> Result<Response, ApiError> {
     check_store(&state, &query)?;
+    let mut created = None;
+    let outcome = create_document(&state, &query, req, &mut created).await;
+    if outcome.is_err() {
+        // A form that fails after its document was stored (a second file part, a broken end)
+        // must not leave that document behind, with an id nobody was told.
+        if let Some(reference) = created.take() {
+            if let Err(e) = state.documents.delete(&reference.document_id).await {
+                tracing::warn!(document = %reference.document_id, "could not remove the document of a refused form: {}", e.message);
+            }
+        }
+    }
+    let reference = outcome?;
+    Ok((StatusCode::CREATED, Json(cluster_reference(&reference))).into_response())
+}
+
+/// Reads the form and stores its document; `created` holds the document as soon as it exists,
+/// so that the caller can remove it if the rest of the form fails.
+async fn create_document(
+    state: &AppState,
+    query: &HashMap<String, String>,
+    req: Request,
+    created: &mut Option<CamundaReference>,
+) -> Result<CamundaReference, ApiError> {
     // A caller may choose the id (a UUID); the store refuses one already in use.
     let chosen = query.get("documentId").cloned();
     let boundary = req
@@ -96,7 +119,6 @@ pub async fn create(
     let mut form = multer::Multipart::new(req.into_body().into_data_stream(), boundary);
     let mut metadata: Option<DocumentMetadata> = None;
     let mut spooled: Option<(tokio::fs::File, DocumentMetadata)> = None;
-    let mut created = None;
     let bad_form = |e: multer::Error| ApiError::invalid_input("body", format!("is not a readable multipart form: {e}"));
     while let Some(mut field) = form.next_field().await.map_err(bad_form)? {
         match field.name() {
@@ -134,8 +156,8 @@ pub async fn create(
                     Some(given) => {
                         let meta = merge(given.clone(), from_part);
                         let (reader, pump) = field_pipe(field);
-                        let (made, ()) = tokio::join!(store_content(&state, chosen.as_deref(), reader, meta), pump);
-                        created = Some(made?);
+                        let (made, ()) = tokio::join!(store_content(state, chosen.as_deref(), reader, meta), pump);
+                        *created = Some(made?);
                     }
                     None => spooled = Some((spool(field).await?, from_part)),
                 }
@@ -143,7 +165,7 @@ pub async fn create(
             _ => {} // The cluster ignores parts it does not know; so do we.
         }
     }
-    let reference = match (created, spooled) {
+    let reference = match (created.clone(), spooled) {
         (Some(r), _) => r,
         (None, Some((mut file, from_part))) => {
             file.rewind().await.map_err(|e| {
@@ -154,7 +176,7 @@ pub async fn create(
             })?;
             let meta = merge(metadata.unwrap_or_default(), from_part);
             let reader: DocumentReader = Box::new(file);
-            store_content(&state, chosen.as_deref(), reader, meta).await?
+            store_content(state, chosen.as_deref(), reader, meta).await?
         }
         (None, None) => {
             return Err(ApiError::invalid_input(
@@ -163,7 +185,7 @@ pub async fn create(
             ))
         }
     };
-    Ok((StatusCode::CREATED, Json(cluster_reference(&reference))).into_response())
+    Ok(reference)
 }
 
 /// Stores the content under the chosen id, or a fresh one.

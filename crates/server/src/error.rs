@@ -26,6 +26,9 @@ pub enum ApiCode {
     PayloadTooLarge,
     /// The body's content type is not one this endpoint reads.
     UnsupportedMediaType,
+    /// The client broke off the request body (or sent a malformed chunked or multipart body)
+    /// before it ended: the caller's fault, so a 4xx; nothing was kept.
+    IncompleteBody,
 }
 
 impl ApiCode {
@@ -38,6 +41,7 @@ impl ApiCode {
             ApiCode::MethodNotAllowed => "MethodNotAllowed",
             ApiCode::PayloadTooLarge => "PayloadTooLarge",
             ApiCode::UnsupportedMediaType => "UnsupportedMediaType",
+            ApiCode::IncompleteBody => "IncompleteBody",
         }
     }
 
@@ -63,6 +67,7 @@ impl ApiCode {
             ApiCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiCode::IncompleteBody => StatusCode::BAD_REQUEST,
         }
     }
 
@@ -76,12 +81,13 @@ impl ApiCode {
 }
 
 /// Every HTTP-only code; the tests check that the status table covers each one distinctly.
-pub const API_ONLY_CODES: [ApiCode; 5] = [
+pub const API_ONLY_CODES: [ApiCode; 6] = [
     ApiCode::Unauthorized,
     ApiCode::NotFound,
     ApiCode::MethodNotAllowed,
     ApiCode::PayloadTooLarge,
     ApiCode::UnsupportedMediaType,
+    ApiCode::IncompleteBody,
 ];
 
 /// An error a handler answers with.

@@ -34,6 +34,7 @@ pub async fn post_job(State(state): State<AppState>, req: Request) -> Result<Jso
         store: state.documents.as_ref(),
         external: &state.external,
         secrets: &*state.secrets,
+        connections: &state.jobs,
         // The service outlives the job, so a dropped job's clean-up finishes on its own.
         connected: None,
     };

@@ -22,8 +22,11 @@ use std::time::Duration;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::Router;
+use s3_connector::camunda::job::JobConnections;
+use s3_connector::camunda::secrets::SecretSource;
 use s3_connector::documents::external::ExternalFetch;
 use s3_connector::documents::DocumentStore;
+use s3_connector::net::{AddressGuard, EndpointPolicy};
 use s3_connector::{Connector, Secret};
 
 pub mod actions;
@@ -80,6 +83,11 @@ pub struct ServerConfig {
     pub token: Option<Secret>,
     /// Request limits.
     pub limits: Limits,
+    /// The allow-list for the endpoints that jobs name (the service's own is always allowed).
+    pub guard: AddressGuard,
+    /// Where jobs' `{{secrets.NAME}}` come from. The token and the service's S3 credentials are
+    /// refused in any case; add other values of the service's own with [`SecretSource::refusing`].
+    pub secrets: SecretSource,
 }
 
 impl std::fmt::Debug for ServerConfig {
@@ -87,8 +95,24 @@ impl std::fmt::Debug for ServerConfig {
         f.debug_struct("ServerConfig")
             .field("token", &self.token.as_ref().map(|_| "***"))
             .field("limits", &self.limits)
+            .field("guard", &self.guard)
+            .field("secrets", &self.secrets)
             .finish()
     }
+}
+
+/// The shortest token `serve` accepts: a short one can be guessed.
+pub const MIN_TOKEN_CHARS: usize = 16;
+
+/// Refuses a token shorter than [`MIN_TOKEN_CHARS`].
+pub fn check_token(token: &Secret) -> Result<(), String> {
+    let chars = token.expose().chars().count();
+    if chars < MIN_TOKEN_CHARS {
+        return Err(format!(
+            "the token has {chars} characters; use at least {MIN_TOKEN_CHARS} (for example `openssl rand -hex 24`)"
+        ));
+    }
+    Ok(())
 }
 
 /// Refuses to serve without a token anywhere but loopback: an open S3 proxy on the network
@@ -116,6 +140,8 @@ pub struct Shared {
     pub external: ExternalFetch,
     /// How jobs' secrets are resolved.
     pub secrets: Box<SecretLookup>,
+    /// How jobs' own S3 connections are made.
+    pub jobs: JobConnections,
     /// SHA-256 of the token, so that comparing takes the same time whatever the guess.
     token_digest: Option<[u8; 32]>,
     /// Request limits.
@@ -138,19 +164,26 @@ impl std::ops::Deref for AppState {
 }
 
 impl AppState {
-    /// State for a service on `conn` with `documents`; secrets come from the environment.
+    /// State for a service on `conn` with `documents`; jobs' secrets come from
+    /// `config.secrets`, which never yields the token or the connection's own keys.
     pub fn new(
         conn: Connector,
         documents: Arc<dyn DocumentStore>,
         external: ExternalFetch,
         config: ServerConfig,
     ) -> Self {
+        let own = config
+            .token
+            .iter()
+            .map(|t| t.expose().to_string())
+            .chain(conn.settings().secret_values());
+        let source = config.secrets.clone().refusing(own);
         Self::with_secrets(
             conn,
             documents,
             external,
             config,
-            Box::new(s3_connector::camunda::secrets::from_env),
+            Box::new(move |name| source.lookup(name)),
         )
     }
 
@@ -167,7 +200,13 @@ impl AppState {
             .token
             .as_ref()
             .map(|t| sha2::Sha256::digest(t.expose().as_bytes()).into());
+        let jobs = JobConnections {
+            endpoints: EndpointPolicy::new(config.guard.clone()).trusting(conn.settings().endpoint.as_deref()),
+            timeouts: conn.settings().timeouts.clone(),
+            max_attempts: conn.settings().max_attempts,
+        };
         AppState(Arc::new(Shared {
+            jobs,
             conn,
             documents,
             external,

@@ -83,7 +83,10 @@ pub async fn around_request(State(state): State<AppState>, req: Request, next: N
         // Set when the body goes past the upload limit: whatever error the handler made of
         // the cut-off body, the cause was its size.
         let cut = Arc::new(AtomicBool::new(false));
-        let req = count_and_limit_body(req, &state, &cut);
+        // Set when the client broke the body off: whatever error the handler made of it (a
+        // failed upload, an unreadable form), the cause was the client's.
+        let broken = Arc::new(AtomicBool::new(false));
+        let req = count_and_limit_body(req, &state, &cut, &broken);
         let mut response = match tokio::time::timeout(state.limits.request_timeout, next.run(req)).await {
             Ok(r) => r,
             Err(_) => ApiError::from(s3_connector::Error::new(
@@ -97,6 +100,13 @@ pub async fn around_request(State(state): State<AppState>, req: Request, next: N
         };
         if cut.load(Ordering::SeqCst) {
             response = too_large(state.limits.max_upload_bytes).into_response();
+        } else if broken.load(Ordering::SeqCst) && !response.status().is_success() {
+            tracing::warn!(request_id = %id, route = %route, "the client broke off the request body; nothing was kept");
+            response = ApiError::new(
+                ApiCode::IncompleteBody,
+                "the request body ended before it was complete (the connection was cut, or the chunked or multipart framing is broken); nothing was kept: send it again",
+            )
+            .into_response();
         }
         response
     };
@@ -129,15 +139,20 @@ fn too_large(limit: u64) -> ApiError {
     )
 }
 
-/// Counts request body bytes and cuts the body off past the upload limit.
-fn count_and_limit_body(req: Request, state: &AppState, cut: &Arc<AtomicBool>) -> Request {
+/// Counts request body bytes, cuts the body off past the upload limit, and notes a body the
+/// client broke off.
+fn count_and_limit_body(req: Request, state: &AppState, cut: &Arc<AtomicBool>, broken: &Arc<AtomicBool>) -> Request {
     let (parts, body) = req.into_parts();
     let limit = state.limits.max_upload_bytes;
     let state = state.clone();
     let cut = cut.clone();
+    let broken = broken.clone();
     let mut seen = 0u64;
     let stream = body.into_data_stream().map(move |chunk| {
-        let chunk = chunk.map_err(std::io::Error::other)?;
+        let chunk = chunk.map_err(|e| {
+            broken.store(true, Ordering::SeqCst);
+            std::io::Error::other(e)
+        })?;
         seen += chunk.len() as u64;
         state.metrics.add_bytes_in(chunk.len() as u64);
         if seen > limit {

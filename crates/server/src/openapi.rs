@@ -17,7 +17,7 @@ pub struct ErrorBody {
 #[schema(rename_all = "camelCase")]
 pub struct ErrorDetail {
     /// A stable code: one of the library's (InvalidInput, NoSuchKey, ...) or Unauthorized,
-    /// NotFound, MethodNotAllowed, PayloadTooLarge, UnsupportedMediaType.
+    /// NotFound, MethodNotAllowed, PayloadTooLarge, UnsupportedMediaType, IncompleteBody.
     code: String,
     /// What went wrong and what to do; for 5xx, where to find the details.
     message: String,

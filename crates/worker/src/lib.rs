@@ -26,7 +26,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use s3_connector::camunda::auth::ClusterAuth;
-use s3_connector::camunda::job::{parse_duration, run_job, JobEnv, JobRequest, Outcome};
+use s3_connector::camunda::job::{parse_duration, run_job, JobConnections, JobEnv, JobRequest, Outcome};
 use s3_connector::documents::external::ExternalFetch;
 use s3_connector::documents::DocumentStore;
 use s3_connector::{Error, ErrorCode};
@@ -55,6 +55,9 @@ pub struct WorkerConfig {
     pub poll_timeout: Duration,
     /// How long running jobs may still finish after shutdown begins.
     pub shutdown_grace: Duration,
+    /// How jobs' own S3 connections are made: the guard for the endpoints they name, the
+    /// operator's timeouts and retries.
+    pub jobs: JobConnections,
 }
 
 impl WorkerConfig {
@@ -68,6 +71,7 @@ impl WorkerConfig {
             max_jobs: 8,
             poll_timeout: Duration::from_secs(20),
             shutdown_grace: Duration::from_secs(30),
+            jobs: JobConnections::default(),
         }
     }
 }
@@ -381,6 +385,7 @@ impl Worker {
             store: self.documents.as_ref(),
             external: &self.external,
             secrets: &*self.secrets,
+            connections: &self.config.jobs,
             connected: Some(&remember),
         };
         let started = Instant::now();

@@ -182,7 +182,11 @@ pub(crate) async fn copy(
                 .set_metadata(Some(meta.into_iter().collect()))
                 .set_content_type(content_type.map(str::to_string).or_else(|| source.content_type.clone()));
         }
+        // A copy's length depends on the object's size: the stall timeout bounds it, not the
+        // attempt timeout (S3 keeps a long copy's connection alive with whitespace).
         let out = req
+            .customize()
+            .config_override(conn.no_attempt_timeout())
             .send()
             .await
             .map_err(|e| changed(Error::from_sdk(e, &what, Missing::Key)))?;

@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 use crate::transfer::{NoProgress, Progress};
 use crate::Connector;
 
+pub mod abort_multipart_uploads;
 pub mod copy_object;
 pub mod create_bucket;
 pub mod delete_bucket;
@@ -21,12 +22,14 @@ pub mod get_object;
 pub mod head_bucket;
 pub mod head_object;
 pub mod list_buckets;
+pub mod list_multipart_uploads;
 pub mod list_objects;
 pub mod list_prefixes;
 pub mod move_object;
 pub mod presign_url;
 pub mod put_object;
 
+pub use abort_multipart_uploads::{AbortFailure, AbortMultipartUploadsRequest, AbortMultipartUploadsResult};
 pub use copy_object::{CopyObjectRequest, CopyObjectResult};
 pub use create_bucket::{CreateBucketRequest, CreateBucketResult};
 pub use delete_bucket::{DeleteBucketRequest, DeleteBucketResult};
@@ -36,6 +39,7 @@ pub use get_object::{GetObjectRequest, GetObjectResult};
 pub use head_bucket::{HeadBucketRequest, HeadBucketResult};
 pub use head_object::{HeadObjectRequest, HeadObjectResult};
 pub use list_buckets::{Bucket, ListBucketsRequest, ListBucketsResult};
+pub use list_multipart_uploads::{ListMultipartUploadsRequest, ListMultipartUploadsResult, MultipartUpload};
 pub use list_objects::{ListObjectsRequest, ListObjectsResult, S3Object};
 pub use list_prefixes::{ListPrefixesRequest, ListPrefixesResult, Prefix};
 pub use move_object::{MoveObjectRequest, MoveObjectResult};
@@ -75,10 +79,14 @@ pub enum Action {
     MoveObject(MoveObjectRequest),
     /// A presigned GET or PUT URL.
     PresignUrl(PresignUrlRequest),
+    /// Multipart uploads started and never finished, by prefix and age.
+    ListMultipartUploads(ListMultipartUploadsRequest),
+    /// Abort multipart uploads left behind, by prefix and age, or one by key and id.
+    AbortMultipartUploads(AbortMultipartUploadsRequest),
 }
 
 /// Every action's JSON name, in catalog order.
-pub const ACTION_NAMES: [&str; 14] = [
+pub const ACTION_NAMES: [&str; 16] = [
     "listBuckets",
     "createBucket",
     "deleteBucket",
@@ -93,6 +101,8 @@ pub const ACTION_NAMES: [&str; 14] = [
     "copyObject",
     "moveObject",
     "presignUrl",
+    "listMultipartUploads",
+    "abortMultipartUploads",
 ];
 
 /// The result of any action; serializes as the inner result alone.
@@ -115,6 +125,8 @@ pub enum ActionResult {
     CopyObject(CopyObjectResult),
     MoveObject(MoveObjectResult),
     PresignUrl(PresignUrlResult),
+    ListMultipartUploads(ListMultipartUploadsResult),
+    AbortMultipartUploads(AbortMultipartUploadsResult),
 }
 
 /// The caller's byte streams and progress sink, for actions that move content.
@@ -185,6 +197,8 @@ impl Action {
             Action::CopyObject(_) => "copyObject",
             Action::MoveObject(_) => "moveObject",
             Action::PresignUrl(_) => "presignUrl",
+            Action::ListMultipartUploads(_) => "listMultipartUploads",
+            Action::AbortMultipartUploads(_) => "abortMultipartUploads",
         }
     }
 
@@ -205,11 +219,22 @@ impl Action {
             Action::CopyObject(r) => r.validate(),
             Action::MoveObject(r) => r.validate(),
             Action::PresignUrl(r) => r.validate(),
+            Action::ListMultipartUploads(r) => r.validate(),
+            Action::AbortMultipartUploads(r) => r.validate(),
         }
     }
 
     /// Validates, then runs the action (each request's `execute` validates before it sends).
+    ///
+    /// # Behavior
+    /// With a deadline configured (`timeouts.deadline`), an action still running at the
+    /// deadline is stopped (a multipart upload in flight is aborted in the background; see
+    /// [`Connector::finish_cleanup`]) and fails with `Timeout`.
     pub async fn execute(self, conn: &Connector, streams: Streams) -> Result<ActionResult> {
+        within_deadline(conn, self.run(conn, streams)).await
+    }
+
+    async fn run(self, conn: &Connector, streams: Streams) -> Result<ActionResult> {
         Ok(match self {
             Action::ListBuckets(r) => ActionResult::ListBuckets(r.execute(conn).await?),
             Action::CreateBucket(r) => ActionResult::CreateBucket(r.execute(conn).await?),
@@ -225,7 +250,29 @@ impl Action {
             Action::CopyObject(r) => ActionResult::CopyObject(r.execute(conn).await?),
             Action::MoveObject(r) => ActionResult::MoveObject(r.execute(conn).await?),
             Action::PresignUrl(r) => ActionResult::PresignUrl(r.execute(conn).await?),
+            Action::ListMultipartUploads(r) => ActionResult::ListMultipartUploads(r.execute(conn).await?),
+            Action::AbortMultipartUploads(r) => ActionResult::AbortMultipartUploads(r.execute(conn).await?),
         })
+    }
+}
+
+/// Runs `work` within the connection's deadline, if one is set.
+pub async fn within_deadline<T>(conn: &Connector, work: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+    // On the heap: an action's future is large (a transfer's state machine), and callers that
+    // poll it on a small thread stack (tests, a current-thread runtime) would overflow it.
+    let work = Box::pin(work);
+    match conn.timeouts().deadline() {
+        None => work.await,
+        Some(limit) => match tokio::time::timeout(limit, work).await {
+            Ok(outcome) => outcome,
+            Err(_) => Err(Error::new(
+                crate::ErrorCode::Timeout,
+                format!(
+                    "the action did not finish within its deadline of {}; it was stopped (an upload in flight is aborted). Raise timeouts.deadline (--deadline, S3_CONNECTOR_DEADLINE) for larger transfers",
+                    humantime::format_duration(limit)
+                ),
+            )),
+        },
     }
 }
 

@@ -7,8 +7,10 @@ use serde_json::Value;
 use tokio::io::AsyncReadExt;
 
 use crate::camunda::ReturnFormat;
+use crate::documents::external::stream_reader;
 use crate::documents::{DocumentMetadata, DocumentReference, DocumentStore};
-use crate::error::{Error, ErrorCode, Missing, Result};
+use crate::error::{Error, ErrorCode, Result};
+use crate::transfer::open_object;
 use crate::{validate, Connector};
 
 /// The most a TEXT, JSON or by-content-type result may hold: 1.5 MiB, as in Camunda.
@@ -52,6 +54,17 @@ fn decode(bytes: &[u8], label: &str, field: &str) -> Result<String> {
     Ok(encoding.decode(bytes).0.into_owned())
 }
 
+/// A body that failed for good, with our error when the resuming body made one.
+fn body_error(e: std::io::Error, what: &str) -> Error {
+    match e.get_ref().and_then(|inner| inner.downcast_ref::<Error>()) {
+        Some(ours) => ours.clone(),
+        None => Error::new(
+            ErrorCode::Network,
+            format!("GetObject {what}: the connection broke: {e}"),
+        ),
+    }
+}
+
 fn parse_json(bytes: &[u8]) -> Result<Value> {
     serde_json::from_slice(bytes).map_err(|e| {
         Error::new(
@@ -72,17 +85,11 @@ pub async fn download_object(
     validate::bucket("action.bucket", bucket)?;
     validate::key("action.key", key)?;
     let what = format!("s3://{bucket}/{key}");
-    let out = conn
-        .client()
-        .get_object()
-        .bucket(bucket)
-        .key(key)
-        .send()
-        .await
-        .map_err(|e| Error::from_sdk(e, &format!("GetObject {what}"), Missing::Key))?;
-    let content_type = out.content_type().map(str::to_string);
-    let size = out.content_length().unwrap_or(0).max(0) as u64;
-    let body = out.body.into_async_read();
+    // The same open as getObject's: a body that breaks part-way resumes, pinned to the ETag.
+    let opened = open_object(conn, bucket, key, None).await?;
+    let content_type = opened.info.content_type.clone();
+    let size = opened.info.size;
+    let body = stream_reader(opened.body);
 
     if *format == ReturnFormat::Document {
         let metadata = DocumentMetadata {
@@ -91,7 +98,7 @@ pub async fn download_object(
             file_name: Some(key.to_string()),
             ..Default::default()
         };
-        let reference = store.create(Box::new(Box::pin(body)), metadata).await?;
+        let reference = store.create(Box::new(body), metadata).await?;
         return Ok(DownloadObjectResult {
             bucket: bucket.to_string(),
             key: key.to_string(),
@@ -116,16 +123,10 @@ pub async fn download_object(
         return Err(too_big(size));
     }
     let mut bytes = Vec::new();
-    Box::pin(body)
-        .take(INLINE_LIMIT + 1)
+    body.take(INLINE_LIMIT + 1)
         .read_to_end(&mut bytes)
         .await
-        .map_err(|e| {
-            Error::new(
-                ErrorCode::Network,
-                format!("GetObject {what}: the connection broke: {e}"),
-            )
-        })?;
+        .map_err(|e| body_error(e, &what))?;
     if bytes.len() as u64 > INLINE_LIMIT {
         return Err(too_big(bytes.len() as u64));
     }

@@ -59,6 +59,20 @@ fn fields(action: &str) -> &'static [Field] {
         false,
         "Default: the source key.",
     );
+    const PREFIX_UPLOADS: Field = (
+        "prefix",
+        "Key prefix",
+        Text,
+        false,
+        "Only uploads of keys starting with this.",
+    );
+    const OLDER_THAN: Field = (
+        "olderThan",
+        "Older than",
+        Text,
+        false,
+        "Only uploads started longer ago than this, e.g. 24h or P1D. Set it whenever uploads may be running.",
+    );
     const IF_MATCH: Field = (
         "ifMatch",
         "Only if ETag is",
@@ -194,6 +208,24 @@ fn fields(action: &str) -> &'static [Field] {
                 "For PUT: the type the uploader must send.",
             ),
         ],
+        "listMultipartUploads" => &[
+            BUCKET,
+            PREFIX_UPLOADS,
+            OLDER_THAN,
+            ("maxUploads", "Most uploads", Number, false, "Default 10000."),
+        ],
+        "abortMultipartUploads" => &[
+            BUCKET,
+            PREFIX_UPLOADS,
+            OLDER_THAN,
+            (
+                "dryRun",
+                "Dry run",
+                Boolean,
+                false,
+                "List what would be aborted, abort nothing.",
+            ),
+        ],
         _ => &[],
     }
 }
@@ -212,6 +244,14 @@ fn describe(action: &str) -> (&'static str, &'static str) {
         "copyObject" => ("Copy object", "Copy an object, any size"),
         "moveObject" => ("Move object", "Copy, verify, then delete the source"),
         "presignUrl" => ("Presign URL", "A time-limited URL to download or upload an object"),
+        "listMultipartUploads" => (
+            "List unfinished uploads",
+            "Multipart uploads started and never finished (their parts are billed)",
+        ),
+        "abortMultipartUploads" => (
+            "Abort unfinished uploads",
+            "Abort multipart uploads left behind, by prefix and age",
+        ),
         _ => ("", ""),
     }
 }

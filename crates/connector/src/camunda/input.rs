@@ -2,8 +2,9 @@
 //! connection and one of the three Camunda operations.
 //!
 //! The rules are those of `../shared/docs/CAMUNDA-CONTRACT.md` section 1: unknown fields are
-//! ignored; `awsCredential` (template v6+) overrides inline `authentication` and
-//! `configuration.region` but keeps `configuration.endpoint`; a blank endpoint means none;
+//! ignored; `awsCredential` (template v6+) overrides inline `authentication` and keeps
+//! `configuration.endpoint`; its region is the default, which `configuration.region` (template
+//! v8's "regionOverride") overrides, and one of the two is required; a blank endpoint means none;
 //! `asFile` missing means false and counts only when `documentReturnFormat` is absent. Every
 //! violation is collected and reported at once, one line per property, in Camunda's format.
 
@@ -62,6 +63,8 @@ pub const JOB_ACTIONS: &[&str] = &[
     "copyObject",
     "moveObject",
     "presignUrl",
+    "listMultipartUploads",
+    "abortMultipartUploads",
 ];
 
 /// How `downloadObject` returns the object.
@@ -179,9 +182,14 @@ impl CamundaInput {
             for line in v.0.iter_mut() {
                 *line = line.replace("Property: authentication.", "Property: awsCredential.authentication.");
             }
-            connection.region = text(cred, "region", &mut v);
+            // Template v8: `configuration.region` "overrides the default region in the selected
+            // credential. Required when the credential has no default region."
+            connection.region = text(vars, "configuration.region", &mut v).or_else(|| text(cred, "region", &mut v));
             if connection.region.is_none() {
-                v.add("awsCredential.region", "must not be blank");
+                v.add(
+                    "configuration.region",
+                    "must not be blank: the credential has no default region, so give one here",
+                );
             }
         } else {
             authentication(vars, "authentication", &mut connection, &mut v);
@@ -374,17 +382,37 @@ mod tests {
         }))
         .expect("valid");
         assert_eq!(input.connection.access_key_id.as_deref(), Some("shared"));
-        assert_eq!(input.connection.region.as_deref(), Some("eu-west-1"));
+        assert_eq!(
+            input.connection.region.as_deref(),
+            Some("us-west-2"),
+            "v8: configuration.region overrides the credential's region"
+        );
         assert_eq!(input.connection.endpoint.as_deref(), Some("http://127.0.0.1:9000"));
+        let defaulted = CamundaInput::from_variables(&json!({
+            "actionDiscriminator": "deleteObject",
+            "awsCredential": {"authentication": {"type": "defaultCredentialsChain"}, "region": "eu-west-1"},
+            "configuration": {"region": " "},
+            "action": {"bucket": "b", "key": "k"}
+        }))
+        .expect("the credential's region is the default");
+        assert_eq!(defaulted.connection.region.as_deref(), Some("eu-west-1"));
+        let override_only = CamundaInput::from_variables(&json!({
+            "actionDiscriminator": "deleteObject",
+            "awsCredential": {"authentication": {"type": "defaultCredentialsChain"}},
+            "configuration": {"region": "us-east-1"},
+            "action": {"bucket": "b", "key": "k"}
+        }))
+        .expect("a credential without a region, with an override");
+        assert_eq!(override_only.connection.region.as_deref(), Some("us-east-1"));
         let err = CamundaInput::from_variables(&json!({
             "actionDiscriminator": "deleteObject",
             "awsCredential": {"authentication": {"type": "defaultCredentialsChain"}, "region": " "},
             "action": {"bucket": "b", "key": "k"}
         }))
-        .expect_err("blank region");
+        .expect_err("no region anywhere");
         assert!(
             err.message
-                .contains("Property: awsCredential.region: Validation failed. Original message: must not be blank"),
+                .contains("Property: configuration.region: Validation failed. Original message: must not be blank"),
             "{}",
             err.message
         );

@@ -21,10 +21,12 @@ use serde_json::{json, Map, Value};
 use super::feel;
 use super::secrets::{replace_secrets, UsedSecrets};
 use super::CamundaInput;
+use crate::config::TimeoutSettings;
 use crate::documents::external::ExternalFetch;
 use crate::documents::DocumentStore;
 use crate::error::{Error, ErrorCode, Result};
-use crate::Connector;
+use crate::net::EndpointPolicy;
+use crate::{ConnectOptions, Connector};
 
 /// Zeebe's safe limit for variables in one command (Camunda's `InlineSizeGuard`).
 pub const MAX_VARIABLES_BYTES: usize = 3 * 1024 * 1024 / 2;
@@ -144,6 +146,18 @@ pub enum Outcome {
     },
 }
 
+/// How jobs' own S3 connections are made: which endpoints they may name, and the operator's
+/// timeouts and retries, which a job's variables cannot change.
+#[derive(Debug, Clone, Default)]
+pub struct JobConnections {
+    /// The guard for endpoints a job names, and the operator's own (trusted) endpoints.
+    pub endpoints: EndpointPolicy,
+    /// The operator's timeouts, applied to every job's connection.
+    pub timeouts: Option<TimeoutSettings>,
+    /// The operator's attempts per request.
+    pub max_attempts: Option<u32>,
+}
+
 /// Where documents live and how secrets and external documents are resolved for jobs.
 pub struct JobEnv<'a> {
     /// Documents read for uploads and written for document downloads.
@@ -152,6 +166,8 @@ pub struct JobEnv<'a> {
     pub external: &'a ExternalFetch,
     /// Secret lookup: `{{secrets.NAME}}` becomes `secrets(NAME)`.
     pub secrets: &'a (dyn Fn(&str) -> Option<String> + Send + Sync),
+    /// How the job's own S3 connection is made.
+    pub connections: &'a JobConnections,
     /// Called with the job's connection once it is made, so that a caller that cancels the
     /// job can still wait for its clean-up ([`Connector::finish_cleanup`]).
     pub connected: Option<&'a (dyn Fn(&Connector) + Send + Sync)>,
@@ -332,14 +348,39 @@ pub async fn run_job(request: &JobRequest, env: &JobEnv<'_>) -> Outcome {
 
 /// Binds the variables and runs the operation.
 async fn execute(variables: &Value, env: &JobEnv<'_>) -> Result<Value> {
-    let input = CamundaInput::from_variables(variables)?;
-    let conn = Connector::connect(input.connection).await?;
+    let mut input = CamundaInput::from_variables(variables)?;
+    let guard = env
+        .connections
+        .endpoints
+        .guard_for(input.connection.endpoint.as_deref());
+    if guard.is_some() && input.connection.access_key_id.is_none() {
+        // The default chain signs with the service's own identity: sending that (its key id,
+        // its session token) to an endpoint the process chose would hand it to whoever runs it.
+        return Err(Error::invalid_input(
+            "authentication.type",
+            "defaultCredentialsChain uses the service's own AWS credentials, so it works only with AWS's endpoints or the endpoint the operator configured; give accessKey and secretKey for this endpoint",
+        ));
+    }
+    input.connection.timeouts = env.connections.timeouts.clone();
+    input.connection.max_attempts = env.connections.max_attempts;
+    let conn = Connector::connect_with(input.connection, ConnectOptions { guard }).await?;
     if let Some(connected) = env.connected {
         connected(&conn);
     }
     let result = input.operation.execute(&conn, env.store, env.external).await;
     conn.finish_cleanup(Duration::from_secs(10)).await;
     result
+}
+
+/// The error's message as a job reports it. When the store refused the request, the message
+/// starts as Camunda's connector words it (the AWS SDK for Java's message, e.g. `The specified
+/// key does not exist. (Service: S3, Status Code: 404, Request ID: ...)`), because processes
+/// match on that text in their error expressions; our own message follows.
+pub fn job_message(error: &Error) -> String {
+    match &error.store {
+        Some(reply) => format!("{}; {}", reply.java_sdk_message(), error.message),
+        None => error.message.clone(),
+    }
 }
 
 /// `{type, message, code}`: the error as processes see it. `type` names Camunda's exception
@@ -352,7 +393,7 @@ fn error_value(error: &Error, used: &UsedSecrets) -> Value {
     };
     json!({
         "type": kind,
-        "message": truncate(&used.mask(&error.message)),
+        "message": truncate(&used.mask(&job_message(error))),
         "code": error.code.as_str(),
     })
 }
@@ -363,7 +404,7 @@ fn fail(retries: i64, backoff: &str, error: &Error, used: &UsedSecrets) -> Outco
     Outcome::Fail {
         retries: retries.max(0),
         retry_backoff: backoff.to_string(),
-        error_message: truncate(&used.mask(&error.message)),
+        error_message: truncate(&used.mask(&job_message(error))),
         variables,
     }
 }

@@ -32,6 +32,15 @@ impl CamundaOperation {
         store: &dyn DocumentStore,
         external: &ExternalFetch,
     ) -> Result<serde_json::Value> {
+        crate::actions::within_deadline(conn, self.run(conn, store, external)).await
+    }
+
+    async fn run(
+        &self,
+        conn: &Connector,
+        store: &dyn DocumentStore,
+        external: &ExternalFetch,
+    ) -> Result<serde_json::Value> {
         let value = match self {
             CamundaOperation::Upload { bucket, key, document } => serde_json::to_value(
                 upload_object::upload_object(conn, store, external, bucket, key.as_deref(), document).await?,

@@ -1,8 +1,21 @@
 //! Secrets in job variables: `{{secrets.NAME}}` anywhere in a string, and the legacy form, a
-//! string that is exactly `secrets.NAME`, are replaced before binding. As Camunda's
-//! self-managed runtime does, a secret's value is the environment variable of that name; an
-//! unknown secret stays as written. Every value used is remembered so that it can be masked
-//! as `***` in anything that leaves: logs, error messages, results.
+//! string that is exactly `secrets.NAME`, are replaced before binding. An unknown secret stays
+//! as written. Every value used is remembered so that it can be masked as `***` in anything
+//! that leaves: logs, error messages, results. Masking is best-effort: a FEEL expression can
+//! always transform a value (split it, encode it) past any masking.
+//!
+//! Where values come from ([`SecretSource`]), as in Camunda's self-managed runtime 8.9+:
+//! - the environment variable `PREFIX + NAME`, with the prefix from
+//!   `CAMUNDA_CONNECTOR_SECRETPROVIDER_ENVIRONMENT_PREFIX` (default `SECRET_`; set it empty to
+//!   read any variable, as Camunda before 8.9 did), unless
+//!   `CAMUNDA_CONNECTOR_SECRETPROVIDER_ENVIRONMENT_ENABLED=false`;
+//! - before that, when `S3_CONNECTOR_SECRETS_DIR` is set, the file `DIR/NAME` (one secret per
+//!   file, as Kubernetes mounts a Secret; a trailing newline is dropped).
+//!
+//! A process can never resolve the service's own settings, whatever the prefix: variables named
+//! `S3_CONNECTOR_*`, `AWS_*`, `CAMUNDA_*` or `ZEEBE_*` are refused, and so is any value that
+//! equals one of the service's own secrets (its token, the cluster's client secret or token, the
+//! AWS keys it uses itself from variables, flags or a profile), however it is named.
 
 use std::collections::BTreeSet;
 
@@ -120,9 +133,167 @@ pub fn replace_secrets(vars: &Value, lookup: &dyn Fn(&str) -> Option<String>) ->
     (replaced, used)
 }
 
-/// Looks secrets up in the environment, as Camunda's self-managed runtime does.
+/// The variable that sets the environment prefix (Camunda's name, so a drop-in needs no change).
+pub const PREFIX_SETTING: &str = "CAMUNDA_CONNECTOR_SECRETPROVIDER_ENVIRONMENT_PREFIX";
+/// The variable that turns the environment off as a source of secrets.
+pub const ENABLED_SETTING: &str = "CAMUNDA_CONNECTOR_SECRETPROVIDER_ENVIRONMENT_ENABLED";
+/// The variable naming a directory of secret files.
+pub const DIR_SETTING: &str = "S3_CONNECTOR_SECRETS_DIR";
+/// The prefix when none is configured, as in Camunda 8.9.
+pub const DEFAULT_PREFIX: &str = "SECRET_";
+/// Variable names a secret may never read: the settings of the service itself.
+pub const RESERVED_PREFIXES: [&str; 4] = ["S3_CONNECTOR_", "AWS_", "CAMUNDA_", "ZEEBE_"];
+
+/// Where `{{secrets.NAME}}` values come from, and what they may never be. The default reads
+/// the environment with Camunda's default prefix `SECRET_`.
+#[derive(Clone)]
+pub struct SecretSource {
+    /// The environment prefix; `None` when the environment is not a source.
+    env_prefix: Option<String>,
+    /// A directory of secret files.
+    dir: Option<std::path::PathBuf>,
+    /// Values that are the service's own secrets.
+    own_values: BTreeSet<String>,
+}
+
+impl std::fmt::Debug for SecretSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecretSource")
+            .field("env_prefix", &self.env_prefix)
+            .field("dir", &self.dir)
+            .field("own_values", &format_args!("{} values, ***", self.own_values.len()))
+            .finish()
+    }
+}
+
+impl Default for SecretSource {
+    fn default() -> Self {
+        SecretSource::new(Some(DEFAULT_PREFIX), None)
+    }
+}
+
+impl SecretSource {
+    /// Reads the settings from the environment (see the module docs).
+    pub fn from_env() -> crate::Result<Self> {
+        let enabled = match std::env::var(ENABLED_SETTING) {
+            Ok(v) => match v.trim().to_ascii_lowercase().as_str() {
+                "" | "true" | "1" | "yes" => true,
+                "false" | "0" | "no" => false,
+                other => {
+                    return Err(crate::Error::invalid_input(
+                        ENABLED_SETTING,
+                        format!("{other:?} is not true or false"),
+                    ))
+                }
+            },
+            Err(_) => true,
+        };
+        let prefix = std::env::var(PREFIX_SETTING).unwrap_or_else(|_| DEFAULT_PREFIX.to_string());
+        if enabled && prefix.is_empty() {
+            tracing::warn!(
+                "{PREFIX_SETTING} is empty: every environment variable but the service's own can be read as a secret"
+            );
+        }
+        let dir = std::env::var_os(DIR_SETTING)
+            .filter(|d| !d.is_empty())
+            .map(std::path::PathBuf::from);
+        if let Some(d) = &dir {
+            if !d.is_dir() {
+                return Err(crate::Error::invalid_input(
+                    DIR_SETTING,
+                    format!("{} is not a directory", d.display()),
+                ));
+            }
+        }
+        Ok(SecretSource {
+            env_prefix: enabled.then_some(prefix),
+            dir,
+            own_values: BTreeSet::new(),
+        })
+    }
+
+    /// A source that reads the environment with `prefix` (`None`: not at all) and the files in
+    /// `dir`.
+    pub fn new(env_prefix: Option<&str>, dir: Option<std::path::PathBuf>) -> Self {
+        SecretSource {
+            env_prefix: env_prefix.map(str::to_string),
+            dir,
+            own_values: BTreeSet::new(),
+        }
+    }
+
+    /// The same source, refusing these values: the service's own secrets.
+    pub fn refusing(mut self, values: impl IntoIterator<Item = String>) -> Self {
+        self.own_values.extend(
+            values
+                .into_iter()
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty()),
+        );
+        self
+    }
+
+    /// The value of secret `name`, if it may be read.
+    pub fn lookup(&self, name: &str) -> Option<String> {
+        if !valid_name(name) {
+            return None;
+        }
+        let value = self.read_file(name).or_else(|| self.read_env_var(name))?;
+        if self.own_values.contains(value.trim()) {
+            tracing::warn!(
+                secret = name,
+                "a job asked for a secret whose value is one of the service's own; refused"
+            );
+            return None;
+        }
+        Some(value)
+    }
+
+    fn read_env_var(&self, name: &str) -> Option<String> {
+        let variable = format!("{}{name}", self.env_prefix.as_deref()?);
+        if RESERVED_PREFIXES
+            .iter()
+            .any(|p| variable.to_ascii_uppercase().starts_with(p))
+        {
+            tracing::warn!(
+                secret = name,
+                "a job asked for the service's own setting {variable}; refused"
+            );
+            return None;
+        }
+        std::env::var(&variable).ok()
+    }
+
+    fn read_file(&self, name: &str) -> Option<String> {
+        let dir = self.dir.as_ref()?;
+        // One file per secret, named as the secret: no separators, nothing hidden. Kubernetes'
+        // own entries (`..data`, dated dirs) start with dots and cannot be named.
+        if name.contains('/') || name.starts_with('.') {
+            return None;
+        }
+        let path = dir.join(name);
+        // The file may be a link (Kubernetes mounts them so); it must still end up inside.
+        let real = std::fs::canonicalize(&path).ok()?;
+        let root = std::fs::canonicalize(dir).ok()?;
+        if !real.starts_with(&root) || !real.is_file() {
+            return None;
+        }
+        let text = std::fs::read_to_string(real).ok()?;
+        Some(
+            text.strip_suffix('\n')
+                .map(|t| t.strip_suffix('\r').unwrap_or(t))
+                .unwrap_or(&text)
+                .to_string(),
+        )
+    }
+}
+
+/// Looks secrets up as the default [`SecretSource`] would, with no refused values.
+///
+/// Front ends build their own source with [`SecretSource::from_env`] and
+/// [`SecretSource::refusing`] their own secrets; this is for callers with nothing to refuse.
 pub fn from_env(name: &str) -> Option<String> {
-    std::env::var(name).ok()
+    SecretSource::from_env().ok()?.lookup(name)
 }
 
 #[cfg(test)]
@@ -170,5 +341,40 @@ mod tests {
         assert!(!masked.contains("AKIA123") && !masked.contains("s3cr3t"), "{masked}");
         assert_eq!(used.mask_value(&out)["action"]["bucket"], "***");
         assert!(!format!("{used:?}").contains("AKIA"));
+    }
+
+    #[test]
+    fn secrets_come_from_the_prefix_or_the_directory_and_never_from_the_service() {
+        let dir = tempfile::tempdir().expect("tmp");
+        std::fs::write(dir.path().join("DB_PASSWORD"), "from-file\n").expect("write");
+        std::fs::write(dir.path().join("TOKEN_COPY"), "service-token-123").expect("write");
+        let outside = tempfile::tempdir().expect("tmp");
+        std::fs::write(outside.path().join("x"), "outside").expect("write");
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(outside.path().join("x"), dir.path().join("LINKED")).expect("link");
+        let source = SecretSource::new(Some("SECRET_"), Some(dir.path().to_path_buf()))
+            .refusing(["service-token-123".to_string()]);
+        assert_eq!(source.lookup("DB_PASSWORD").as_deref(), Some("from-file"));
+        assert_eq!(source.lookup("TOKEN_COPY"), None, "a value that is the service's own");
+        assert_eq!(source.lookup("LINKED"), None, "a link out of the directory");
+        assert_eq!(source.lookup("../x"), None);
+        // PATH exists in every environment: with the prefix it is SECRET_PATH, which does not.
+        assert_eq!(source.lookup("PATH"), None);
+        let open = SecretSource::new(Some(""), None);
+        assert!(open.lookup("PATH").is_some(), "an empty prefix reads any variable");
+        // Names no other test reads, so setting them here races with nothing.
+        for own in [
+            "S3_CONNECTOR_SECRETS_TEST_TOKEN",
+            "AWS_SECRETS_TEST_KEY",
+            "CAMUNDA_SECRETS_TEST_SECRET",
+            "ZEEBE_SECRETS_TEST_TOKEN",
+        ] {
+            std::env::set_var(own, "set");
+            assert_eq!(open.lookup(own), None, "{own} is the service's own");
+        }
+        std::env::set_var("SECRETS_TEST_PLAIN", "plain");
+        assert_eq!(open.lookup("SECRETS_TEST_PLAIN").as_deref(), Some("plain"));
+        assert_eq!(SecretSource::new(None, None).lookup("PATH"), None, "environment off");
+        assert!(!format!("{source:?}").contains("service-token-123"));
     }
 }

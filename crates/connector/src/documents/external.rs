@@ -1,11 +1,11 @@
 //! Fetching `external` documents over HTTP(S), safely.
 //!
-//! A process can hand the connector any URL, so fetching is guarded against server-side
-//! request forgery: addresses are checked **after DNS resolution**, in the resolver the HTTP
-//! client connects with (so a name cannot resolve to one address for the check and another
-//! for the connection), IP-literal hosts and every redirect hop are checked too, and
-//! loopback, private, link-local (including the cloud metadata services), unspecified,
-//! multicast and carrier-grade NAT addresses are refused unless an allow-list names them.
+//! A process can hand the connector any URL, so fetching goes through the same
+//! [`AddressGuard`] as the S3 endpoints that jobs name (`net/guard.rs`): addresses are checked
+//! **after DNS resolution**, in the resolver the HTTP client connects with (so a name cannot
+//! resolve to one address for the check and another for the connection), IP-literal hosts and
+//! every redirect hop are checked too, and internal addresses are refused unless the
+//! operator's allow-list names them.
 //! System proxies are ignored (a proxy would connect on our behalf, past the check).
 //! Connect and read timeouts and a size limit bound what one fetch can cost.
 
@@ -21,109 +21,14 @@ use tokio::io::{AsyncRead, ReadBuf};
 use crate::documents::DocumentReader;
 use crate::error::{Error, ErrorCode, Result};
 
-/// The setting that allows addresses the guard refuses (environment variable; the same list
-/// is `externalDocuments.allow` in configuration).
-pub const ALLOW_SETTING: &str = "S3_CONNECTOR_EXTERNAL_ALLOW";
-
-/// An IP network, `ADDR` or `ADDR/PREFIX`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct IpNet {
-    addr: IpAddr,
-    prefix: u8,
-}
-
-impl std::str::FromStr for IpNet {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        let bad = || {
-            Error::invalid_input(
-                ALLOW_SETTING,
-                format!("{s:?} is not an IP address or CIDR block like 10.0.0.0/8"),
-            )
-        };
-        let (addr, prefix) = match s.trim().split_once('/') {
-            Some((a, p)) => (
-                a.parse::<IpAddr>().map_err(|_| bad())?,
-                Some(p.parse::<u8>().map_err(|_| bad())?),
-            ),
-            None => (s.trim().parse::<IpAddr>().map_err(|_| bad())?, None),
-        };
-        let max = if addr.is_ipv4() { 32 } else { 128 };
-        let prefix = prefix.unwrap_or(max);
-        if prefix > max {
-            return Err(bad());
-        }
-        Ok(IpNet { addr, prefix })
-    }
-}
-
-impl IpNet {
-    fn contains(&self, ip: IpAddr) -> bool {
-        match (self.addr, canonical(ip)) {
-            (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0);
-                u32::from(net) & mask == u32::from(ip) & mask
-            }
-            (IpAddr::V6(net), IpAddr::V6(ip)) => {
-                let mask = u128::MAX.checked_shl(128 - u32::from(self.prefix)).unwrap_or(0);
-                u128::from(net) & mask == u128::from(ip) & mask
-            }
-            _ => false,
-        }
-    }
-}
-
-/// IPv4-mapped IPv6 addresses (`::ffff:127.0.0.1`) are judged as the IPv4 address they are.
-fn canonical(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
-        v4 => v4,
-    }
-}
-
-/// Why an address is refused, or `None` when it is a public address.
-pub fn forbidden_reason(ip: IpAddr) -> Option<&'static str> {
-    match canonical(ip) {
-        IpAddr::V4(v4) => {
-            let o = v4.octets();
-            if v4.is_loopback() {
-                Some("a loopback address")
-            } else if v4.is_link_local() {
-                Some("a link-local address (this range holds the cloud instance metadata services)")
-            } else if v4.is_private() {
-                Some("a private network address")
-            } else if v4.is_unspecified() || v4.is_broadcast() || o[0] == 0 {
-                Some("not a routable address")
-            } else if v4.is_multicast() {
-                Some("a multicast address")
-            } else if o[0] == 100 && (64..128).contains(&o[1]) {
-                Some("a carrier-grade NAT address")
-            } else {
-                None
-            }
-        }
-        IpAddr::V6(v6) => {
-            let first = v6.segments()[0];
-            if v6.is_loopback() {
-                Some("a loopback address")
-            } else if v6.is_unspecified() || v6.is_multicast() {
-                Some("not a routable address")
-            } else if first & 0xffc0 == 0xfe80 {
-                Some("a link-local address")
-            } else if first & 0xfe00 == 0xfc00 {
-                Some("a private network address (unique local; AWS's IPv6 metadata service is here)")
-            } else {
-                None
-            }
-        }
-    }
-}
+pub use crate::net::guard::{forbidden_reason, IpNet, ALLOW_SETTING};
+use crate::net::AddressGuard;
 
 /// Limits and the allow-list for fetching external documents.
 #[derive(Debug, Clone)]
 pub struct ExternalFetch {
-    /// Addresses allowed although the guard would refuse them.
-    pub allow: Vec<IpNet>,
+    /// The address guard, with the operator's allow-list.
+    pub guard: AddressGuard,
     /// Time to connect.
     pub connect_timeout: Duration,
     /// Time between reads of the response.
@@ -135,7 +40,7 @@ pub struct ExternalFetch {
 impl Default for ExternalFetch {
     fn default() -> Self {
         ExternalFetch {
-            allow: Vec::new(),
+            guard: AddressGuard::new(),
             connect_timeout: Duration::from_secs(10),
             read_timeout: Duration::from_secs(30),
             max_bytes: 1024 * 1024 * 1024,
@@ -154,26 +59,19 @@ pub struct Fetched {
 }
 
 impl ExternalFetch {
-    /// Reads the allow-list from [`ALLOW_SETTING`] (comma-separated addresses and CIDR blocks).
+    /// Reads the allow-list from [`ALLOW_SETTING`] (comma-separated addresses, CIDR blocks and
+    /// host names).
     pub fn from_env() -> Result<Self> {
-        let mut fetch = ExternalFetch::default();
-        if let Ok(list) = std::env::var(ALLOW_SETTING) {
-            fetch.allow = list
-                .split(',')
-                .filter(|s| !s.trim().is_empty())
-                .map(str::parse)
-                .collect::<Result<_>>()?;
-        }
-        Ok(fetch)
+        Ok(ExternalFetch {
+            guard: AddressGuard::from_env()?,
+            ..Default::default()
+        })
     }
 
-    fn check(&self, url: &str, ip: IpAddr) -> std::result::Result<(), String> {
-        match forbidden_reason(ip) {
-            Some(why) if !self.allow.iter().any(|n| n.contains(ip)) => Err(format!(
-                "refused to fetch {url}: {ip} is {why}; if this document server is meant to be reachable, add {ip} to {ALLOW_SETTING}"
-            )),
-            _ => Ok(()),
-        }
+    fn check(&self, url: &str, host: &str, ip: IpAddr) -> std::result::Result<(), String> {
+        self.guard
+            .check(host, ip)
+            .map_err(|refusal| format!("refused to fetch {url}: {refusal}"))
     }
 
     /// Fetches `url` (http or https) for reading.
@@ -193,7 +91,7 @@ impl ExternalFetch {
         let guard = Arc::new(self.clone());
         if let Some(ip) = literal_ip(&parsed) {
             guard
-                .check(url, ip)
+                .check(url, &ip.to_string(), ip)
                 .map_err(|m| Error::invalid_input("document.url", m))?;
         }
         let redirect_guard = guard.clone();
@@ -209,7 +107,9 @@ impl ExternalFetch {
                 if attempt.previous().len() >= 5 {
                     return attempt.error("more than 5 redirects");
                 }
-                match literal_ip(attempt.url()).map(|ip| redirect_guard.check(&redact_url(attempt.url()), ip)) {
+                match literal_ip(attempt.url())
+                    .map(|ip| redirect_guard.check(&redact_url(attempt.url()), &ip.to_string(), ip))
+                {
                     Some(Err(m)) => attempt.error(m),
                     _ => attempt.follow(),
                 }
@@ -326,7 +226,7 @@ impl reqwest::dns::Resolve for GuardedResolver {
             let mut first_refusal = None;
             let allowed: Vec<SocketAddr> = addrs
                 .into_iter()
-                .filter(|a| match guard.check(&url, a.ip()) {
+                .filter(|a| match guard.check(&url, &host, a.ip()) {
                     Ok(()) => true,
                     Err(m) => {
                         first_refusal.get_or_insert(m);
@@ -407,60 +307,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_guard_knows_the_dangerous_ranges() {
-        for bad in [
-            "127.0.0.1",
-            "127.9.9.9",
-            "10.1.2.3",
-            "172.16.0.1",
-            "172.31.255.255",
-            "192.168.1.1",
-            "169.254.169.254",
-            "169.254.170.2",
-            "0.0.0.0",
-            "100.64.0.1",
-            "224.0.0.1",
-            "255.255.255.255",
-            "::1",
-            "::",
-            "fe80::1",
-            "fd00:ec2::254",
-            "::ffff:127.0.0.1",
-            "::ffff:169.254.169.254",
-        ] {
-            assert!(
-                forbidden_reason(bad.parse().expect("ip")).is_some(),
-                "{bad} should be refused"
-            );
-        }
-        for ok in ["8.8.8.8", "172.32.0.1", "100.128.0.1", "2606:4700::1111", "52.95.110.1"] {
-            assert!(
-                forbidden_reason(ok.parse().expect("ip")).is_none(),
-                "{ok} should be allowed"
-            );
-        }
-    }
-
-    #[test]
-    fn allow_lists_parse_and_match() {
-        let net: IpNet = "10.0.0.0/8".parse().expect("cidr");
-        assert!(net.contains("10.200.1.1".parse().expect("ip")));
-        assert!(!net.contains("11.0.0.1".parse().expect("ip")));
-        let one: IpNet = "127.0.0.1".parse().expect("ip");
-        assert!(one.contains("::ffff:127.0.0.1".parse().expect("mapped")));
-        assert!("10.0.0.0/33".parse::<IpNet>().is_err());
-        assert!("localhost".parse::<IpNet>().is_err());
-        let fetch = ExternalFetch {
-            allow: vec![one],
-            ..Default::default()
-        };
-        assert!(fetch.check("u", "127.0.0.1".parse().expect("ip")).is_ok());
+    fn refusals_name_the_url_without_credentials_and_the_setting() {
+        let fetch = ExternalFetch::default();
         let refused = fetch
-            .check("http://x", "127.0.0.2".parse().expect("ip"))
-            .expect_err("not allowed");
+            .check(
+                "http://docs.internal/x",
+                "docs.internal",
+                "10.0.0.7".parse().expect("ip"),
+            )
+            .expect_err("private");
         assert!(
-            refused.contains(ALLOW_SETTING) && refused.contains("loopback"),
+            refused.contains("http://docs.internal/x") && refused.contains(ALLOW_SETTING),
             "{refused}"
         );
+        let allowed = ExternalFetch {
+            guard: AddressGuard::new().allowing_host("docs.internal"),
+            ..Default::default()
+        };
+        assert!(allowed
+            .check(
+                "http://docs.internal/x",
+                "docs.internal",
+                "10.0.0.7".parse().expect("ip")
+            )
+            .is_ok());
     }
 }

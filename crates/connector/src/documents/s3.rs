@@ -14,13 +14,14 @@ use std::task::{Context, Poll};
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
 
+use crate::documents::external::stream_reader;
 use crate::documents::store::{
     check_document_id, check_expiry, check_hash, check_reference, hex, id_in_use, parse_expiry, DocumentReader,
     DocumentStore, Record, VerifyingReader,
 };
 use crate::documents::{CamundaReference, DocumentMetadata};
 use crate::error::{Error, ErrorCode, Missing, Result};
-use crate::transfer::{upload, NoProgress, UploadSource, UploadTarget};
+use crate::transfer::{open_object, upload, NoProgress, UploadSource, UploadTarget};
 use crate::{validate, Connector};
 
 /// Records larger than this are not ours: refuse rather than read them into memory.
@@ -189,16 +190,9 @@ impl DocumentStore for S3Store {
         check_reference(reference, &self.id)?;
         let id = &reference.document_id;
         let record_key = self.record_key(id);
-        let out = self
-            .conn
-            .client()
-            .get_object()
-            .bucket(&self.bucket)
-            .key(&record_key)
-            .send()
+        let record = open_object(&self.conn, &self.bucket, &record_key, None)
             .await
             .map_err(|e| {
-                let e = Error::from_sdk(e, &format!("GetObject s3://{}/{record_key}", self.bucket), Missing::Key);
                 if e.code == ErrorCode::NoSuchKey {
                     Error::new(ErrorCode::NoSuchKey, format!("document {id} does not exist"))
                 } else {
@@ -206,8 +200,7 @@ impl DocumentStore for S3Store {
                 }
             })?;
         let mut text = Vec::new();
-        out.body
-            .into_async_read()
+        stream_reader(record.body)
             .take(MAX_RECORD_BYTES as u64 + 1)
             .read_to_end(&mut text)
             .await
@@ -231,23 +224,10 @@ impl DocumentStore for S3Store {
         })?;
         check_expiry(id, &record.metadata)?;
         check_hash(reference, &record.sha256)?;
-        let content_key = self.content_key(id);
-        let out = self
-            .conn
-            .client()
-            .get_object()
-            .bucket(&self.bucket)
-            .key(&content_key)
-            .send()
-            .await
-            .map_err(|e| {
-                Error::from_sdk(
-                    e,
-                    &format!("GetObject s3://{}/{content_key}", self.bucket),
-                    Missing::Key,
-                )
-            })?;
-        let reader = VerifyingReader::new(Box::pin(out.body.into_async_read()), record.sha256, id.clone());
+        // The content resumes where a connection breaks, pinned to its ETag, and is hashed as it
+        // streams.
+        let content = open_object(&self.conn, &self.bucket, &self.content_key(id), None).await?;
+        let reader = VerifyingReader::new(stream_reader(content.body), record.sha256, id.clone());
         Ok((record.metadata, Box::new(reader)))
     }
 

@@ -87,6 +87,7 @@ pub async fn serve(
     let config = ServerConfig {
         token: token.then(|| Secret::new(TOKEN)),
         limits,
+        ..Default::default()
     };
     let lookup = move |name: &str| secrets.iter().find(|(n, _)| *n == name).map(|(_, v)| v.clone());
     let state = AppState::with_secrets(

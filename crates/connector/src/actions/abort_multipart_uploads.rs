@@ -1,0 +1,149 @@
+//! `abortMultipartUploads`: aborts multipart uploads left behind, by prefix and age, or one
+//! upload by key and id. The clean-up that an error names when an abort could not finish.
+
+use serde::{Deserialize, Serialize};
+
+use crate::actions::list_multipart_uploads::{list, parse_age, MultipartUpload};
+use crate::error::{Error, ErrorCode, Result};
+use crate::transfer::abort_upload;
+use crate::{validate, Connector};
+
+/// Request: the uploads under `prefix` (all when absent) older than `olderThan`, or exactly one
+/// with `key` and `uploadId`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AbortMultipartUploadsRequest {
+    /// Bucket.
+    pub bucket: String,
+    /// Only uploads of keys starting with this.
+    #[serde(default)]
+    pub prefix: Option<String>,
+    /// Only uploads started longer ago than this: `30m`, `24h`, `7d` (or ISO-8601 `P7D`).
+    /// Set it whenever uploads may be running: an abort cuts a live upload off.
+    #[serde(default)]
+    pub older_than: Option<String>,
+    /// With `uploadId`: abort this one upload of this key.
+    #[serde(default)]
+    pub key: Option<String>,
+    /// With `key`: the upload to abort.
+    #[serde(default)]
+    pub upload_id: Option<String>,
+    /// List what would be aborted, abort nothing.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+/// One upload that could not be aborted.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct AbortFailure {
+    /// The key.
+    pub key: String,
+    /// The upload's id.
+    pub upload_id: String,
+    /// Our error code.
+    pub code: ErrorCode,
+    /// What went wrong.
+    pub message: String,
+}
+
+/// Result.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AbortMultipartUploadsResult {
+    /// Bucket.
+    pub bucket: String,
+    /// Whether this was a dry run (nothing aborted).
+    pub dry_run: bool,
+    /// The uploads aborted (in a dry run: that would be).
+    pub aborted: Vec<MultipartUpload>,
+    /// The uploads that could not be aborted.
+    pub failed: Vec<AbortFailure>,
+}
+
+impl AbortMultipartUploadsRequest {
+    /// Checks the fields: `key` and `uploadId` go together, and not with `prefix`/`olderThan`.
+    pub fn validate(&self) -> Result<()> {
+        validate::bucket("bucket", &self.bucket)?;
+        if let Some(p) = &self.prefix {
+            validate::prefix("prefix", p)?;
+        }
+        if let Some(age) = &self.older_than {
+            parse_age("olderThan", age)?;
+        }
+        match (&self.key, &self.upload_id) {
+            (Some(k), Some(id)) => {
+                validate::key("key", k)?;
+                if id.trim().is_empty() {
+                    return Err(Error::invalid_input("uploadId", "must not be empty"));
+                }
+                if self.prefix.is_some() || self.older_than.is_some() {
+                    return Err(Error::invalid_input(
+                        "key",
+                        "give either key and uploadId (one upload), or prefix and olderThan, not both",
+                    ));
+                }
+                Ok(())
+            }
+            (Some(_), None) => Err(Error::invalid_input(
+                "uploadId",
+                "is required with key; to abort every upload of a key, give it as prefix",
+            )),
+            (None, Some(_)) => Err(Error::invalid_input("key", "is required with uploadId")),
+            (None, None) => Ok(()),
+        }
+    }
+
+    /// # Behavior
+    /// Lists the matching uploads, then aborts each (unless `dryRun`), each abort retried with
+    /// backoff while the store throttles. One failure does not stop the others; each is in
+    /// `failed`. An upload already gone counts as aborted. Objects are never touched: an abort
+    /// only discards the parts of an upload that was never completed.
+    pub async fn execute(self, conn: &Connector) -> Result<AbortMultipartUploadsResult> {
+        self.validate()?;
+        let uploads = match (&self.key, &self.upload_id) {
+            (Some(key), Some(id)) => vec![MultipartUpload {
+                key: key.clone(),
+                upload_id: id.clone(),
+                initiated: None,
+                age_seconds: None,
+            }],
+            _ => {
+                let min_age = self
+                    .older_than
+                    .as_deref()
+                    .map(|a| parse_age("olderThan", a))
+                    .transpose()?;
+                list(conn, &self.bucket, self.prefix.as_deref(), min_age, usize::MAX)
+                    .await?
+                    .0
+            }
+        };
+        let mut aborted = Vec::new();
+        let mut failed = Vec::new();
+        for upload in uploads {
+            if self.dry_run {
+                aborted.push(upload);
+                continue;
+            }
+            match abort_upload(conn.client(), &self.bucket, &upload.key, &upload.upload_id).await {
+                Ok(()) => aborted.push(upload),
+                Err(e) => failed.push(AbortFailure {
+                    key: upload.key,
+                    upload_id: upload.upload_id,
+                    code: e.code,
+                    message: e.message,
+                }),
+            }
+        }
+        Ok(AbortMultipartUploadsResult {
+            bucket: self.bucket,
+            dry_run: self.dry_run,
+            aborted,
+            failed,
+        })
+    }
+}

@@ -1,0 +1,163 @@
+//! `listMultipartUploads`: multipart uploads that were started and never completed or aborted.
+//!
+//! Such uploads hold parts that the store keeps, and bills, until someone aborts them. They come
+//! from clients that crashed or were killed mid-upload, from any tool. This action finds them,
+//! by prefix and by age (`olderThan`, like NiFi's age-off); `abortMultipartUploads` removes them.
+
+use serde::{Deserialize, Serialize};
+
+use crate::actions::rfc3339;
+use crate::error::{Error, Missing, Result};
+use crate::{validate, Connector};
+
+/// Default cap on uploads returned by one call.
+pub const DEFAULT_MAX_UPLOADS: u32 = 10_000;
+
+/// Request.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ListMultipartUploadsRequest {
+    /// Bucket.
+    pub bucket: String,
+    /// Only uploads of keys starting with this.
+    #[serde(default)]
+    pub prefix: Option<String>,
+    /// Only uploads started longer ago than this: `30m`, `24h`, `7d` (or ISO-8601 `P7D`).
+    #[serde(default)]
+    pub older_than: Option<String>,
+    /// Most uploads to return (default 10,000).
+    #[serde(default)]
+    pub max_uploads: Option<u32>,
+}
+
+/// One upload in progress.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct MultipartUpload {
+    /// The key being uploaded.
+    pub key: String,
+    /// The upload's id.
+    pub upload_id: String,
+    /// When it was started, RFC 3339.
+    pub initiated: Option<String>,
+    /// How long ago it was started, in whole seconds.
+    pub age_seconds: Option<u64>,
+}
+
+/// Result.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListMultipartUploadsResult {
+    /// Bucket.
+    pub bucket: String,
+    /// The uploads, by key, oldest first for one key.
+    pub uploads: Vec<MultipartUpload>,
+    /// Whether more uploads match than `maxUploads` allowed.
+    pub truncated: bool,
+}
+
+/// Reads an age: `30m`, `24h`, `7d`, a number of seconds, or an ISO-8601 duration (`P7D`).
+pub fn parse_age(field: &str, text: &str) -> Result<std::time::Duration> {
+    if text.trim().to_ascii_uppercase().starts_with('P') {
+        return crate::camunda::job::parse_duration(text)
+            .ok_or_else(|| Error::invalid_input(field, format!("{text:?} is not an ISO-8601 duration like P7D")));
+    }
+    crate::config::parse_duration(field, text)
+}
+
+impl ListMultipartUploadsRequest {
+    /// Checks the bucket, prefix, age and cap.
+    pub fn validate(&self) -> Result<()> {
+        validate::bucket("bucket", &self.bucket)?;
+        if let Some(p) = &self.prefix {
+            validate::prefix("prefix", p)?;
+        }
+        if let Some(age) = &self.older_than {
+            parse_age("olderThan", age)?;
+        }
+        if self.max_uploads == Some(0) {
+            return Err(Error::invalid_input("maxUploads", "must be at least 1"));
+        }
+        Ok(())
+    }
+
+    /// # Behavior
+    /// Pages through ListMultipartUploads (1000 per request) and keeps the uploads older than
+    /// `olderThan`. Changes nothing.
+    pub async fn execute(self, conn: &Connector) -> Result<ListMultipartUploadsResult> {
+        self.validate()?;
+        let max = self.max_uploads.unwrap_or(DEFAULT_MAX_UPLOADS) as usize;
+        let min_age = self
+            .older_than
+            .as_deref()
+            .map(|a| parse_age("olderThan", a))
+            .transpose()?;
+        let (uploads, truncated) = list(conn, &self.bucket, self.prefix.as_deref(), min_age, max).await?;
+        Ok(ListMultipartUploadsResult {
+            bucket: self.bucket,
+            uploads,
+            truncated,
+        })
+    }
+}
+
+/// Lists up to `max` uploads under `prefix` older than `min_age`; the flag says more matched.
+pub(crate) async fn list(
+    conn: &Connector,
+    bucket: &str,
+    prefix: Option<&str>,
+    min_age: Option<std::time::Duration>,
+    max: usize,
+) -> Result<(Vec<MultipartUpload>, bool)> {
+    let now = std::time::SystemTime::now();
+    let mut found = Vec::new();
+    let (mut key_marker, mut id_marker): (Option<String>, Option<String>) = (None, None);
+    loop {
+        let out = conn
+            .client()
+            .list_multipart_uploads()
+            .bucket(bucket)
+            .set_prefix(prefix.map(str::to_string))
+            .set_key_marker(key_marker.take())
+            .set_upload_id_marker(id_marker.take())
+            .send()
+            .await
+            .map_err(|e| Error::from_sdk(e, &format!("ListMultipartUploads {bucket}"), Missing::Bucket))?;
+        for u in out.uploads() {
+            let (Some(key), Some(upload_id)) = (u.key(), u.upload_id()) else {
+                continue;
+            };
+            let age = u
+                .initiated()
+                .and_then(|t| std::time::SystemTime::try_from(*t).ok())
+                .and_then(|t| now.duration_since(t).ok());
+            if let Some(min) = min_age {
+                // An upload whose start is unknown is never old enough: aborting it might cut
+                // off a live upload.
+                if age.is_none_or(|a| a < min) {
+                    continue;
+                }
+            }
+            if found.len() == max {
+                return Ok((found, true));
+            }
+            found.push(MultipartUpload {
+                key: key.to_string(),
+                upload_id: upload_id.to_string(),
+                initiated: u.initiated().and_then(rfc3339),
+                age_seconds: age.map(|a| a.as_secs()),
+            });
+        }
+        if out.is_truncated() != Some(true) {
+            return Ok((found, false));
+        }
+        key_marker = out.next_key_marker().map(str::to_string);
+        id_marker = out.next_upload_id_marker().map(str::to_string);
+        if key_marker.is_none() && id_marker.is_none() {
+            return Ok((found, false));
+        }
+    }
+}
