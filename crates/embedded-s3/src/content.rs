@@ -118,6 +118,11 @@ pub fn requested_hasher(
     Ok(hasher)
 }
 
+/// The body of a request that came without one.
+pub fn empty_body() -> StreamingBlob {
+    StreamingBlob::wrap(futures::stream::empty::<io::Result<Bytes>>())
+}
+
 /// What a body turned out to be once written.
 #[derive(Debug)]
 pub struct Written {

@@ -58,9 +58,9 @@ use std::path::{Path, PathBuf};
 use s3s::auth::SimpleAuth;
 use s3s::service::S3ServiceBuilder;
 use tokio::net::TcpListener;
+use tokio::sync::oneshot;
 
 use crate::layout::Layout;
-use tokio::sync::oneshot;
 
 /// Why the store could not start.
 #[derive(Debug, thiserror::Error)]

@@ -9,7 +9,8 @@ use s3s::dto::*;
 use s3s::{s3_error, S3Error, S3Request, S3Response, S3Result};
 
 use crate::content::{
-    claimed_checksums, hex, internal, requested_hasher, verify_checksums, verify_content_md5, write_body, TempFile,
+    claimed_checksums, empty_body, hex, internal, requested_hasher, verify_checksums, verify_content_md5, write_body,
+    TempFile,
 };
 use crate::layout::Layout;
 use crate::meta::{is_missing, read_json, Checksums, Headers, ObjectMeta, PartInfo, UploadInfo};
@@ -233,9 +234,7 @@ impl Store {
         };
         let hasher = requested_hasher(&given, input.checksum_algorithm.as_ref(), &req.headers)?;
         let (temp, mut file) = TempFile::create(&self.layout.tmp_dir()).await?;
-        let body = input
-            .body
-            .unwrap_or_else(|| StreamingBlob::wrap(futures::stream::empty::<io::Result<bytes::Bytes>>()));
+        let body = input.body.unwrap_or_else(empty_body);
         let written = write_body(&mut file, body, hasher).await?;
         drop(file);
         verify_content_md5(input.content_md5.as_deref(), &written.md5)?;

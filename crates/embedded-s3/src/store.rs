@@ -8,8 +8,8 @@ use s3s::dto::*;
 use s3s::{s3_error, S3Error, S3Request, S3Response, S3Result, S3};
 
 use crate::content::{
-    claimed_checksums, hex, internal, md5_of_file, requested_hasher, verify_checksums, verify_content_md5, write_body,
-    FileBody, TempFile,
+    claimed_checksums, empty_body, hex, internal, md5_of_file, requested_hasher, verify_checksums, verify_content_md5,
+    write_body, FileBody, TempFile,
 };
 use crate::layout::{check_key, sidecar_of, BadKey, Layout};
 use crate::meta::{read_json, read_legacy, Checksums, Headers, ObjectMeta};
@@ -52,6 +52,7 @@ pub(crate) fn valid_bucket(bucket: &str) -> S3Result<()> {
     }
 }
 
+/// `InvalidArgument` or `KeyTooLongError` for a key S3 would not take.
 pub(crate) fn valid_key(key: &str) -> S3Result<()> {
     match check_key(key) {
         Ok(()) => Ok(()),
@@ -60,14 +61,17 @@ pub(crate) fn valid_key(key: &str) -> S3Result<()> {
     }
 }
 
+/// S3's answer for a bucket that does not exist.
 pub(crate) fn no_such_bucket() -> S3Error {
     s3_error!(NoSuchBucket, "The specified bucket does not exist")
 }
 
+/// S3's answer for a key that names no object.
 pub(crate) fn no_such_key() -> S3Error {
     s3_error!(NoSuchKey, "The specified key does not exist.")
 }
 
+/// S3's answer for a condition (`If-Match` and the like) that does not hold.
 pub(crate) fn precondition_failed() -> S3Error {
     s3_error!(
         PreconditionFailed,
@@ -196,28 +200,6 @@ pub(crate) fn copy_to_temp(
     Ok((temp, md5.finalize(), copied))
 }
 
-/// The headers to store for an object from the request that writes it.
-#[allow(clippy::too_many_arguments)]
-fn headers_of(
-    content_type: Option<String>,
-    content_encoding: Option<String>,
-    content_disposition: Option<String>,
-    content_language: Option<String>,
-    cache_control: Option<String>,
-    expires: Option<Timestamp>,
-    metadata: Option<Metadata>,
-) -> Headers {
-    Headers {
-        content_type,
-        content_encoding,
-        content_disposition,
-        content_language,
-        cache_control,
-        expires,
-        metadata,
-    }
-}
-
 /// Whether `encoding_type` asks for URL-encoded keys; anything but `url` is refused.
 pub(crate) fn wants_url_encoding(encoding_type: Option<&EncodingType>) -> S3Result<bool> {
     match encoding_type {
@@ -243,6 +225,7 @@ pub(crate) fn url_encode(s: &str) -> String {
     utf8_percent_encode(s, KEEP).to_string()
 }
 
+/// The page size for `max-keys` (or `max-uploads`, `max-parts`): 1000 at most and by default.
 pub(crate) fn page_size(max_keys: Option<i32>) -> S3Result<usize> {
     match max_keys {
         None => Ok(MAX_PAGE),
@@ -521,17 +504,8 @@ impl S3 for Store {
         };
         let hasher = requested_hasher(&given, input.checksum_algorithm.as_ref(), &req.headers)?;
         let (temp, mut file) = TempFile::create(&self.layout.tmp_dir()).await?;
-        let written = match input.body {
-            Some(body) => write_body(&mut file, body, hasher).await?,
-            None => {
-                write_body(
-                    &mut file,
-                    StreamingBlob::wrap(futures::stream::empty::<io::Result<bytes::Bytes>>()),
-                    hasher,
-                )
-                .await?
-            }
-        };
+        let body = input.body.unwrap_or_else(empty_body);
+        let written = write_body(&mut file, body, hasher).await?;
         drop(file);
         verify_content_md5(input.content_md5.as_deref(), &written.md5)?;
         let claimed = claimed_checksums(given, req.trailing_headers.as_ref())?;
@@ -540,15 +514,15 @@ impl S3 for Store {
         let meta = ObjectMeta {
             e_tag: e_tag.clone(),
             size: written.size,
-            headers: headers_of(
-                input.content_type,
-                input.content_encoding,
-                input.content_disposition,
-                input.content_language,
-                input.cache_control,
-                input.expires,
-                input.metadata,
-            ),
+            headers: Headers {
+                content_type: input.content_type,
+                content_encoding: input.content_encoding,
+                content_disposition: input.content_disposition,
+                content_language: input.content_language,
+                cache_control: input.cache_control,
+                expires: input.expires,
+                metadata: input.metadata,
+            },
             checksums: written.checksums.clone(),
             parts_count: None,
         };
@@ -769,15 +743,15 @@ impl S3 for Store {
             return Err(internal("cannot copy an object", "the source ended early"));
         }
         let headers = if replace {
-            headers_of(
-                input.content_type,
-                input.content_encoding,
-                input.content_disposition,
-                input.content_language,
-                input.cache_control,
-                input.expires,
-                input.metadata,
-            )
+            Headers {
+                content_type: input.content_type,
+                content_encoding: input.content_encoding,
+                content_disposition: input.content_disposition,
+                content_language: input.content_language,
+                cache_control: input.cache_control,
+                expires: input.expires,
+                metadata: input.metadata,
+            }
         } else {
             source.meta.headers
         };

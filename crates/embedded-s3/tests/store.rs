@@ -948,3 +948,46 @@ async fn reads_a_data_dir_written_by_s3s_fs() {
         ))
         .exists());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_stores_share_one_data_dir() {
+    // Two stores on one directory have separate bucket mutexes, as two processes would:
+    // only the lock file keeps their conversions and renames apart.
+    let dir = tempfile::tempdir().expect("tmp");
+    let (_one, client_one) = start(dir.path()).await;
+    let (_two, client_two) = start(dir.path()).await;
+    client_one
+        .create_bucket()
+        .bucket("shared")
+        .send()
+        .await
+        .expect("bucket");
+    let mut tasks = Vec::new();
+    for i in 0..24 {
+        let client = if i % 2 == 0 {
+            client_one.clone()
+        } else {
+            client_two.clone()
+        };
+        tasks.push(tokio::spawn(async move {
+            // `p{n}` and `p{n}/q` race: each needs the other's path as file or directory.
+            let key = if i % 4 < 2 {
+                format!("p{}", i / 4)
+            } else {
+                format!("p{}/q", i / 4)
+            };
+            put(&client, "shared", &key, key.as_bytes()).await;
+            key
+        }));
+    }
+    let mut want = Vec::new();
+    for task in tasks {
+        want.push(task.await.expect("task"));
+    }
+    want.sort();
+    want.dedup();
+    assert_eq!(keys(&client_two, "shared").await, want);
+    for key in &want {
+        assert_eq!(get(&client_one, "shared", key).await.as_deref(), Some(key.as_bytes()));
+    }
+}
