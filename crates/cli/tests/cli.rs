@@ -442,14 +442,10 @@ fn ctrl_c_aborts_an_upload_in_flight() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn");
+    // The embedded store keeps each unfinished multipart upload as a directory there.
     let uploads = |dir: &Path| {
-        std::fs::read_dir(dir)
-            .map(|entries| {
-                entries
-                    .flatten()
-                    .filter(|e| e.file_name().to_string_lossy().contains(".upload"))
-                    .count()
-            })
+        std::fs::read_dir(dir.join(".s3-connector").join("uploads"))
+            .map(|entries| entries.flatten().count())
             .unwrap_or(0)
     };
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);

@@ -1,26 +1,66 @@
-//! The embedded S3-compatible store: s3s-fs serving a data directory on loopback.
+//! The embedded S3-compatible store: a data directory served as S3 on loopback.
 //!
 //! It lets every command, the demo and the tests run against a real S3 server over real
-//! HTTP with no AWS account. Objects are plain files under the data directory.
+//! HTTP with no AWS account. s3s speaks the protocol (HTTP, SigV4, XML); the storage is our
+//! own, so that every valid S3 key (1 to 1024 bytes of UTF-8, `..`, `/x`, `a//b`, NUL and
+//! all) is stored as a plain name and nothing is ever read or written outside the data
+//! directory.
 //!
-//! Two S3 behaviours that s3s-fs 0.14 lacks are added by [`Store`], a thin wrapper that
-//! delegates everything else: DeleteBucket refuses a bucket that still holds objects
-//! (`BucketNotEmpty`, where s3s-fs would silently delete them all), and DeleteObject honours
-//! `If-Match` (`PreconditionFailed`), which `moveObject` relies on to never delete a source
-//! that changed after it was copied. GetObject honours `If-Match` too, so a parallel ranged
-//! download pinned to one ETag never mixes two versions. Listings also carry each object's ETag, as S3's do
-//! (s3s-fs leaves it out), and writes into a missing bucket are `NoSuchBucket` (s3s-fs would
-//! create the bucket's directory on the fly).
+//! # Layout
+//!
+//! - `DATA/BUCKET/` is a bucket (names checked with `s3s::path::check_bucket_name`).
+//! - `DATA/.s3-connector/` is the store's own: `tmp/` (temporary files, emptied at startup),
+//!   `uploads/UPLOAD_ID/` (a multipart upload: `upload.json` with bucket, key, initiation
+//!   time, headers, checksum algorithm and owner; `part-N` and its record `part-N.json` with
+//!   ETag, size and checksums) and `lock` (the advisory lock file). A bucket name never starts
+//!   with `.`, so this directory can never be a bucket.
+//! - A key is split at `/` into segments and each segment becomes one name: `%`, the control
+//!   characters 0x00-0x1F and 0x7F become `%XX` (uppercase hex), the segments `.` and `..`
+//!   become `%2E` and `%2E%2E`, and an empty segment becomes `%-`. Everything else is kept, so
+//!   ordinary keys are identity: `reports/2026/q1.csv` is `DATA/BUCKET/reports/2026/q1.csv`.
+//!   A `%` followed by anything but two hex digits never comes out of this, which leaves names
+//!   containing `%_`, `%-` and `%+` to the store:
+//!   - A segment longer than 200 bytes once encoded is cut into chunks of at most 200 bytes
+//!     (never inside an escape or a character); every chunk but the last is a directory named
+//!     `CHUNK%+`, whose children continue the segment without a `/`.
+//!   - An object's metadata (ETag, size, stored headers, user metadata, checksums, number of
+//!     parts) is the JSON sidecar `.NAME%_m` beside its content file `NAME`.
+//!   - When a key `K` is both an object and a prefix of other keys (`a` and `a/b`), the
+//!     directory for `K` holds the object as `%_` (its sidecar `.%_%_m`). Writing `a/b` while
+//!     `a` is a file first turns the file into that form; deleting removes the content and
+//!     sidecar, then every directory this leaves empty, up to the bucket's directory.
+//!   - Names that do not decode to exactly the path they are at (a stray `%`, a file dropped
+//!     in by hand) are not objects: listings skip them.
+//! - Changes to the names (putting files in place, conversions, deletes) run under a mutex
+//!   per bucket and under an advisory lock on `DATA/.s3-connector/lock`, so two processes may
+//!   serve one data directory. Content is always written to `tmp/` first and renamed into
+//!   place, so readers never see half an object, and a body that is cut off or fails its
+//!   checksum leaves nothing behind.
+//! - Data directories written by s3s-fs 0.14.1 stay readable: its objects are files at their
+//!   keys' paths, and without a sidecar their headers and ETag come from its files
+//!   `DATA/.bucket-B64(BUCKET).object-B64(KEY).{metadata,internal}.json`, or the ETag is the
+//!   content's MD5.
+//!
+//! Listings walk the tree depth-first in key order without reading every key (see `walk`).
+//! In-progress multipart uploads are visible through ListMultipartUploads.
+
+mod content;
+mod layout;
+mod meta;
+mod multipart;
+mod namespace;
+mod store;
+mod walk;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use s3s::auth::SimpleAuth;
-use s3s::dto::*;
 use s3s::service::S3ServiceBuilder;
-use s3s::{s3_error, S3Request, S3Response, S3Result, S3};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
+
+use crate::layout::Layout;
 
 /// Why the store could not start.
 #[derive(Debug, thiserror::Error)]
@@ -41,12 +81,12 @@ pub enum EmbeddedError {
         /// The cause.
         source: std::io::Error,
     },
-    /// s3s-fs refused the directory.
+    /// The store's own directories in the data directory could not be prepared.
     #[error("cannot serve {path}: {message}")]
     Store {
         /// The directory.
         path: PathBuf,
-        /// What s3s-fs said.
+        /// What went wrong.
         message: String,
     },
 }
@@ -130,15 +170,13 @@ impl EmbeddedStore {
         })?;
         let access_key = opts.access_key.unwrap_or_else(|| format!("EMB{}", random_token(17)));
         let secret_key = opts.secret_key.unwrap_or_else(|| random_token(40));
-        let fs = s3s_fs::FileSystem::new(&data_dir).map_err(|e| EmbeddedError::Store {
+        let layout = Layout::new(data_dir.clone());
+        prepare_internal_dirs(&layout).map_err(|e| EmbeddedError::Store {
             path: data_dir.clone(),
-            message: format!("{e:?}"),
+            message: e.to_string(),
         })?;
         let service = {
-            let mut b = S3ServiceBuilder::new(Store {
-                inner: fs,
-                root: data_dir.clone(),
-            });
+            let mut b = S3ServiceBuilder::new(store::Store::new(layout));
             b.set_auth(SimpleAuth::from_single(access_key.clone(), secret_key.clone()));
             b.build()
         };
@@ -219,220 +257,17 @@ impl Drop for EmbeddedStore {
     }
 }
 
-/// s3s-fs plus the S3 semantics it lacks (see the crate docs).
-struct Store {
-    inner: s3s_fs::FileSystem,
-    root: PathBuf,
-}
-
-impl std::fmt::Debug for Store {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("root", &self.root).finish()
-    }
-}
-
-impl Store {
-    /// Whether `key` names a directory of s3s-fs (a prefix of other keys) rather than an
-    /// object. s3s-fs answers such keys with 500 InternalError; S3 has no object there.
-    fn is_prefix_dir(&self, bucket: &str, key: &str) -> bool {
-        let safe = s3s::path::check_bucket_name(bucket)
-            && !key.ends_with('/')
-            && !key.split('/').any(|seg| seg == ".." || seg == ".");
-        safe && self.root.join(bucket).join(key).is_dir()
-    }
-
-    /// `NoSuchKey` when `key` is only a prefix of other keys (see [`Self::is_prefix_dir`]).
-    fn require_object(&self, bucket: &str, key: &str) -> S3Result<()> {
-        if self.is_prefix_dir(bucket, key) {
-            return Err(s3_error!(NoSuchKey, "The specified key does not exist."));
-        }
-        Ok(())
-    }
-
-    /// `NoSuchBucket` unless the bucket's directory exists.
-    fn require_bucket(&self, bucket: &str) -> S3Result<()> {
-        if s3s::path::check_bucket_name(bucket) && !self.root.join(bucket).is_dir() {
-            return Err(s3_error!(NoSuchBucket, "The specified bucket does not exist"));
-        }
-        Ok(())
-    }
-
-    /// `PreconditionFailed` unless the object's current ETag satisfies `condition`.
-    /// Checked just before the operation; in one process the window between is microseconds.
-    async fn check_if_match<T>(
-        &self,
-        req: &S3Request<T>,
-        bucket: &str,
-        key: &str,
-        condition: &ETagCondition,
-    ) -> S3Result<()> {
-        let head = HeadObjectInput {
-            bucket: bucket.to_string(),
-            key: key.to_string(),
-            ..Default::default()
-        };
-        let current = self.inner.head_object(bare(req, head)).await?;
-        let holds = match (condition, &current.output.e_tag) {
-            (ETagCondition::Any, _) => true,
-            (ETagCondition::ETag(want), Some(have)) => want.value() == have.value(),
-            (ETagCondition::ETag(_), None) => false,
-        };
-        if holds {
-            Ok(())
-        } else {
-            Err(s3_error!(
-                PreconditionFailed,
-                "At least one of the pre-conditions you specified did not hold"
-            ))
-        }
-    }
-}
-
-/// Whether a directory tree holds any file. s3s-fs keeps its metadata outside bucket
-/// directories, so any file inside one is an object (or a multipart part).
-fn holds_files(dir: &Path) -> std::io::Result<bool> {
-    for entry in std::fs::read_dir(dir)? {
+/// Creates the store's own directories and empties `tmp/`, where only a crash leaves files.
+fn prepare_internal_dirs(layout: &Layout) -> std::io::Result<()> {
+    std::fs::create_dir_all(layout.tmp_dir())?;
+    std::fs::create_dir_all(layout.uploads_dir())?;
+    for entry in std::fs::read_dir(layout.tmp_dir())? {
         let entry = entry?;
-        let kind = entry.file_type()?;
-        if kind.is_file() || kind.is_symlink() || (kind.is_dir() && holds_files(&entry.path())?) {
-            return Ok(true);
+        if entry.file_type()?.is_dir() {
+            std::fs::remove_dir_all(entry.path())?;
+        } else {
+            std::fs::remove_file(entry.path())?;
         }
     }
-    Ok(false)
-}
-
-fn bare<T, U>(req: &S3Request<T>, input: U) -> S3Request<U> {
-    S3Request {
-        input,
-        method: req.method.clone(),
-        uri: req.uri.clone(),
-        headers: req.headers.clone(),
-        extensions: Default::default(),
-        credentials: req.credentials.clone(),
-        region: req.region.clone(),
-        service: req.service.clone(),
-        trailing_headers: None,
-    }
-}
-
-/// Forwards operations to s3s-fs unchanged. `#[async_trait]` cannot see `async fn`s that a
-/// macro generates, so this spells out the boxed-future form it would have produced.
-macro_rules! delegate {
-    ($($name:ident($input:ty) -> $output:ty;)*) => {
-        $(
-            fn $name<'life0, 'async_trait>(
-                &'life0 self,
-                req: S3Request<$input>,
-            ) -> std::pin::Pin<Box<dyn std::future::Future<Output = S3Result<S3Response<$output>>> + Send + 'async_trait>>
-            where
-                'life0: 'async_trait,
-                Self: 'async_trait,
-            {
-                Box::pin(async move { self.inner.$name(req).await })
-            }
-        )*
-    };
-}
-
-#[async_trait::async_trait]
-impl S3 for Store {
-    delegate! {
-        create_bucket(CreateBucketInput) -> CreateBucketOutput;
-        delete_objects(DeleteObjectsInput) -> DeleteObjectsOutput;
-        get_bucket_location(GetBucketLocationInput) -> GetBucketLocationOutput;
-        head_bucket(HeadBucketInput) -> HeadBucketOutput;
-        list_buckets(ListBucketsInput) -> ListBucketsOutput;
-        list_objects(ListObjectsInput) -> ListObjectsOutput;
-        upload_part(UploadPartInput) -> UploadPartOutput;
-        upload_part_copy(UploadPartCopyInput) -> UploadPartCopyOutput;
-        list_parts(ListPartsInput) -> ListPartsOutput;
-        complete_multipart_upload(CompleteMultipartUploadInput) -> CompleteMultipartUploadOutput;
-        abort_multipart_upload(AbortMultipartUploadInput) -> AbortMultipartUploadOutput;
-    }
-
-    async fn delete_bucket(&self, req: S3Request<DeleteBucketInput>) -> S3Result<S3Response<DeleteBucketOutput>> {
-        // s3s-fs validates the name and resolves the path; we only add the emptiness check.
-        if s3s::path::check_bucket_name(&req.input.bucket) {
-            let dir = self.root.join(&req.input.bucket);
-            if dir.is_dir() {
-                let full = tokio::task::spawn_blocking(move || holds_files(&dir))
-                    .await
-                    .map_err(|e| s3_error!(InternalError, "{e}"))?
-                    .map_err(|e| s3_error!(InternalError, "{e}"))?;
-                if full {
-                    return Err(s3_error!(BucketNotEmpty, "The bucket you tried to delete is not empty"));
-                }
-            }
-        }
-        self.inner.delete_bucket(req).await
-    }
-
-    async fn put_object(&self, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
-        self.require_bucket(&req.input.bucket)?;
-        self.inner.put_object(req).await
-    }
-
-    async fn create_multipart_upload(
-        &self,
-        req: S3Request<CreateMultipartUploadInput>,
-    ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
-        self.require_bucket(&req.input.bucket)?;
-        self.inner.create_multipart_upload(req).await
-    }
-
-    async fn copy_object(&self, req: S3Request<CopyObjectInput>) -> S3Result<S3Response<CopyObjectOutput>> {
-        self.require_bucket(&req.input.bucket)?;
-        self.inner.copy_object(req).await
-    }
-
-    async fn head_object(&self, req: S3Request<HeadObjectInput>) -> S3Result<S3Response<HeadObjectOutput>> {
-        self.require_object(&req.input.bucket, &req.input.key)?;
-        self.inner.head_object(req).await
-    }
-
-    async fn get_object(&self, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
-        self.require_object(&req.input.bucket, &req.input.key)?;
-        if let Some(condition) = req.input.if_match.clone() {
-            self.check_if_match(&req, &req.input.bucket, &req.input.key, &condition)
-                .await?;
-        }
-        self.inner.get_object(req).await
-    }
-
-    async fn list_objects_v2(&self, req: S3Request<ListObjectsV2Input>) -> S3Result<S3Response<ListObjectsV2Output>> {
-        let bucket = req.input.bucket.clone();
-        let template = bare(&req, ());
-        let mut resp = self.inner.list_objects_v2(req).await?;
-        if let Some(contents) = resp.output.contents.as_mut() {
-            for object in contents.iter_mut().filter(|o| o.e_tag.is_none()) {
-                let Some(key) = object.key.clone() else { continue };
-                let head = HeadObjectInput {
-                    bucket: bucket.clone(),
-                    key,
-                    ..Default::default()
-                };
-                // s3s-fs keeps each object's ETag beside it, so this is a small file read.
-                if let Ok(h) = self.inner.head_object(bare(&template, head)).await {
-                    object.e_tag = h.output.e_tag;
-                }
-            }
-        }
-        Ok(resp)
-    }
-
-    async fn delete_object(&self, req: S3Request<DeleteObjectInput>) -> S3Result<S3Response<DeleteObjectOutput>> {
-        if self.is_prefix_dir(&req.input.bucket, &req.input.key) {
-            // No object has this key, only keys below it: deleting a missing key succeeds,
-            // unless a condition asked for an existing object.
-            if req.input.if_match.is_some() {
-                return Err(s3_error!(NoSuchKey, "The specified key does not exist."));
-            }
-            return Ok(S3Response::new(DeleteObjectOutput::default()));
-        }
-        if let Some(condition) = req.input.if_match.clone() {
-            self.check_if_match(&req, &req.input.bucket, &req.input.key, &condition)
-                .await?;
-        }
-        self.inner.delete_object(req).await
-    }
+    Ok(())
 }

@@ -31,7 +31,7 @@ pub struct Target {
     pub conn: Connector,
     /// The settings it was built from, to derive others (proxy, small thresholds).
     pub settings: ConnectionSettings,
-    /// The embedded store's data directory, to look for leftover upload files.
+    /// The embedded store's data directory (`None` for the other servers).
     pub data_dir: Option<PathBuf>,
     /// Whether the server checks signatures (moto does not).
     pub checks_auth: bool,

@@ -19,7 +19,7 @@ pub const TOKEN: &str = "s3cr3t-t0ken-for-tests";
 pub struct S3 {
     pub conn: Connector,
     pub settings: ConnectionSettings,
-    /// The store's data directory: s3s-fs keeps unfinished multipart uploads there as files.
+    /// The store's data directory (unfinished multipart uploads are under `.s3-connector/uploads`).
     pub data_dir: std::path::PathBuf,
     _store: EmbeddedStore,
     _dir: tempfile::TempDir,
@@ -160,13 +160,13 @@ pub fn bytes(len: usize, seed: u64) -> Vec<u8> {
 }
 
 impl S3 {
-    /// Unfinished multipart uploads (s3s-fs has no ListMultipartUploads; they are files).
+    /// Unfinished multipart uploads: the embedded store keeps each as a directory under
+    /// `.s3-connector/uploads` (read directly, so that this works without a runtime).
     pub fn unfinished_uploads(&self) -> Vec<String> {
-        std::fs::read_dir(&self.data_dir)
-            .expect("ls data dir")
+        std::fs::read_dir(self.data_dir.join(".s3-connector").join("uploads"))
+            .expect("ls uploads")
             .filter_map(|e| e.ok())
             .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|n| n.contains(".upload"))
             .collect()
     }
 

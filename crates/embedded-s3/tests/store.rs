@@ -1,0 +1,993 @@
+//! Focused tests of the store over real HTTP with the real aws-sdk-s3 client: traversal keys
+//! stay names, prefix objects coexist, multipart uploads are listed and assembled, ranges,
+//! conditions, cut-off bodies, checksums, copies, listing order, and s3s-fs data directories.
+
+mod support;
+
+use std::path::Path;
+use std::time::Duration;
+
+use aws_sdk_s3::config::RequestChecksumCalculation;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{ChecksumAlgorithm, ChecksumMode, CompletedMultipartUpload, CompletedPart, MetadataDirective};
+use aws_sdk_s3::Client;
+use s3_connector_embedded::{EmbeddedOptions, EmbeddedStore};
+
+async fn start(dir: &Path) -> (EmbeddedStore, Client) {
+    let store = EmbeddedStore::start(EmbeddedOptions::new(dir)).await.expect("store");
+    let client = support::client(&store);
+    (store, client)
+}
+
+async fn put(client: &Client, bucket: &str, key: &str, content: &[u8]) -> String {
+    client
+        .put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(ByteStream::from(content.to_vec()))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("put {key:?}: {e:?}"))
+        .e_tag()
+        .unwrap_or_default()
+        .to_string()
+}
+
+async fn get(client: &Client, bucket: &str, key: &str) -> Option<Vec<u8>> {
+    match client.get_object().bucket(bucket).key(key).send().await {
+        Ok(out) => Some(out.body.collect().await.expect("body").into_bytes().to_vec()),
+        Err(e) => {
+            let e = e.into_service_error();
+            assert!(e.is_no_such_key(), "get {key:?}: {e:?}");
+            None
+        }
+    }
+}
+
+async fn keys(client: &Client, bucket: &str) -> Vec<String> {
+    let out = client
+        .list_objects_v2()
+        .bucket(bucket)
+        .encoding_type(aws_sdk_s3::types::EncodingType::Url)
+        .send()
+        .await
+        .expect("list");
+    out.contents()
+        .iter()
+        .map(|o| support::url_decoded(o.key().unwrap_or_default()))
+        .collect()
+}
+
+/// The S3 error code of a failed request.
+fn code<E, R>(e: &aws_sdk_s3::error::SdkError<E, R>) -> String
+where
+    E: aws_sdk_s3::error::ProvideErrorMetadata,
+{
+    e.as_service_error()
+        .and_then(|s| s.code())
+        .map(str::to_string)
+        .unwrap_or_else(|| "no service error".to_string())
+}
+
+/// The HTTP status of a failed request.
+fn status<E>(e: &aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>) -> u16 {
+    e.raw_response().map(|r| r.status().as_u16()).unwrap_or_default()
+}
+
+const TRAVERSAL: &[&str] = &[
+    ".",
+    "..",
+    "../x",
+    "../../etc/passwd",
+    "../victim/secret.txt",
+    "/x",
+    "//",
+    "a//b",
+    "a/",
+    "a/./b",
+    "a\0b",
+    "\u{1}\u{1f}\u{7f}",
+    "../.s3-connector/lock",
+];
+
+#[tokio::test]
+async fn traversal_keys_are_names() {
+    let outer = tempfile::tempdir().expect("tmp");
+    let (store, client) = start(&outer.path().join("data")).await;
+    for bucket in ["trav", "victim"] {
+        client.create_bucket().bucket(bucket).send().await.expect("bucket");
+    }
+    put(&client, "victim", "secret.txt", b"secret").await;
+    assert_eq!(get(&client, "trav", "../victim/secret.txt").await, None);
+    for key in TRAVERSAL {
+        put(&client, "trav", key, key.as_bytes()).await;
+    }
+    for key in TRAVERSAL {
+        assert_eq!(
+            get(&client, "trav", key).await.as_deref(),
+            Some(key.as_bytes()),
+            "{key:?}"
+        );
+        let head = client
+            .head_object()
+            .bucket("trav")
+            .key(*key)
+            .send()
+            .await
+            .expect("head");
+        assert_eq!(head.content_length(), Some(key.len() as i64));
+    }
+    let mut want: Vec<String> = TRAVERSAL.iter().map(|k| k.to_string()).collect();
+    want.sort();
+    assert_eq!(keys(&client, "trav").await, want);
+    assert_eq!(
+        get(&client, "victim", "secret.txt").await.as_deref(),
+        Some(&b"secret"[..])
+    );
+    assert_eq!(keys(&client, "victim").await, ["secret.txt"]);
+    assert_eq!(support::names_in(outer.path()), ["data"]);
+    assert_eq!(support::names_in(store.data_dir()), [".s3-connector", "trav", "victim"]);
+    assert_eq!(
+        support::tree(&store.data_dir().join(".s3-connector/tmp")),
+        Vec::<String>::new()
+    );
+    for key in TRAVERSAL {
+        client
+            .delete_object()
+            .bucket("trav")
+            .key(*key)
+            .send()
+            .await
+            .expect("delete");
+    }
+    assert!(support::tree(&store.data_dir().join("trav")).is_empty());
+    assert_eq!(
+        get(&client, "victim", "secret.txt").await.as_deref(),
+        Some(&b"secret"[..])
+    );
+}
+
+#[tokio::test]
+async fn dot_dot_does_not_panic() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (_store, client) = start(dir.path()).await;
+    client.create_bucket().bucket("dots").send().await.expect("bucket");
+    assert_eq!(get(&client, "dots", "..").await, None);
+    client
+        .delete_object()
+        .bucket("dots")
+        .key("..")
+        .send()
+        .await
+        .expect("delete missing");
+    put(&client, "dots", "..", b"up").await;
+    assert_eq!(get(&client, "dots", "..").await.as_deref(), Some(&b"up"[..]));
+    client
+        .delete_object()
+        .bucket("dots")
+        .key("..")
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(get(&client, "dots", "..").await, None);
+    // The store is still serving.
+    client.head_bucket().bucket("dots").send().await.expect("head bucket");
+}
+
+#[tokio::test]
+async fn a_key_and_keys_below_it_coexist() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (store, client) = start(dir.path()).await;
+    client.create_bucket().bucket("pre").send().await.expect("bucket");
+    for (first, second) in [("a", "a/b"), ("c/d", "c")] {
+        put(&client, "pre", first, first.as_bytes()).await;
+        put(&client, "pre", second, second.as_bytes()).await;
+        assert_eq!(get(&client, "pre", first).await.as_deref(), Some(first.as_bytes()));
+        assert_eq!(get(&client, "pre", second).await.as_deref(), Some(second.as_bytes()));
+    }
+    assert_eq!(keys(&client, "pre").await, ["a", "a/b", "c", "c/d"]);
+    // Each survives deleting the other.
+    client
+        .delete_object()
+        .bucket("pre")
+        .key("a")
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(get(&client, "pre", "a").await, None);
+    assert_eq!(get(&client, "pre", "a/b").await.as_deref(), Some(&b"a/b"[..]));
+    client
+        .delete_object()
+        .bucket("pre")
+        .key("c/d")
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(get(&client, "pre", "c").await.as_deref(), Some(&b"c"[..]));
+    assert_eq!(get(&client, "pre", "c/d").await, None);
+    assert_eq!(keys(&client, "pre").await, ["a/b", "c"]);
+    // The object file became a directory holding it; the sidecar moved along.
+    assert!(store.data_dir().join("pre/c/%_").is_file());
+    assert!(store.data_dir().join("pre/c/.%_%_m").is_file());
+    let head = client.head_object().bucket("pre").key("c").send().await.expect("head");
+    assert_eq!(head.e_tag(), Some(format!("\"{}\"", support::md5_hex(b"c")).as_str()));
+}
+
+#[tokio::test]
+async fn listing_order_is_byte_order() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (_store, client) = start(dir.path()).await;
+    client.create_bucket().bucket("order").send().await.expect("bucket");
+    let long = "x".repeat(200);
+    let mut all: Vec<String> = vec![
+        "a".into(),
+        "a/b".into(),
+        "a-c".into(),
+        "a.d".into(),
+        "a0".into(),
+        format!("{long}-"),
+        format!("{long}/q"),
+        format!("{long}z"),
+        long.clone(),
+        format!("{}é", "x".repeat(199)),
+        format!("{}\0", "x".repeat(199)),
+    ];
+    for key in &all {
+        put(&client, "order", key, b"o").await;
+    }
+    all.sort();
+    assert_eq!(keys(&client, "order").await, all);
+    // One key per page, resumed with continuation tokens.
+    let mut paged = Vec::new();
+    let mut token = None;
+    loop {
+        let out = client
+            .list_objects_v2()
+            .bucket("order")
+            .max_keys(1)
+            .encoding_type(aws_sdk_s3::types::EncodingType::Url)
+            .set_continuation_token(token)
+            .send()
+            .await
+            .expect("list");
+        paged.extend(
+            out.contents()
+                .iter()
+                .map(|o| support::url_decoded(o.key().unwrap_or_default())),
+        );
+        token = out.next_continuation_token().map(str::to_string);
+        if out.is_truncated() != Some(true) {
+            break;
+        }
+    }
+    assert_eq!(paged, all);
+    // With a delimiter: `a-c` and `a.d` come before the common prefix `a/`.
+    let out = client
+        .list_objects_v2()
+        .bucket("order")
+        .prefix("a")
+        .delimiter("/")
+        .send()
+        .await
+        .expect("list");
+    let contents: Vec<&str> = out.contents().iter().filter_map(|o| o.key()).collect();
+    assert_eq!(contents, ["a", "a-c", "a.d", "a0"]);
+    let prefixes: Vec<&str> = out.common_prefixes().iter().filter_map(|p| p.prefix()).collect();
+    assert_eq!(prefixes, ["a/"]);
+    // ListObjects (v1) pages with markers.
+    let first = client
+        .list_objects()
+        .bucket("order")
+        .max_keys(2)
+        .send()
+        .await
+        .expect("v1");
+    assert_eq!(first.is_truncated(), Some(true));
+    let marker = first.next_marker().expect("next marker").to_string();
+    assert_eq!(marker, "a-c");
+    let rest = client
+        .list_objects()
+        .bucket("order")
+        .marker(&marker)
+        .max_keys(2)
+        .send()
+        .await
+        .expect("v1");
+    let rest: Vec<&str> = rest.contents().iter().filter_map(|o| o.key()).collect();
+    assert_eq!(rest, ["a.d", "a/b"]);
+}
+
+#[tokio::test]
+async fn multipart_uploads_are_listed_assembled_and_aborted() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (store, client) = start(dir.path()).await;
+    client.create_bucket().bucket("mpu").send().await.expect("bucket");
+    let up = client
+        .create_multipart_upload()
+        .bucket("mpu")
+        .key("big/../file")
+        .content_type("text/x-test")
+        .metadata("k", "v")
+        .send()
+        .await
+        .expect("create");
+    let id = up.upload_id().expect("id").to_string();
+    let listed = client
+        .list_multipart_uploads()
+        .bucket("mpu")
+        .send()
+        .await
+        .expect("list uploads");
+    assert_eq!(listed.uploads().len(), 1);
+    assert_eq!(listed.uploads()[0].key(), Some("big/../file"));
+    assert_eq!(listed.uploads()[0].upload_id(), Some(id.as_str()));
+    assert!(listed.uploads()[0].initiated().is_some());
+
+    let part1: Vec<u8> = (0..5 * 1024 * 1024).map(|i| (i % 251) as u8).collect();
+    let part2 = b"the tail".to_vec();
+    let mut tags = Vec::new();
+    for (n, part) in [(1, &part1), (2, &part2)] {
+        let out = client
+            .upload_part()
+            .bucket("mpu")
+            .key("big/../file")
+            .upload_id(&id)
+            .part_number(n)
+            .body(ByteStream::from(part.clone()))
+            .send()
+            .await
+            .expect("part");
+        assert_eq!(out.e_tag(), Some(format!("\"{}\"", support::md5_hex(part)).as_str()));
+        tags.push(out.e_tag().unwrap_or_default().to_string());
+    }
+    let parts = client
+        .list_parts()
+        .bucket("mpu")
+        .key("big/../file")
+        .upload_id(&id)
+        .send()
+        .await
+        .expect("list parts");
+    let sizes: Vec<Option<i64>> = parts.parts().iter().map(|p| p.size()).collect();
+    assert_eq!(sizes, [Some(part1.len() as i64), Some(part2.len() as i64)]);
+
+    let completed = |order: &[(i32, &str)]| {
+        CompletedMultipartUpload::builder()
+            .set_parts(Some(
+                order
+                    .iter()
+                    .map(|(n, t)| CompletedPart::builder().part_number(*n).e_tag(*t).build())
+                    .collect(),
+            ))
+            .build()
+    };
+    let complete = |upload: CompletedMultipartUpload| {
+        client
+            .complete_multipart_upload()
+            .bucket("mpu")
+            .key("big/../file")
+            .upload_id(&id)
+            .multipart_upload(upload)
+            .send()
+    };
+    let e = complete(completed(&[(2, &tags[1]), (1, &tags[0])]))
+        .await
+        .expect_err("order");
+    assert_eq!(code(&e), "InvalidPartOrder");
+    let e = complete(completed(&[(1, &tags[1]), (2, &tags[1])]))
+        .await
+        .expect_err("etag");
+    assert_eq!(code(&e), "InvalidPart");
+    let e = complete(completed(&[(1, &tags[0]), (3, &tags[1])]))
+        .await
+        .expect_err("missing");
+    assert_eq!(code(&e), "InvalidPart");
+    let done = complete(completed(&[(1, &tags[0]), (2, &tags[1])]))
+        .await
+        .expect("complete");
+    let mut binary = Vec::new();
+    for part in [&part1, &part2] {
+        use s3s::crypto::{Checksum as _, Md5};
+        binary.extend_from_slice(&Md5::checksum(part));
+    }
+    let want = format!("\"{}-2\"", support::md5_hex(&binary));
+    assert_eq!(done.e_tag(), Some(want.as_str()));
+    let mut whole = part1.clone();
+    whole.extend_from_slice(&part2);
+    assert_eq!(get(&client, "mpu", "big/../file").await, Some(whole));
+    let head = client
+        .head_object()
+        .bucket("mpu")
+        .key("big/../file")
+        .send()
+        .await
+        .expect("head");
+    assert_eq!(head.e_tag(), Some(want.as_str()));
+    assert_eq!(head.content_type(), Some("text/x-test"));
+    assert_eq!(head.metadata().and_then(|m| m.get("k")).map(String::as_str), Some("v"));
+    let listed = client
+        .list_multipart_uploads()
+        .bucket("mpu")
+        .send()
+        .await
+        .expect("list uploads");
+    assert!(listed.uploads().is_empty());
+    assert!(support::tree(&store.data_dir().join(".s3-connector/uploads")).is_empty());
+
+    // A part too small that is not the last one.
+    let small = client
+        .create_multipart_upload()
+        .bucket("mpu")
+        .key("small")
+        .send()
+        .await
+        .expect("create");
+    let small_id = small.upload_id().expect("id").to_string();
+    let mut small_tags = Vec::new();
+    for n in 1..=2 {
+        let out = client
+            .upload_part()
+            .bucket("mpu")
+            .key("small")
+            .upload_id(&small_id)
+            .part_number(n)
+            .body(ByteStream::from_static(b"tiny"))
+            .send()
+            .await
+            .expect("part");
+        small_tags.push(out.e_tag().unwrap_or_default().to_string());
+    }
+    let e = client
+        .complete_multipart_upload()
+        .bucket("mpu")
+        .key("small")
+        .upload_id(&small_id)
+        .multipart_upload(completed(&[(1, &small_tags[0]), (2, &small_tags[1])]))
+        .send()
+        .await
+        .expect_err("too small");
+    assert_eq!(code(&e), "EntityTooSmall");
+
+    // Abort removes it; then it is unknown.
+    client
+        .abort_multipart_upload()
+        .bucket("mpu")
+        .key("small")
+        .upload_id(&small_id)
+        .send()
+        .await
+        .expect("abort");
+    let listed = client
+        .list_multipart_uploads()
+        .bucket("mpu")
+        .send()
+        .await
+        .expect("list uploads");
+    assert!(listed.uploads().is_empty());
+    let e = client
+        .abort_multipart_upload()
+        .bucket("mpu")
+        .key("small")
+        .upload_id(&small_id)
+        .send()
+        .await
+        .expect_err("abort twice");
+    assert_eq!(code(&e), "NoSuchUpload");
+    for bogus in ["0123456789abcdef0123456789abcdef", "../../victim", "x"] {
+        let e = client
+            .upload_part()
+            .bucket("mpu")
+            .key("small")
+            .upload_id(bogus)
+            .part_number(1)
+            .body(ByteStream::from_static(b"x"))
+            .send()
+            .await
+            .expect_err("unknown upload");
+        assert_eq!(code(&e), "NoSuchUpload", "{bogus}");
+    }
+    assert!(support::tree(&store.data_dir().join(".s3-connector/uploads")).is_empty());
+    assert!(support::tree(&store.data_dir().join(".s3-connector/tmp")).is_empty());
+}
+
+#[tokio::test]
+async fn ranged_gets() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (_store, client) = start(dir.path()).await;
+    client.create_bucket().bucket("range").send().await.expect("bucket");
+    put(&client, "range", "r", b"0123456789").await;
+    for (range, want, content_range) in [
+        ("bytes=2-5", &b"2345"[..], "bytes 2-5/10"),
+        ("bytes=-3", b"789", "bytes 7-9/10"),
+        ("bytes=7-", b"789", "bytes 7-9/10"),
+        ("bytes=8-100", b"89", "bytes 8-9/10"),
+    ] {
+        let out = client
+            .get_object()
+            .bucket("range")
+            .key("r")
+            .range(range)
+            .send()
+            .await
+            .expect(range);
+        assert_eq!(out.content_range(), Some(content_range), "{range}");
+        assert_eq!(out.content_length(), Some(want.len() as i64));
+        assert_eq!(
+            &out.body.collect().await.expect("body").into_bytes()[..],
+            want,
+            "{range}"
+        );
+    }
+    let e = client
+        .get_object()
+        .bucket("range")
+        .key("r")
+        .range("bytes=10-")
+        .send()
+        .await
+        .expect_err("beyond the end");
+    assert_eq!(code(&e), "InvalidRange");
+    assert_eq!(status(&e), 416);
+}
+
+#[tokio::test]
+async fn conditions_on_get_and_delete() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (_store, client) = start(dir.path()).await;
+    client.create_bucket().bucket("cond").send().await.expect("bucket");
+    let tag = put(&client, "cond", "k", b"v1").await;
+    let other = "\"00000000000000000000000000000000\"";
+    client
+        .get_object()
+        .bucket("cond")
+        .key("k")
+        .if_match(&tag)
+        .send()
+        .await
+        .expect("matching");
+    let e = client
+        .get_object()
+        .bucket("cond")
+        .key("k")
+        .if_match(other)
+        .send()
+        .await
+        .expect_err("412");
+    assert_eq!(status(&e), 412);
+    let e = client
+        .get_object()
+        .bucket("cond")
+        .key("k")
+        .if_none_match(&tag)
+        .send()
+        .await
+        .expect_err("304");
+    assert_eq!(status(&e), 304);
+    let e = client
+        .delete_object()
+        .bucket("cond")
+        .key("k")
+        .if_match(other)
+        .send()
+        .await
+        .expect_err("412");
+    assert_eq!(code(&e), "PreconditionFailed");
+    assert_eq!(get(&client, "cond", "k").await.as_deref(), Some(&b"v1"[..]));
+    let e = client
+        .delete_object()
+        .bucket("cond")
+        .key("missing")
+        .if_match(other)
+        .send()
+        .await
+        .expect_err("404");
+    assert_eq!(code(&e), "NoSuchKey");
+    client
+        .delete_object()
+        .bucket("cond")
+        .key("k")
+        .if_match(&tag)
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(get(&client, "cond", "k").await, None);
+    // Conditional puts.
+    put(&client, "cond", "p", b"first").await;
+    let e = client
+        .put_object()
+        .bucket("cond")
+        .key("p")
+        .if_none_match("*")
+        .body(ByteStream::from_static(b"second"))
+        .send()
+        .await
+        .expect_err("exists");
+    assert_eq!(code(&e), "PreconditionFailed");
+    let e = client
+        .put_object()
+        .bucket("cond")
+        .key("p")
+        .if_match(other)
+        .body(ByteStream::from_static(b"second"))
+        .send()
+        .await
+        .expect_err("changed");
+    assert_eq!(code(&e), "PreconditionFailed");
+    assert_eq!(get(&client, "cond", "p").await.as_deref(), Some(&b"first"[..]));
+    let e = client
+        .put_object()
+        .bucket("nonexistent-bucket")
+        .key("p")
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .expect_err("no bucket");
+    assert_eq!(code(&e), "NoSuchBucket");
+}
+
+#[tokio::test]
+async fn digests_and_checksums_are_verified_and_kept() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (store, client) = start(dir.path()).await;
+    client.create_bucket().bucket("sums").send().await.expect("bucket");
+    let e = client
+        .put_object()
+        .bucket("sums")
+        .key("md5")
+        .content_md5("AAAAAAAAAAAAAAAAAAAAAA==")
+        .body(ByteStream::from_static(b"content"))
+        .send()
+        .await
+        .expect_err("bad md5");
+    assert_eq!(code(&e), "BadDigest");
+    let e = client
+        .put_object()
+        .bucket("sums")
+        .key("crc")
+        .checksum_crc32("AAAAAA==")
+        .body(ByteStream::from_static(b"content"))
+        .send()
+        .await
+        .expect_err("bad crc32");
+    assert_eq!(code(&e), "BadDigest");
+    assert_eq!(get(&client, "sums", "md5").await, None);
+    assert_eq!(get(&client, "sums", "crc").await, None);
+    // A CRC32 sent as an aws-chunked trailer is verified and stored.
+    let chunked = support::client_with(&store, RequestChecksumCalculation::WhenSupported);
+    let out = chunked
+        .put_object()
+        .bucket("sums")
+        .key("trailer")
+        .checksum_algorithm(ChecksumAlgorithm::Crc32)
+        .body(ByteStream::from_static(b"checked content"))
+        .send()
+        .await
+        .expect("put with trailer");
+    let crc = out.checksum_crc32().expect("crc32").to_string();
+    let head = client
+        .head_object()
+        .bucket("sums")
+        .key("trailer")
+        .checksum_mode(ChecksumMode::Enabled)
+        .send()
+        .await
+        .expect("head");
+    assert_eq!(head.checksum_crc32(), Some(crc.as_str()));
+    assert_eq!(
+        get(&client, "sums", "trailer").await.as_deref(),
+        Some(&b"checked content"[..])
+    );
+    assert!(support::tree(&store.data_dir().join(".s3-connector/tmp")).is_empty());
+}
+
+#[tokio::test]
+async fn copies() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (_store, client) = start(dir.path()).await;
+    client.create_bucket().bucket("copy").send().await.expect("bucket");
+    let tag = client
+        .put_object()
+        .bucket("copy")
+        .key("src")
+        .content_type("text/plain")
+        .metadata("m", "1")
+        .body(ByteStream::from_static(b"copied bytes"))
+        .send()
+        .await
+        .expect("put")
+        .e_tag()
+        .unwrap_or_default()
+        .to_string();
+    let out = client
+        .copy_object()
+        .bucket("copy")
+        .key("../dst")
+        .copy_source("copy/src")
+        .copy_source_if_match(&tag)
+        .send()
+        .await
+        .expect("copy");
+    let result = out.copy_object_result().expect("result");
+    assert_eq!(result.e_tag(), Some(tag.as_str()));
+    let head = client
+        .head_object()
+        .bucket("copy")
+        .key("../dst")
+        .send()
+        .await
+        .expect("head");
+    assert_eq!(head.content_type(), Some("text/plain"));
+    assert_eq!(head.metadata().and_then(|m| m.get("m")).map(String::as_str), Some("1"));
+    let e = client
+        .copy_object()
+        .bucket("copy")
+        .key("dst2")
+        .copy_source("copy/src")
+        .copy_source_if_match("\"00000000000000000000000000000000\"")
+        .send()
+        .await
+        .expect_err("412");
+    assert_eq!(code(&e), "PreconditionFailed");
+    let e = client
+        .copy_object()
+        .bucket("copy")
+        .key("src")
+        .copy_source("copy/src")
+        .send()
+        .await
+        .expect_err("onto itself unchanged");
+    assert_eq!(code(&e), "InvalidRequest");
+    client
+        .copy_object()
+        .bucket("copy")
+        .key("src")
+        .copy_source("copy/src")
+        .metadata_directive(MetadataDirective::Replace)
+        .content_type("text/csv")
+        .send()
+        .await
+        .expect("onto itself, replacing metadata");
+    let head = client
+        .head_object()
+        .bucket("copy")
+        .key("src")
+        .send()
+        .await
+        .expect("head");
+    assert_eq!(head.content_type(), Some("text/csv"));
+    assert_eq!(head.metadata().map(|m| m.len()).unwrap_or_default(), 0);
+    assert_eq!(get(&client, "copy", "src").await.as_deref(), Some(&b"copied bytes"[..]));
+}
+
+#[tokio::test]
+async fn buckets() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (_store, client) = start(dir.path()).await;
+    for b in ["zeta", "alpha", "mid"] {
+        client.create_bucket().bucket(b).send().await.expect("bucket");
+    }
+    let names: Vec<String> = client
+        .list_buckets()
+        .send()
+        .await
+        .expect("list")
+        .buckets()
+        .iter()
+        .filter_map(|b| b.name().map(str::to_string))
+        .collect();
+    assert_eq!(names, ["alpha", "mid", "zeta"]);
+    let e = client.create_bucket().bucket("mid").send().await.expect_err("exists");
+    assert_eq!(code(&e), "BucketAlreadyOwnedByYou");
+    put(&client, "mid", "k/k", b"x").await;
+    let e = client
+        .delete_bucket()
+        .bucket("mid")
+        .send()
+        .await
+        .expect_err("not empty");
+    assert_eq!(code(&e), "BucketNotEmpty");
+    client
+        .delete_object()
+        .bucket("mid")
+        .key("k/k")
+        .send()
+        .await
+        .expect("delete");
+    client
+        .delete_bucket()
+        .bucket("mid")
+        .send()
+        .await
+        .expect("delete bucket");
+    let e = client.delete_bucket().bucket("mid").send().await.expect_err("gone");
+    assert_eq!(code(&e), "NoSuchBucket");
+    assert!(client.head_bucket().bucket("mid").send().await.is_err());
+}
+
+/// Sends a PUT whose body stops after 100 of its announced 1000 bytes.
+async fn cut_off_put(client: &Client, bucket: &str, key: &str) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let presigned = client
+        .put_object()
+        .bucket(bucket)
+        .key(key)
+        .presigned(aws_sdk_s3::presigning::PresigningConfig::expires_in(Duration::from_secs(300)).expect("config"))
+        .await
+        .expect("presign");
+    let uri: http::Uri = presigned.uri().parse().expect("uri");
+    let authority = uri.authority().expect("authority").to_string();
+    let mut request = format!(
+        "PUT {} HTTP/1.1\r\nHost: {authority}\r\nContent-Length: 1000\r\n",
+        uri.path_and_query().map(|p| p.as_str()).unwrap_or("/")
+    );
+    for (name, value) in presigned.headers() {
+        if !name.eq_ignore_ascii_case("host") && !name.eq_ignore_ascii_case("content-length") {
+            request.push_str(&format!("{name}: {value}\r\n"));
+        }
+    }
+    request.push_str("\r\n");
+    let mut socket = tokio::net::TcpStream::connect(&authority).await.expect("connect");
+    socket.write_all(request.as_bytes()).await.expect("send head");
+    socket.write_all(&[b'z'; 100]).await.expect("send some body");
+    socket.shutdown().await.expect("shutdown");
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), socket.read_to_end(&mut answer)).await;
+}
+
+#[tokio::test]
+async fn a_cut_off_body_leaves_nothing() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (store, client) = start(dir.path()).await;
+    client.create_bucket().bucket("cut").send().await.expect("bucket");
+    put(&client, "cut", "kept", b"original").await;
+    cut_off_put(&client, "cut", "new/object").await;
+    cut_off_put(&client, "cut", "kept").await;
+    let tmp = store.data_dir().join(".s3-connector/tmp");
+    for _ in 0..100 {
+        if support::tree(&tmp).is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(support::tree(&tmp).is_empty(), "{:?}", support::tree(&tmp));
+    assert_eq!(get(&client, "cut", "new/object").await, None);
+    assert_eq!(get(&client, "cut", "kept").await.as_deref(), Some(&b"original"[..]));
+    assert_eq!(keys(&client, "cut").await, ["kept"]);
+    assert_eq!(support::tree(&store.data_dir().join("cut")), [".kept%_m", "kept"]);
+}
+
+#[tokio::test]
+async fn reads_a_data_dir_written_by_s3s_fs() {
+    use base64::Engine as _;
+    let dir = tempfile::tempdir().expect("tmp");
+    let data = dir.path();
+    let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+    std::fs::create_dir_all(data.join("legacy/docs")).expect("mkdir");
+    std::fs::write(data.join("legacy/docs/report.txt"), b"legacy report").expect("write");
+    std::fs::write(
+        data.join(format!(
+            ".bucket-{}.object-{}.metadata.json",
+            b64("legacy"),
+            b64("docs/report.txt")
+        )),
+        br#"{"user_metadata":{"owner":"s3s-fs"},"content_type":"text/plain"}"#,
+    )
+    .expect("write");
+    std::fs::write(
+        data.join(format!(
+            ".bucket-{}.object-{}.internal.json",
+            b64("legacy"),
+            b64("docs/report.txt")
+        )),
+        format!(r#"{{"e_tag":"{}"}}"#, support::md5_hex(b"legacy report")),
+    )
+    .expect("write");
+    std::fs::write(data.join("legacy/plain.bin"), b"no metadata at all").expect("write");
+    // Left by s3s-fs or by hand: no object of ours has these names.
+    std::fs::write(data.join("legacy/stray%name"), b"?").expect("write");
+    std::fs::write(data.join(".upload-0000.json"), b"null").expect("write");
+    let (_store, client) = start(data).await;
+    let head = client
+        .head_object()
+        .bucket("legacy")
+        .key("docs/report.txt")
+        .send()
+        .await
+        .expect("head");
+    assert_eq!(head.content_type(), Some("text/plain"));
+    assert_eq!(
+        head.metadata().and_then(|m| m.get("owner")).map(String::as_str),
+        Some("s3s-fs")
+    );
+    assert_eq!(
+        head.e_tag(),
+        Some(format!("\"{}\"", support::md5_hex(b"legacy report")).as_str())
+    );
+    assert_eq!(
+        get(&client, "legacy", "docs/report.txt").await.as_deref(),
+        Some(&b"legacy report"[..])
+    );
+    let plain = client
+        .head_object()
+        .bucket("legacy")
+        .key("plain.bin")
+        .send()
+        .await
+        .expect("head");
+    assert_eq!(
+        plain.e_tag(),
+        Some(format!("\"{}\"", support::md5_hex(b"no metadata at all")).as_str())
+    );
+    assert_eq!(keys(&client, "legacy").await, ["docs/report.txt", "plain.bin"]);
+    let names: Vec<String> = client
+        .list_buckets()
+        .send()
+        .await
+        .expect("buckets")
+        .buckets()
+        .iter()
+        .filter_map(|b| b.name().map(str::to_string))
+        .collect();
+    assert_eq!(names, ["legacy"]);
+    // Overwriting an old object gives it a sidecar; its s3s-fs metadata goes.
+    put(&client, "legacy", "docs/report.txt", b"new").await;
+    let head = client
+        .head_object()
+        .bucket("legacy")
+        .key("docs/report.txt")
+        .send()
+        .await
+        .expect("head");
+    assert_ne!(head.content_type(), Some("text/plain"));
+    assert!(head.metadata().is_none_or(|m| m.is_empty()));
+    assert!(!data
+        .join(format!(
+            ".bucket-{}.object-{}.metadata.json",
+            b64("legacy"),
+            b64("docs/report.txt")
+        ))
+        .exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_stores_share_one_data_dir() {
+    // Two stores on one directory have separate bucket mutexes, as two processes would:
+    // only the lock file keeps their conversions and renames apart.
+    let dir = tempfile::tempdir().expect("tmp");
+    let (_one, client_one) = start(dir.path()).await;
+    let (_two, client_two) = start(dir.path()).await;
+    client_one
+        .create_bucket()
+        .bucket("shared")
+        .send()
+        .await
+        .expect("bucket");
+    let mut tasks = Vec::new();
+    for i in 0..24 {
+        let client = if i % 2 == 0 {
+            client_one.clone()
+        } else {
+            client_two.clone()
+        };
+        tasks.push(tokio::spawn(async move {
+            // `p{n}` and `p{n}/q` race: each needs the other's path as file or directory.
+            let key = if i % 4 < 2 {
+                format!("p{}", i / 4)
+            } else {
+                format!("p{}/q", i / 4)
+            };
+            put(&client, "shared", &key, key.as_bytes()).await;
+            key
+        }));
+    }
+    let mut want = Vec::new();
+    for task in tasks {
+        want.push(task.await.expect("task"));
+    }
+    want.sort();
+    want.dedup();
+    assert_eq!(keys(&client_two, "shared").await, want);
+    for key in &want {
+        assert_eq!(get(&client_one, "shared", key).await.as_deref(), Some(key.as_bytes()));
+    }
+}
