@@ -351,7 +351,7 @@ pub enum Command {
     },
     /// Run the HTTP service: actions, Camunda jobs, Camunda's document API, probes, metrics.
     #[command(
-        after_help = "Examples:\n  s3-connector serve\n  S3_CONNECTOR_TOKEN=change-me s3-connector --endpoint https://s3.eu-central-1.amazonaws.com --documents s3:docs-bucket/documents serve --listen 0.0.0.0:8080\n\nWith no S3 connection configured (no --endpoint, --profile, --config, AWS_* variables), it starts the embedded store under\n--data and keeps documents there too. Without a token it listens on loopback only. See docs/http-api.md."
+        after_help = "Examples:\n  s3-connector serve\n  S3_CONNECTOR_TOKEN=$(openssl rand -hex 24) s3-connector --endpoint https://s3.eu-central-1.amazonaws.com --documents s3:docs-bucket/documents serve --listen 0.0.0.0:8080\n\nWith no S3 connection configured (no --endpoint, --profile, --config, AWS_* variables), it starts the embedded store under\n--data and keeps documents there too. Without a token it listens on loopback only. See docs/http-api.md."
     )]
     Serve(ServeArgs),
     /// Run a Camunda 8 job worker for io.camunda:aws-s3:1 jobs over the cluster's REST API.

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-const TOKEN: &str = "readme-token";
+const TOKEN: &str = "readme-token-0123456789";
 
 struct Service {
     child: Child,
@@ -145,7 +145,7 @@ async fn serve_needs_the_token_and_streams_a_gibibyte_in_flat_memory() {
 async fn json_logs_name_requests_but_never_tokens_secrets_or_content() {
     const SECRET: &str = "v3ry-s3cret-value";
     const CONTENT: &str = "confidential-object-content";
-    let svc = start(&[("S3_SECRET_FOR_JOBS", SECRET)], &["--log-format", "json"]).await;
+    let svc = start(&[("SECRET_S3_SECRET_FOR_JOBS", SECRET)], &["--log-format", "json"]).await;
     let c = reqwest::Client::new();
     let url = format!("{}/v1/actions", svc.base);
     // A wrong token, then real work with content in the body and a secret in a job.

@@ -277,29 +277,65 @@ impl Drop for Multipart<'_> {
 }
 
 impl<'a> Multipart<'a> {
+    /// Starts a multipart upload.
+    ///
+    /// # Behavior
+    /// Retried here, not by the SDK, because a CreateMultipartUpload whose answer is lost has
+    /// still started an upload on the store, which nobody would ever complete or abort. When an
+    /// attempt failed without an answer from the store, the uploads of this key that were
+    /// started since the first attempt (and are not the one finally used) are aborted once an
+    /// attempt succeeds, or fails for good.
     pub(crate) async fn create(conn: &'a Connector, t: &UploadTarget<'a>) -> Result<Multipart<'a>> {
         let checksums = conn.settings().effective_checksums() == ChecksumMode::WhenSupported;
-        let mut req = conn
-            .client()
-            .create_multipart_upload()
-            .bucket(t.bucket)
-            .key(t.key)
-            .content_type(t.content_type)
-            .set_metadata(metadata_map(t.metadata));
-        if checksums {
-            req = req.checksum_algorithm(ChecksumAlgorithm::Crc32);
+        let what = format!("CreateMultipartUpload s3://{}/{}", t.bucket, t.key);
+        let started = std::time::SystemTime::now();
+        let mut unanswered = false;
+        let mut attempt = 0;
+        let created = loop {
+            attempt += 1;
+            let mut req = conn
+                .client()
+                .create_multipart_upload()
+                .bucket(t.bucket)
+                .key(t.key)
+                .content_type(t.content_type)
+                .set_metadata(metadata_map(t.metadata));
+            if checksums {
+                req = req.checksum_algorithm(ChecksumAlgorithm::Crc32);
+            }
+            let sent = req
+                .customize()
+                .config_override(
+                    aws_sdk_s3::config::Builder::default()
+                        .retry_config(aws_sdk_s3::config::retry::RetryConfig::standard().with_max_attempts(1)),
+                )
+                .send()
+                .await;
+            match sent {
+                Ok(out) => break Ok(out),
+                Err(e) => {
+                    // An answer from the store (SlowDown, a 500) means it started nothing.
+                    let answered = matches!(e, aws_sdk_s3::error::SdkError::ServiceError(_));
+                    unanswered |= !answered;
+                    let err = Error::from_sdk(e, &what, Missing::Bucket);
+                    if !err.retryable() || attempt >= conn.max_attempts() {
+                        break Err(err);
+                    }
+                    tokio::time::sleep(retry_pause(attempt, err.code)).await;
+                }
+            }
+        };
+        let kept = created
+            .as_ref()
+            .ok()
+            .and_then(|out| out.upload_id())
+            .map(str::to_string);
+        if unanswered {
+            abort_strays(conn, t.bucket, t.key, started, kept.as_deref()).await;
         }
-        let out = req.send().await.map_err(|e| {
-            Error::from_sdk(
-                e,
-                &format!("CreateMultipartUpload s3://{}/{}", t.bucket, t.key),
-                Missing::Bucket,
-            )
-        })?;
-        let upload_id = out
-            .upload_id()
-            .ok_or_else(|| Error::new(ErrorCode::ServiceError, "CreateMultipartUpload returned no upload id"))?
-            .to_string();
+        created?;
+        let upload_id =
+            kept.ok_or_else(|| Error::new(ErrorCode::ServiceError, "CreateMultipartUpload returned no upload id"))?;
         Ok(Multipart {
             conn,
             bucket: t.bucket,
@@ -509,6 +545,52 @@ pub(crate) async fn abort_upload(client: &aws_sdk_s3::Client, bucket: &str, key:
         tracing::info!(%upload_id, code = err.code.as_str(), "abort failed; trying again in {} ms", pause.as_millis());
         tokio::time::sleep(pause).await;
         wait = (wait * 2).min(Duration::from_secs(5));
+    }
+}
+
+/// The pause before retry `attempt` (1-based) of a request we retry ourselves: exponential
+/// with jitter, as the SDK's standard mode, and at least a second after SlowDown.
+fn retry_pause(attempt: u32, code: ErrorCode) -> Duration {
+    let base = Duration::from_millis(100) * 2u32.saturating_pow(attempt.saturating_sub(1).min(6));
+    let base = if code == ErrorCode::Throttled {
+        base.max(Duration::from_secs(1))
+    } else {
+        base
+    };
+    base + Duration::from_millis(rand::random::<u64>() % (base.as_millis() as u64 + 1))
+}
+
+/// Aborts the uploads of `key` that attempts of ours may have started without us learning their
+/// ids: those started since `since` (less a few seconds for the store's clock), except `kept`.
+/// Another client starting an upload of the very same key in those seconds would lose it; that
+/// window is the price of not leaving billed uploads behind, and it opens only after a create
+/// went unanswered.
+async fn abort_strays(conn: &Connector, bucket: &str, key: &str, since: std::time::SystemTime, kept: Option<&str>) {
+    let since = since - Duration::from_secs(5);
+    let listed = crate::actions::list_multipart_uploads::list(conn, bucket, Some(key), None, 1000).await;
+    let Ok((uploads, _)) = listed else {
+        tracing::warn!(
+            bucket,
+            key,
+            "could not look for uploads started by unanswered attempts; check with list-multipart-uploads"
+        );
+        return;
+    };
+    for u in uploads {
+        let started = u
+            .initiated
+            .as_deref()
+            .and_then(|t| {
+                aws_sdk_s3::primitives::DateTime::from_str(t, aws_sdk_s3::primitives::DateTimeFormat::DateTime).ok()
+            })
+            .and_then(|t| std::time::SystemTime::try_from(t).ok());
+        let ours = u.key == key && Some(u.upload_id.as_str()) != kept && started.is_some_and(|s| s >= since);
+        if ours {
+            tracing::info!(upload_id = %u.upload_id, "aborting an upload started by an attempt whose answer was lost");
+            if let Err(e) = abort_upload(conn.client(), bucket, key, &u.upload_id).await {
+                tracing::warn!(upload_id = %u.upload_id, "could not abort it: {}", e.message);
+            }
+        }
     }
 }
 

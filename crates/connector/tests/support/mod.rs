@@ -8,6 +8,7 @@
 #![allow(dead_code)]
 
 pub mod fake_cluster;
+pub mod faults;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
