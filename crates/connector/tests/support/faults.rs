@@ -299,6 +299,9 @@ async fn serve(client: TcpStream, backend: SocketAddr, fault: ConnFault, shared:
             let _ = up.await;
             let _ = down.await;
             let w = cw.lock().await;
+            // Deprecated because a lingering close can block the thread; a zero linger never
+            // waits, it resets the connection, which is the point here.
+            #[allow(deprecated)]
             let _ = w.as_ref().set_linger(Some(Duration::ZERO));
             // Dropping the last handle of each half closes the socket: with linger 0, a reset.
         }
