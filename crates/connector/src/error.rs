@@ -352,6 +352,9 @@ impl Error {
                     (Some(c), Some(m)) => format!("{c}: {m}"),
                     (Some(c), None) => c.to_string(),
                     (None, Some(m)) => m.to_string(),
+                    (None, None) if (200..300).contains(&status) => format!(
+                        "the store answered HTTP {status} with a body the S3 SDK cannot read; if this is an S3-compatible store, try the compatibility mode (--compat true, see docs/stores.md)"
+                    ),
                     (None, None) => format!("HTTP {status}"),
                 };
                 let header = |name: &str| {

@@ -833,6 +833,9 @@ pub(crate) struct ResumableBody {
     resumes_left: u32,
     /// Set once the body has failed for good: it yields nothing more.
     failed: bool,
+    /// The whole object's size, as the first answer said; a later answer with another size is
+    /// of another version.
+    total: Option<u64>,
 }
 
 impl ResumableBody {
@@ -843,6 +846,7 @@ impl ResumableBody {
             Some((a, b)) => (a, Some(b)),
             None => (0, None),
         };
+        let total = object_size(&out);
         ResumableBody {
             conn: conn.clone(),
             bucket: bucket.to_string(),
@@ -854,16 +858,19 @@ impl ResumableBody {
             skip: 0,
             resumes_left: conn.max_attempts().saturating_sub(1),
             failed: false,
+            total,
         }
     }
 
-    /// Opens `[start, end)` of `bucket/key`, pinned to `etag`.
+    /// Opens `[start, end)` of `bucket/key`, an object of `total` bytes, pinned to `etag`.
+    #[allow(clippy::too_many_arguments)]
     async fn open_range(
         conn: &Connector,
         bucket: &str,
         key: &str,
         start: u64,
         end: u64,
+        total: u64,
         etag: &str,
     ) -> Result<ResumableBody> {
         let out = get(
@@ -875,6 +882,7 @@ impl ResumableBody {
         )
         .await
         .map_err(|e| changed_during_download(e, bucket, key))?;
+        same_version(&out, etag, Some(total), bucket, key)?;
         let mut body = ResumableBody::new(conn, bucket, key, out, Some(etag.to_string()));
         body.adopt_answer(start, end)?;
         Ok(body)
@@ -993,6 +1001,10 @@ impl ResumableBody {
                 return Err(changed_during_download(e, &self.bucket, &self.key));
             }
         };
+        if let Err(e) = same_version(&out, &etag, self.total, &self.bucket, &self.key) {
+            self.failed = true;
+            return Err(e);
+        }
         let want = self.next;
         let (start, new_end) = span_of(&out).unwrap_or((want, end));
         self.body = Some(out.body);
@@ -1023,6 +1035,30 @@ impl ResumableBody {
                 Err(e) => Some((Err(std::io::Error::other(e)), body)),
             }
         }))
+    }
+}
+
+/// Checks that a part's answer is of the version the download is pinned to. `If-Match` should
+/// have ensured it, but some stores ignore it (rclone serve s3): comparing the answer's ETag
+/// catches a replaced object there too, instead of mixing two versions.
+fn same_version(out: &GetOutput, pinned: &str, total: Option<u64>, bucket: &str, key: &str) -> Result<()> {
+    let plain = |e: &str| e.trim().trim_start_matches("W/").trim_matches('"').to_string();
+    let other_etag = out.e_tag().is_some_and(|got| plain(got) != plain(pinned));
+    let other_size = matches!((total, object_size(out)), (Some(a), Some(b)) if a != b);
+    if other_etag || other_size {
+        return Err(Error::new(
+            ErrorCode::PreconditionFailed,
+            format!("GetObject s3://{bucket}/{key}: the object changed during the download; try again"),
+        ));
+    }
+    Ok(())
+}
+
+/// The whole object's size an answer states: the total of its Content-Range, or its length.
+fn object_size(out: &GetOutput) -> Option<u64> {
+    match out.content_range() {
+        Some(cr) => cr.rsplit('/').next().and_then(|t| t.trim().parse().ok()),
+        None => out.content_length().map(|l| l.max(0) as u64),
     }
 }
 
@@ -1202,7 +1238,7 @@ pub async fn download_to_file(
                 let temp_path = temp_path.clone();
                 let what = what.clone();
                 async move {
-                    let mut body = ResumableBody::open_range(conn, bucket, key, start, end, &etag).await?;
+                    let mut body = ResumableBody::open_range(conn, bucket, key, start, end, total, &etag).await?;
                     let mut f = tokio::fs::OpenOptions::new()
                         .write(true)
                         .open(&temp_path)

