@@ -417,6 +417,29 @@ fn missing_credentials_say_so() {
 
 #[test]
 fn ctrl_c_aborts_an_upload_in_flight() {
+    interrupt_an_upload("INT", 130, "stopping (Interrupt)");
+}
+
+#[test]
+fn sigterm_aborts_an_upload_in_flight() {
+    interrupt_an_upload("TERM", 143, "stopping (Terminate)");
+}
+
+#[test]
+fn sighup_aborts_an_upload_in_flight() {
+    interrupt_an_upload("HUP", 129, "stopping (Hangup)");
+}
+
+/// The embedded store keeps each unfinished multipart upload as a directory there.
+fn unfinished_uploads(data: &Path) -> usize {
+    std::fs::read_dir(data.join(".s3-connector").join("uploads"))
+        .map(|entries| entries.flatten().count())
+        .unwrap_or(0)
+}
+
+/// Sends `signal` to a command in the middle of a 300 MiB upload: it exits with `status`, having
+/// aborted the multipart upload, and no object appears.
+fn interrupt_an_upload(signal: &str, status: i32, says: &str) {
     let tmp = tempfile::tempdir().expect("tmp");
     let d = tmp.path().join("data");
     let data = d.to_str().expect("utf8");
@@ -442,14 +465,8 @@ fn ctrl_c_aborts_an_upload_in_flight() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn");
-    // The embedded store keeps each unfinished multipart upload as a directory there.
-    let uploads = |dir: &Path| {
-        std::fs::read_dir(dir.join(".s3-connector").join("uploads"))
-            .map(|entries| entries.flatten().count())
-            .unwrap_or(0)
-    };
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while uploads(&d) == 0 {
+    while unfinished_uploads(&d) == 0 {
         assert!(std::time::Instant::now() < deadline, "the upload never started");
         assert!(
             child.try_wait().expect("poll").is_none(),
@@ -458,17 +475,82 @@ fn ctrl_c_aborts_an_upload_in_flight() {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     let killed = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
+        .args([&format!("-{signal}"), &child.id().to_string()])
         .status()
         .expect("kill");
     assert!(killed.success());
     let out = child.wait_with_output().expect("wait");
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(130), "{stderr}");
-    assert!(stderr.contains("stopping (Interrupt)"), "{stderr}");
-    assert_eq!(uploads(&d), 0, "the multipart upload was left behind");
+    assert_eq!(out.status.code(), Some(status), "{stderr}");
+    assert!(stderr.contains(says), "{stderr}");
+    assert_eq!(unfinished_uploads(&d), 0, "the multipart upload was left behind");
     let head = run(&["--embedded", data, "head-object", "interrupted", "big.bin"], None);
     assert_eq!(head.status.code(), Some(4), "no object may appear");
+}
+
+/// SIGTERM in the middle of a download to a file: exit 143, no temporary `.part` file, and the
+/// target is not created.
+#[test]
+fn sigterm_mid_download_leaves_no_partial_file() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let d = tmp.path().join("data");
+    let data = d.to_str().expect("utf8");
+    assert!(run(&["--embedded", data, "create-bucket", "downloads"], None)
+        .status
+        .success());
+    let big = tmp.path().join("big.bin");
+    std::fs::write(&big, vec![9u8; 300 * 1024 * 1024]).expect("write");
+    let put = run(
+        &[
+            "--embedded",
+            data,
+            "put-object",
+            "downloads",
+            "big.bin",
+            big.to_str().expect("utf8"),
+        ],
+        None,
+    );
+    assert!(put.status.success(), "{}", String::from_utf8_lossy(&put.stderr));
+    let out_dir = tmp.path().join("out");
+    std::fs::create_dir(&out_dir).expect("mkdir");
+    let target = out_dir.join("copy.bin");
+    let mut child = bin()
+        .args(["--embedded", data, "--part-size", "5242880", "--concurrency", "1"])
+        .args(["get-object", "downloads", "big.bin", target.to_str().expect("utf8")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let partial = |dir: &Path| {
+        std::fs::read_dir(dir)
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .filter(|e| e.file_name().to_string_lossy().ends_with(".part"))
+                    .count()
+            })
+            .unwrap_or(0)
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while partial(&out_dir) == 0 {
+        assert!(std::time::Instant::now() < deadline, "the download never started");
+        assert!(
+            child.try_wait().expect("poll").is_none(),
+            "the download finished before it could be interrupted"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let out = child.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(143), "{stderr}");
+    assert_eq!(partial(&out_dir), 0, "the temporary file was left behind");
+    assert!(!target.exists(), "a partial download reached the target");
 }
 
 /// A server process that is stopped when the test ends, even by a failed assertion.
@@ -798,4 +880,98 @@ fn job_prints_how_a_camunda_job_ends() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("must be a string"));
     drop(server);
+}
+
+#[test]
+fn serve_refuses_a_token_shorter_than_16_characters() {
+    let out = bin()
+        .args(["serve", "--listen", "127.0.0.1:0", "--token", "short-token"])
+        .output()
+        .expect("serve");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("at least 16"), "{stderr}");
+    assert!(
+        !stderr.contains("short-token"),
+        "the token must not be echoed: {stderr}"
+    );
+}
+
+/// A listener on loopback that counts the connections it accepts.
+fn counting_listener() -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = count.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            drop(stream);
+        }
+    });
+    (port, count)
+}
+
+/// `s3-connector job` guards the endpoints a job names: loopback makes no connection and fails
+/// at once, unless the operator allows it. Secrets that name the command's own settings never
+/// resolve.
+#[test]
+fn job_endpoints_and_secrets_are_guarded_in_the_job_command() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let (port, count) = counting_listener();
+    let vars = tmp.path().join("vars.json");
+    std::fs::write(
+        &vars,
+        json!({
+            "authentication": {"type": "credentials", "accessKey": "AKIA", "secretKey": "{{secrets.AWS_SECRET_ACCESS_KEY}}"},
+            "configuration": {"region": "us-east-1", "endpoint": format!("http://127.0.0.1:{port}")},
+            "actionDiscriminator": "deleteObject",
+            "action": {"bucket": "bkt", "key": "k"}
+        })
+        .to_string(),
+    )
+    .expect("vars");
+    let job = |allow: Option<&str>| {
+        let mut c = bin();
+        c.env("AWS_SECRET_ACCESS_KEY", "the-commands-own-secret");
+        c.env("CAMUNDA_CONNECTOR_SECRETPROVIDER_ENVIRONMENT_PREFIX", "");
+        if let Some(a) = allow {
+            c.env("S3_CONNECTOR_ALLOW_ADDRESSES", a);
+        }
+        let out = c
+            .args([
+                "--documents",
+                "memory",
+                "job",
+                "--variables",
+                vars.to_str().expect("utf8"),
+            ])
+            .output()
+            .expect("job");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(!text.contains("the-commands-own-secret"), "{text}");
+        serde_json::from_str::<Value>(&text).expect("outcome")
+    };
+    let refused = job(None);
+    assert_eq!(refused["outcome"], "fail", "{refused}");
+    assert_eq!(refused["retries"], 0, "{refused}");
+    assert_eq!(refused["variables"]["error"]["code"], "InvalidInput", "{refused}");
+    assert!(
+        refused["errorMessage"]
+            .as_str()
+            .is_some_and(|m| m.contains("S3_CONNECTOR_ALLOW_ADDRESSES")),
+        "{refused}"
+    );
+    assert_eq!(
+        count.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "a refused endpoint was reached"
+    );
+    let allowed = job(Some("127.0.0.1"));
+    assert_eq!(allowed["outcome"], "fail", "the listener is no S3 store: {allowed}");
+    assert!(
+        count.load(std::sync::atomic::Ordering::SeqCst) > 0,
+        "the allowed endpoint was not reached"
+    );
 }

@@ -179,7 +179,7 @@ async fn buckets(t: &Target, b: &str, b2: &str) {
     .await;
 }
 
-const TRICKY_KEYS: [&str; 11] = [
+const TRICKY_KEYS: [&str; 13] = [
     "plain.txt",
     "with space.txt",
     "plus+sign.bin",
@@ -191,10 +191,18 @@ const TRICKY_KEYS: [&str; 11] = [
     "tilde~star*paren(1).txt",
     "hash#tag;semi:colon",
     "  leading and trailing spaces  ",
+    // XML 1.0 cannot carry control characters: listings ask for encoding-type=url.
+    "control\u{1}char\ttab",
+    "dots/../and/./segments",
 ];
 
 async fn tricky_keys(t: &Target, b: &str) {
+    // rclone serve s3 refuses `.` and `..` segments (InvalidArgument, docs/stores.md).
+    let skipped = |key: &str| t.name == "rclone" && key.split('/').any(|s| s == "." || s == "..");
     for (i, key) in TRICKY_KEYS.iter().enumerate() {
+        if skipped(key) {
+            continue;
+        }
         let content = pseudo_random(1000 + i * 37, i as u64 + 1);
         let dir = tempfile::tempdir().expect("tmp");
         let f = dir.path().join("in");
@@ -223,7 +231,7 @@ async fn tricky_keys(t: &Target, b: &str) {
         assert_eq!(get_bytes(t, b, key).await, content, "{}: {key} (stream)", t.name);
     }
     let listed = keys(t, b, "").await;
-    for key in TRICKY_KEYS {
+    for key in TRICKY_KEYS.iter().filter(|k| !skipped(k)) {
         assert!(
             listed.contains(&key.to_string()),
             "{}: {key:?} missing from {listed:?}",

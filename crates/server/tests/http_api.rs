@@ -10,14 +10,7 @@ use std::time::Duration;
 use s3_connector::documents::MemoryStore;
 use s3_connector_server::Limits;
 use serde_json::{json, Value};
-use support::{bytes, client, put_streamed, s3, serve, serve_plain, TOKEN};
-
-async fn post_json(c: &reqwest::Client, url: &str, body: Value) -> (u16, Value) {
-    let resp = c.post(url).json(&body).send().await.expect("send");
-    let status = resp.status().as_u16();
-    let text = resp.text().await.expect("body");
-    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
-}
+use support::{bytes, client, post_json, put_streamed, s3, serve, serve_plain, TOKEN};
 
 fn assert_error(body: &Value, code: &str) {
     assert_eq!(body["error"]["code"], code, "{body}");

@@ -107,13 +107,15 @@ impl DeleteObjectsRequest {
                         .prefix(prefix)
                         .set_continuation_token(token.take())
                         .max_keys(BATCH as i32)
+                        .encoding_type(aws_sdk_s3::types::EncodingType::Url)
                         .send()
                         .await
                         .map_err(|e| Error::from_sdk(e, &format!("ListObjectsV2 {}", self.bucket), Missing::Bucket))?;
+                    let encoded = out.encoding_type() == Some(&aws_sdk_s3::types::EncodingType::Url);
                     let keys: Vec<String> = out
                         .contents()
                         .iter()
-                        .filter_map(|o| o.key().map(str::to_string))
+                        .filter_map(|o| o.key().map(|k| crate::actions::listed_name(k, encoded)))
                         .collect();
                     if !keys.is_empty() {
                         results.extend(delete_batch(conn, &self.bucket, &keys).await?);
@@ -136,7 +138,50 @@ impl DeleteObjectsRequest {
     }
 }
 
+/// Whether a key can travel in an XML body: XML 1.0 has no way to write most control
+/// characters, not even as character references.
+fn xml_safe(key: &str) -> bool {
+    !key.chars().any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+}
+
+/// Deletes `keys`: one DeleteObjects request for the keys XML can carry, and one DeleteObject
+/// each (the key in the URL) for the rest, in the order given.
 async fn delete_batch(conn: &Connector, bucket: &str, keys: &[String]) -> Result<Vec<KeyOutcome>> {
+    if keys.iter().all(|k| xml_safe(k)) {
+        return delete_xml_batch(conn, bucket, keys).await;
+    }
+    let safe: Vec<String> = keys.iter().filter(|k| xml_safe(k)).cloned().collect();
+    let mut done: HashMap<String, KeyOutcome> = HashMap::new();
+    if !safe.is_empty() {
+        for outcome in delete_xml_batch(conn, bucket, &safe).await? {
+            done.insert(outcome.key.clone(), outcome);
+        }
+    }
+    for key in keys.iter().filter(|k| !xml_safe(k)) {
+        let sent = conn.client().delete_object().bucket(bucket).key(key).send().await;
+        let outcome = match sent {
+            Ok(_) => KeyOutcome {
+                key: key.clone(),
+                deleted: true,
+                code: None,
+                message: None,
+            },
+            Err(e) => {
+                let e = Error::from_sdk(e, &format!("DeleteObject s3://{bucket}/{key}"), Missing::Key);
+                KeyOutcome {
+                    key: key.clone(),
+                    deleted: false,
+                    code: Some(e.code),
+                    message: Some(e.message),
+                }
+            }
+        };
+        done.insert(key.clone(), outcome);
+    }
+    Ok(keys.iter().filter_map(|k| done.remove(k)).collect())
+}
+
+async fn delete_xml_batch(conn: &Connector, bucket: &str, keys: &[String]) -> Result<Vec<KeyOutcome>> {
     let objects = keys
         .iter()
         .map(|k| ObjectIdentifier::builder().key(k).build())

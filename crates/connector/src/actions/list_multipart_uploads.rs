@@ -123,13 +123,16 @@ pub(crate) async fn list(
             .set_prefix(prefix.map(str::to_string))
             .set_key_marker(key_marker.take())
             .set_upload_id_marker(id_marker.take())
+            .encoding_type(aws_sdk_s3::types::EncodingType::Url)
             .send()
             .await
             .map_err(|e| Error::from_sdk(e, &format!("ListMultipartUploads {bucket}"), Missing::Bucket))?;
+        let encoded = out.encoding_type() == Some(&aws_sdk_s3::types::EncodingType::Url);
         for u in out.uploads() {
             let (Some(key), Some(upload_id)) = (u.key(), u.upload_id()) else {
                 continue;
             };
+            let key = &crate::actions::listed_name(key, encoded);
             let age = u
                 .initiated()
                 .and_then(|t| std::time::SystemTime::try_from(*t).ok())
@@ -154,7 +157,8 @@ pub(crate) async fn list(
         if out.is_truncated() != Some(true) {
             return Ok((found, false));
         }
-        key_marker = out.next_key_marker().map(str::to_string);
+        // The key marker comes encoded like the keys, and goes back as the key it is.
+        key_marker = out.next_key_marker().map(|m| crate::actions::listed_name(m, encoded));
         id_marker = out.next_upload_id_marker().map(str::to_string);
         if key_marker.is_none() && id_marker.is_none() {
             return Ok((found, false));

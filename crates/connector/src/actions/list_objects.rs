@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::actions::{rfc3339, unquote};
+use crate::actions::{listed_name, rfc3339, unquote};
 use crate::error::{Error, Missing, Result};
 use crate::{validate, Connector};
 
@@ -114,14 +114,16 @@ impl ListObjectsRequest {
                 })
                 .set_continuation_token(token.take())
                 .max_keys(room.min(1000) as i32)
+                .encoding_type(aws_sdk_s3::types::EncodingType::Url)
                 .send()
                 .await
                 .map_err(|e| Error::from_sdk(e, &format!("ListObjectsV2 {}", self.bucket), Missing::Bucket))?;
             first = false;
+            let encoded = out.encoding_type() == Some(&aws_sdk_s3::types::EncodingType::Url);
             for o in out.contents() {
                 objects.push(S3Object {
                     bucket: self.bucket.clone(),
-                    key: o.key().unwrap_or_default().to_string(),
+                    key: listed_name(o.key().unwrap_or_default(), encoded),
                     size: o.size().unwrap_or(0).max(0) as u64,
                     last_modified: o.last_modified().and_then(rfc3339),
                     etag: unquote(o.e_tag()),
@@ -130,7 +132,7 @@ impl ListObjectsRequest {
             }
             for p in out.common_prefixes() {
                 if let Some(p) = p.prefix() {
-                    common_prefixes.push(p.to_string());
+                    common_prefixes.push(listed_name(p, encoded));
                 }
             }
             let more = out.is_truncated().unwrap_or(false);

@@ -308,6 +308,21 @@ pub fn guess_content_type(name: &str) -> Option<String> {
     mime_guess::from_path(name).first_raw().map(str::to_string)
 }
 
+/// A key or prefix as a listing gave it. Listings ask for `encoding-type=url`, as aws-cli does:
+/// XML 1.0 cannot carry control characters, so a key holding one would make the whole page
+/// unreadable. The store says whether it encoded (`encoded`); one that ignored the request
+/// sent names as they are. S3 encodes a space as `+` and a `+` as `%2B`.
+pub(crate) fn listed_name(name: &str, encoded: bool) -> String {
+    if !encoded {
+        return name.to_string();
+    }
+    let spaced = name.replace('+', " ");
+    percent_encoding::percent_decode_str(&spaced)
+        .decode_utf8()
+        .map(|s| s.into_owned())
+        .unwrap_or_else(|_| name.to_string())
+}
+
 /// Strips the quotes S3 puts around ETags, so results compare cleanly.
 pub(crate) fn unquote(etag: Option<&str>) -> Option<String> {
     etag.map(|e| e.trim_matches('"').to_string())
@@ -320,6 +335,12 @@ mod tests {
     #[test]
     fn keys_encode_for_urls() {
         assert_eq!(encode_key("a b/c+d&e=f%g/ü.txt"), "a%20b/c%2Bd%26e%3Df%25g/%C3%BC.txt");
+    }
+
+    #[test]
+    fn listed_names_are_decoded_only_when_the_store_encoded_them() {
+        assert_eq!(listed_name("a+b%2Bc%00d/%C3%BC", true), "a b+c\u{0}d/ü");
+        assert_eq!(listed_name("100%25+x", false), "100%25+x");
     }
 
     #[test]

@@ -33,7 +33,17 @@ impl MemoryStore {
         Self::with_id("in-memory")
     }
 
-    /// An empty store with another id.
+    /// How many documents it holds.
+    pub fn len(&self) -> usize {
+        self.documents.lock().map(|d| d.len()).unwrap_or(0)
+    }
+
+    /// Whether it holds no document.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// An empty store with another store id.
     pub fn with_id(id: impl Into<String>) -> Self {
         MemoryStore {
             id: id.into(),

@@ -278,6 +278,26 @@ impl hyper::rt::Write for Conn {
         }
     }
 
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            Conn::Plain(io) => Pin::new(io).poll_write_vectored(cx, bufs),
+            Conn::Tls(io) => Pin::new(io.as_mut()).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    // Without vectored writes hyper copies every body chunk into its own buffer first: an
+    // upload part (8 MiB) would be held twice.
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            Conn::Plain(io) => hyper::rt::Write::is_write_vectored(io),
+            Conn::Tls(io) => hyper::rt::Write::is_write_vectored(io.as_ref()),
+        }
+    }
+
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         match self.get_mut() {
             Conn::Plain(io) => Pin::new(io).poll_flush(cx),
@@ -355,6 +375,25 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for StallGuard<T> {
             }
             Poll::Pending => me.check(cx).map(Err),
         }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        let me = self.get_mut();
+        match Pin::new(&mut me.inner).poll_write_vectored(cx, bufs) {
+            Poll::Ready(r) => {
+                me.progressed();
+                Poll::Ready(r)
+            }
+            Poll::Pending => me.check(cx).map(Err),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {

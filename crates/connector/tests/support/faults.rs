@@ -12,6 +12,8 @@
 //!
 //! `script` fixes the faults of the first connections (at bytes counted from the connection's
 //! start), for tests that need one fault at one place.
+//!
+//! Self-contained (tokio, rand, futures), so that the HTTP service's tests include it too.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -22,6 +24,9 @@ use rand::{Rng, SeedableRng};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
+
+/// Something a test does at a chosen moment (here: when a fault fires).
+pub type Hook = Arc<dyn Fn() -> futures::future::BoxFuture<'static, ()> + Send + Sync>;
 
 /// Which way bytes flow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,7 +68,7 @@ pub struct FaultPlan {
     pub script: Vec<ConnFault>,
     /// Run (and awaited) when a connection fault fires, before it takes effect: how a test
     /// changes the object between a broken download and its resume.
-    pub before_fault: Option<super::Hook>,
+    pub before_fault: Option<Hook>,
 }
 
 impl Default for FaultPlan {
@@ -451,7 +456,7 @@ async fn forward_up(
                     }
                 }
                 Reading::Head(head) => {
-                    head.extend(pending.drain(..));
+                    head.append(&mut pending);
                     let Some(split) = head.windows(4).position(|w| w == b"\r\n\r\n") else {
                         break;
                     };

@@ -133,6 +133,17 @@ pub fn put_streamed(c: &reqwest::Client, url: &str, bucket: &str, key: &str) -> 
     )
 }
 
+/// POSTs JSON; returns the status and the answer (as JSON, or the text as a JSON string).
+pub async fn post_json(c: &reqwest::Client, url: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
+    let resp = c.post(url).json(&body).send().await.expect("send");
+    let status = resp.status().as_u16();
+    let text = resp.text().await.expect("body");
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
+    )
+}
+
 /// An HTTP client that sends the test token.
 pub fn client() -> reqwest::Client {
     let mut headers = reqwest::header::HeaderMap::new();

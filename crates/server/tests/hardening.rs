@@ -1,0 +1,450 @@
+//! The HTTP service under faults and hostile input: a streamed download whose store connection
+//! breaks, bodies the client cuts off, a document form that fails half-way, keys that look like
+//! paths, job endpoints on the service's own network, and secrets that name the service's own
+//! settings.
+
+mod support;
+
+#[path = "../../connector/tests/support/faults.rs"]
+#[allow(dead_code)]
+mod faults;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use faults::{ConnFault, FaultPlan, FaultProxy};
+use s3_connector::camunda::secrets::SecretSource;
+use s3_connector::documents::external::ExternalFetch;
+use s3_connector::documents::MemoryStore;
+use s3_connector::net::AddressGuard;
+use s3_connector::{Connector, Secret};
+use s3_connector_server::{AppState, Limits, ServerConfig};
+use serde_json::{json, Value};
+use support::{bytes, client, post_json, put_streamed, s3, serve, serve_plain, TOKEN};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const MIB: usize = 1024 * 1024;
+
+/// The service's own connection goes through a proxy that cuts the first store connection off
+/// after 3 MiB: the client still receives all 20 MiB, byte for byte, because the service resumes
+/// from the store (pinned to the ETag) and keeps streaming.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_streamed_download_resumes_when_the_store_connection_breaks() {
+    let s3 = s3().await;
+    s3.conn
+        .client()
+        .create_bucket()
+        .bucket("big")
+        .send()
+        .await
+        .expect("bucket");
+    let content = bytes(20 * MIB, 9);
+    s3.conn
+        .client()
+        .put_object()
+        .bucket("big")
+        .key("twenty.bin")
+        .body(content.clone().into())
+        .send()
+        .await
+        .expect("put");
+    let addr: SocketAddr = s3
+        .settings
+        .endpoint
+        .as_deref()
+        .and_then(|e| e.trim_start_matches("http://").parse().ok())
+        .expect("store address");
+    let proxy = FaultProxy::start(
+        addr,
+        FaultPlan {
+            script: vec![ConnFault::Truncate(3 * MIB as u64)],
+            ..Default::default()
+        },
+    )
+    .await;
+    let mut settings = s3.settings.clone();
+    settings.endpoint = Some(format!("http://{}", proxy.addr));
+    let via = Connector::connect(settings).await.expect("connect");
+    let svc = serve(via, Arc::new(MemoryStore::new()), Limits::default(), true, vec![]).await;
+    let resp = client()
+        .post(format!("{}/v1/actions", svc.base))
+        .json(&json!({"action": "getObject", "bucket": "big", "key": "twenty.bin"}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), 200);
+    let got = resp.bytes().await.expect("the whole body, resumed");
+    assert_eq!(got.len(), content.len());
+    assert!(got[..] == content[..], "the resumed bytes differ");
+    assert_eq!(
+        proxy.stats.truncations.load(Ordering::SeqCst),
+        1,
+        "{}",
+        proxy.stats.summary()
+    );
+}
+
+/// Sends raw bytes and reads the answer (the write side closed, so the server sees the end).
+async fn raw(addr: SocketAddr, head: String, body: &[u8]) -> String {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    stream.write_all(head.as_bytes()).await.expect("head");
+    stream.write_all(body).await.expect("body");
+    stream.shutdown().await.expect("half-close");
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(20), stream.read_to_end(&mut answer)).await;
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+/// A body that ends before its declared length, and a form that ends before its closing
+/// boundary, are the client's fault: 400, never 500, and nothing is kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_cut_off_body_is_a_client_error_and_leaves_nothing() {
+    let s3 = s3().await;
+    let svc = serve_plain(&s3).await;
+    let c = client();
+    post_json(
+        &c,
+        &format!("{}/v1/actions", svc.base),
+        json!({"action": "createBucket", "bucket": "cut"}),
+    )
+    .await;
+
+    let request = json!({"action": "putObject", "bucket": "cut", "key": "short"}).to_string();
+    let head = format!(
+        "POST /v1/actions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\nS3-Connector-Request: {request}\r\nContent-Length: {}\r\n\r\n",
+        12 * MIB
+    );
+    let answer = raw(svc.addr, head, &bytes(3 * MIB, 1)).await;
+    assert!(
+        answer.starts_with("HTTP/1.1 400"),
+        "{}",
+        &answer[..answer.len().min(400)]
+    );
+    assert!(answer.contains("IncompleteBody"), "{answer}");
+    s3.assert_nothing_left("cut", "short").await;
+
+    // A form whose content part never ends.
+    let boundary = "XyZ";
+    let form = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"request\"\r\n\r\n{}\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"content\"; filename=\"a.bin\"\r\nContent-Type: application/octet-stream\r\n\r\n{}",
+        json!({"action": "putObject", "bucket": "cut", "key": "form"}),
+        "z".repeat(100_000)
+    );
+    let head = format!(
+        "POST /v1/actions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\nContent-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: {}\r\n\r\n",
+        form.len()
+    );
+    let answer = raw(svc.addr, head, form.as_bytes()).await;
+    assert!(
+        answer.starts_with("HTTP/1.1 400"),
+        "{}",
+        &answer[..answer.len().min(400)]
+    );
+    s3.assert_nothing_left("cut", "form").await;
+
+    // A streamed upload whose client gives up mid-way: nothing is left either (the answer may
+    // not reach a client that is gone; what matters is the store and the log's status).
+    let mut chunks: Vec<Result<Vec<u8>, std::io::Error>> = (0..3).map(|i| Ok(bytes(MIB, i))).collect();
+    chunks.push(Err(std::io::Error::other("gave up")));
+    let _ = put_streamed(&c, &format!("{}/v1/actions", svc.base), "cut", "gone")
+        .body(reqwest::Body::wrap_stream(futures::stream::iter(chunks)))
+        .send()
+        .await;
+    let metrics = c
+        .get(format!("{}/metrics", svc.base))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        !metrics
+            .lines()
+            .any(|l| l.contains("status=\"500\"") && !l.ends_with(" 0")),
+        "a cut-off body was answered 500:\n{metrics}"
+    );
+}
+
+/// Metadata, a file, then a second file: refused (one document per form), and the first
+/// document, already stored, is removed again, so no document exists with an id nobody got.
+#[tokio::test]
+async fn a_refused_document_form_keeps_no_document() {
+    let s3 = s3().await;
+    let documents = Arc::new(MemoryStore::new());
+    let svc = serve(s3.conn.clone(), documents.clone(), Limits::default(), true, vec![]).await;
+    let form = reqwest::multipart::Form::new()
+        .text("metadata", json!({"fileName": "a.txt"}).to_string())
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(b"first".to_vec()).file_name("a.txt"),
+        )
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(b"second".to_vec()).file_name("b.txt"),
+        );
+    let resp = client()
+        .post(format!("{}/v2/documents", svc.base))
+        .multipart(form)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), 400);
+    assert!(documents.is_empty(), "the first document was left behind");
+}
+
+/// Keys that look like paths are names: `../victim/secret.txt` in bucket `trav` is its own
+/// object, and never reads, overwrites or lists anything of bucket `victim`. `..` does not
+/// crash the store.
+#[tokio::test]
+async fn keys_that_look_like_paths_are_names_over_http() {
+    let s3 = s3().await;
+    let svc = serve_plain(&s3).await;
+    let c = client();
+    let url = format!("{}/v1/actions", svc.base);
+    for b in ["trav", "victim"] {
+        let (status, body) = post_json(&c, &url, json!({"action": "createBucket", "bucket": b})).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let (status, _) = post_json(
+        &c,
+        &url,
+        json!({"action": "putObject", "bucket": "victim", "key": "secret.txt", "content": "victim's"}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let get = |bucket: &str, key: &str| {
+        let c = c.clone();
+        let url = url.clone();
+        let body = json!({"action": "getObject", "bucket": bucket, "key": key});
+        async move {
+            let r = c.post(&url).json(&body).send().await.expect("send");
+            (r.status().as_u16(), r.bytes().await.expect("body").to_vec())
+        }
+    };
+    assert_eq!(
+        get("trav", "../victim/secret.txt").await.0,
+        404,
+        "it reached another bucket"
+    );
+    let keys = [
+        "../victim/secret.txt",
+        "..",
+        ".",
+        "/abs",
+        "a//b",
+        "../../../etc/passwd",
+        "nul\u{0}in-key",
+        ".s3-connector/uploads/x",
+    ];
+    for (i, key) in keys.iter().enumerate() {
+        let content = format!("trav-{i}");
+        let (status, body) = post_json(
+            &c,
+            &url,
+            json!({"action": "putObject", "bucket": "trav", "key": key, "content": content}),
+        )
+        .await;
+        assert_eq!(status, 200, "{key:?}: {body}");
+        assert_eq!(get("trav", key).await, (200, content.into_bytes()), "{key:?}");
+    }
+    assert_eq!(
+        get("victim", "secret.txt").await,
+        (200, b"victim's".to_vec()),
+        "overwritten"
+    );
+    let (_, listed) = post_json(&c, &url, json!({"action": "listObjects", "bucket": "victim"})).await;
+    let victim_keys: Vec<&str> = listed["objects"]
+        .as_array()
+        .expect("objects")
+        .iter()
+        .filter_map(|o| o["key"].as_str())
+        .collect();
+    assert_eq!(victim_keys, ["secret.txt"]);
+    let (_, listed) = post_json(&c, &url, json!({"action": "listObjects", "bucket": "trav"})).await;
+    let mut trav_keys: Vec<String> = listed["objects"]
+        .as_array()
+        .expect("objects")
+        .iter()
+        .filter_map(|o| o["key"].as_str().map(str::to_string))
+        .collect();
+    trav_keys.sort();
+    let mut expected: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
+    expected.sort();
+    assert_eq!(trav_keys, expected);
+    // Nothing was written outside the data directory's buckets and the store's own directory.
+    let top: Vec<String> = std::fs::read_dir(&s3.data_dir)
+        .expect("ls")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    for name in &top {
+        assert!(
+            ["trav", "victim", ".s3-connector"].contains(&name.as_str()),
+            "unexpected entry in the data directory: {name}"
+        );
+    }
+}
+
+/// A listener that counts the connections it accepts and answers nothing useful.
+async fn counting_listener() -> (u16, Arc<AtomicU64>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let count = Arc::new(AtomicU64::new(0));
+    let seen = count.clone();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            seen.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = socket.read(&mut buf).await;
+                let _ = socket
+                    .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 11\r\nConnection: close\r\n\r\nhello world")
+                    .await;
+            });
+        }
+    });
+    (port, count)
+}
+
+fn job_to(endpoint: &str) -> Value {
+    json!({"variables": {
+        "authentication": {"type": "credentials", "accessKey": "AKIA", "secretKey": "x"},
+        "configuration": {"region": "us-east-1", "endpoint": endpoint},
+        "actionDiscriminator": "downloadObject",
+        "action": {"bucket": "bkt", "key": "k"},
+        "documentReturnFormat": {"choice": "TEXT"}
+    }, "retries": 3})
+}
+
+/// A job that names an endpoint on the service's own network makes no connection at all, and
+/// fails at once (retries 0) naming the setting; with the operator's allow-list, it connects.
+#[tokio::test]
+async fn job_endpoints_on_internal_addresses_make_no_connection() {
+    let s3 = s3().await;
+    let (port, count) = counting_listener().await;
+    let svc = serve_plain(&s3).await;
+    let c = client();
+    let url = format!("{}/v1/jobs", svc.base);
+    for endpoint in [
+        format!("http://127.0.0.1:{port}"),
+        format!("http://localhost:{port}"),
+        format!("http://[::ffff:127.0.0.1]:{port}"),
+        format!("http://0.0.0.0:{port}"),
+        "http://169.254.169.254".to_string(),
+        "http://[fd00:ec2::254]".to_string(),
+    ] {
+        let (status, outcome) = post_json(&c, &url, job_to(&endpoint)).await;
+        assert_eq!(status, 200, "{outcome}");
+        assert_eq!(outcome["outcome"], "fail", "{endpoint}: {outcome}");
+        assert_eq!(outcome["retries"], 0, "{endpoint}: {outcome}");
+        assert_eq!(
+            outcome["variables"]["error"]["code"], "InvalidInput",
+            "{endpoint}: {outcome}"
+        );
+        let message = outcome["errorMessage"].as_str().unwrap_or_default();
+        assert!(
+            message.contains(s3_connector::net::ALLOW_SETTING),
+            "{endpoint}: {message}"
+        );
+    }
+    assert_eq!(count.load(Ordering::SeqCst), 0, "a refused endpoint was connected to");
+
+    // The service's own endpoint is always allowed (the other tests use it), and an operator
+    // may allow more.
+    let config = ServerConfig {
+        token: Some(Secret::new(TOKEN)),
+        guard: AddressGuard::new().allowing("127.0.0.1".parse().expect("ip")),
+        ..Default::default()
+    };
+    let state = AppState::new(
+        s3.conn.clone(),
+        Arc::new(MemoryStore::new()),
+        ExternalFetch::default(),
+        config,
+    );
+    let (addr, _stop) = start(state).await;
+    let (status, outcome) = post_json(
+        &c,
+        &format!("http://{addr}/v1/jobs"),
+        job_to(&format!("http://127.0.0.1:{port}")),
+    )
+    .await;
+    assert_eq!(status, 200, "{outcome}");
+    assert!(
+        count.load(Ordering::SeqCst) > 0,
+        "the allowed endpoint was not reached: {outcome}"
+    );
+}
+
+async fn start(state: AppState) -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(s3_connector_server::serve(listener, state, async move {
+        let _ = rx.await;
+    }));
+    (addr, tx)
+}
+
+/// With the widest secret scope (an empty prefix: any variable), a job still cannot read the
+/// service's own settings, by name or by value; an ordinary variable resolves.
+#[tokio::test]
+async fn job_secrets_never_reach_the_services_own_settings() {
+    let s3 = s3().await;
+    s3.conn
+        .client()
+        .create_bucket()
+        .bucket("leak")
+        .send()
+        .await
+        .expect("bucket");
+    // Unique names, so that no other test of this binary reads them.
+    std::env::set_var("S3_CONNECTOR_TOKEN", TOKEN);
+    std::env::set_var("HARDENING_TEST_TOKEN_COPY", TOKEN);
+    std::env::set_var("HARDENING_TEST_PLAIN", "ordinary-value");
+    let config = ServerConfig {
+        token: Some(Secret::new(TOKEN)),
+        secrets: SecretSource::new(Some(""), None),
+        ..Default::default()
+    };
+    let state = AppState::new(
+        s3.conn.clone(),
+        Arc::new(MemoryStore::new()),
+        ExternalFetch::default(),
+        config,
+    );
+    let (addr, _stop) = start(state).await;
+    let content = "{{secrets.S3_CONNECTOR_TOKEN}}|{{secrets.HARDENING_TEST_TOKEN_COPY}}|{{secrets.AWS_SECRET_ACCESS_KEY}}|{{secrets.HARDENING_TEST_PLAIN}}";
+    let job = json!({"variables": {
+        "authentication": {"type": "credentials", "accessKey": s3.settings.access_key_id, "secretKey": s3.settings.secret_access_key.as_ref().map(|s| s.expose().to_string())},
+        "configuration": {"region": "us-east-1", "endpoint": s3.settings.endpoint},
+        "actionDiscriminator": "uploadObject",
+        "action": {"bucket": "leak", "key": "leak.txt", "document": {"camunda.document.type": "inline", "content": content, "name": "leak.txt"}}
+    }});
+    let (status, outcome) = post_json(&client(), &format!("http://{addr}/v1/jobs"), job).await;
+    assert_eq!(status, 200);
+    assert_eq!(outcome["outcome"], "complete", "{outcome}");
+    let stored = s3
+        .conn
+        .client()
+        .get_object()
+        .bucket("leak")
+        .key("leak.txt")
+        .send()
+        .await
+        .expect("get")
+        .body
+        .collect()
+        .await
+        .expect("body")
+        .into_bytes();
+    let text = String::from_utf8_lossy(&stored);
+    assert_eq!(
+        text,
+        "{{secrets.S3_CONNECTOR_TOKEN}}|{{secrets.HARDENING_TEST_TOKEN_COPY}}|{{secrets.AWS_SECRET_ACCESS_KEY}}|ordinary-value"
+    );
+    assert!(!text.contains(TOKEN));
+}
