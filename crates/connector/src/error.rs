@@ -536,6 +536,30 @@ mod tests {
     }
 
     #[test]
+    fn store_replies_read_as_the_aws_sdk_for_java_words_them() {
+        let reply = StoreReply {
+            status: 404,
+            code: Some("NoSuchKey".into()),
+            message: Some("The specified key does not exist.".into()),
+            request_id: Some("4442587FB7D0A2F9".into()),
+            extended_request_id: Some("ext/id==".into()),
+        };
+        assert_eq!(
+            reply.java_sdk_message(),
+            "The specified key does not exist. (Service: S3, Status Code: 404, Request ID: 4442587FB7D0A2F9, Extended Request ID: ext/id==)"
+        );
+        let head = StoreReply {
+            message: None,
+            extended_request_id: None,
+            ..reply
+        };
+        assert_eq!(
+            head.java_sdk_message(),
+            "NoSuchKey (Service: S3, Status Code: 404, Request ID: 4442587FB7D0A2F9)"
+        );
+    }
+
+    #[test]
     fn s3_codes_map_to_ours() {
         let cases = [
             ("NoSuchBucket", 404, ErrorCode::NoSuchBucket),

@@ -143,6 +143,19 @@ async fn an_s3_failure_uses_a_retry_and_carries_the_stable_code() {
         "io.camunda.connector.api.error.ConnectorException"
     );
     assert_eq!(out["variables"]["error"]["message"], out["errorMessage"]);
+    // The message starts as Camunda's connector words it (the AWS SDK for Java's shape), so
+    // error expressions written for Camunda's connector match; ours follows.
+    let message = out["errorMessage"].as_str().unwrap_or_default();
+    assert!(
+        message.starts_with("The specified key does not exist. (Service: S3, Status Code: 404, Request ID: "),
+        "{message}"
+    );
+    assert!(message.contains("; GetObject s3://job-bucket/missing.txt failed: NoSuchKey"), "{message}");
+    let expr = r#"=if starts with(error.message, "The specified key does not exist.") then bpmnError("GONE", "") else null"#;
+    let thrown = w
+        .job(download("missing.txt", "TEXT"), json!({"errorExpression": expr}), 3)
+        .await;
+    assert_eq!(thrown["outcome"], "bpmnError", "{thrown}");
     // Without a retryBackoff header there is no backoff, and retries never go below 0.
     let out = w.job(download("missing.txt", "TEXT"), json!({}), 0).await;
     assert_eq!(

@@ -284,3 +284,39 @@ async fn two_workers_never_do_a_job_twice() {
     assert_eq!(listed.contents().len(), 40);
     check_shapes(&cluster).await;
 }
+
+/// With the operator's policy (no allow-list), a job naming an endpoint on loopback fails at
+/// once with no retries, and no connection reaches it.
+#[tokio::test]
+async fn job_endpoints_the_operator_did_not_allow_make_no_connection() {
+    let s3 = s3().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = count.clone();
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            drop(socket);
+        }
+    });
+    let cluster = jobs_cluster::start().await;
+    let docs = support::documents_cluster::start().await;
+    let mut variables = s3.variables("deleteObject", json!({"bucket": "jobs", "key": "k"}));
+    variables["configuration"]["endpoint"] = json!(format!("http://127.0.0.1:{port}"));
+    let key = cluster.add_job(TYPE, variables, json!({}), 3);
+    let worker = start_worker(&cluster, &docs, "w1", s3.secret(), |c| {
+        c.jobs.endpoints = s3_connector::net::EndpointPolicy::default();
+    })
+    .await;
+    assert!(cluster.wait_for(Duration::from_secs(20), |c| c.all_ended()).await);
+    worker.stop().await;
+    let job = cluster.job(&key);
+    assert_eq!(job.retries, 0, "an input error raises an incident at once: {job:?}");
+    assert!(
+        job.history.iter().any(|h| h.contains("S3_CONNECTOR_ALLOW_ADDRESSES")),
+        "{job:?}"
+    );
+    assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), 0, "a refused endpoint was reached");
+    check_shapes(&cluster).await;
+}
