@@ -150,8 +150,12 @@ async fn an_s3_failure_uses_a_retry_and_carries_the_stable_code() {
         message.starts_with("The specified key does not exist. (Service: S3, Status Code: 404, Request ID: "),
         "{message}"
     );
-    assert!(message.contains("; GetObject s3://job-bucket/missing.txt failed: NoSuchKey"), "{message}");
-    let expr = r#"=if starts with(error.message, "The specified key does not exist.") then bpmnError("GONE", "") else null"#;
+    assert!(
+        message.contains("; GetObject s3://job-bucket/missing.txt failed: NoSuchKey"),
+        "{message}"
+    );
+    let expr =
+        r#"=if starts with(error.message, "The specified key does not exist.") then bpmnError("GONE", "") else null"#;
     let thrown = w
         .job(download("missing.txt", "TEXT"), json!({"errorExpression": expr}), 3)
         .await;

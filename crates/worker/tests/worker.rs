@@ -317,6 +317,10 @@ async fn job_endpoints_the_operator_did_not_allow_make_no_connection() {
         job.history.iter().any(|h| h.contains("S3_CONNECTOR_ALLOW_ADDRESSES")),
         "{job:?}"
     );
-    assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), 0, "a refused endpoint was reached");
+    assert_eq!(
+        count.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "a refused endpoint was reached"
+    );
     check_shapes(&cluster).await;
 }

@@ -73,7 +73,7 @@ impl Target {
     }
 }
 
-fn settings(endpoint: String, key: &str, secret: &str) -> ConnectionSettings {
+pub fn settings(endpoint: String, key: &str, secret: &str) -> ConnectionSettings {
     ConnectionSettings {
         endpoint: Some(endpoint),
         region: Some("us-east-1".into()),
@@ -111,7 +111,7 @@ pub fn absent(server: &str, why: &str) -> Option<Target> {
     None
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -122,7 +122,7 @@ fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-fn find_binary(env: &str, venv_name: &str, name: &str) -> Option<PathBuf> {
+pub fn find_binary(env: &str, venv_name: &str, name: &str) -> Option<PathBuf> {
     if let Some(p) = std::env::var_os(env) {
         return Some(PathBuf::from(p));
     }
@@ -142,7 +142,7 @@ fn find_binary(env: &str, venv_name: &str, name: &str) -> Option<PathBuf> {
 }
 
 /// Kills its child process when dropped.
-struct ChildGuard(Child);
+pub struct ChildGuard(pub Child);
 
 impl Drop for ChildGuard {
     fn drop(&mut self) {
@@ -151,7 +151,7 @@ impl Drop for ChildGuard {
     }
 }
 
-async fn wait_for_port(port: u16, what: &str) {
+pub async fn wait_for_port(port: u16, what: &str) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
         if TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
@@ -188,7 +188,7 @@ pub async fn moto() -> Option<Target> {
     })
 }
 
-fn garage_cmd(bin: &Path, config: &Path, args: &[&str]) -> String {
+pub fn garage_cmd(bin: &Path, config: &Path, args: &[&str]) -> String {
     let out = Command::new(bin)
         .arg("-c")
         .arg(config)
