@@ -10,6 +10,9 @@
 #
 # Usage: bench/compare.sh            (ROUNDS=5 SIZES="256 1024" by default)
 #        ROUNDS=3 SIZES=256 bench/compare.sh
+#        BASELINE_BIN=/path/to/older/s3-connector bench/compare.sh
+# With BASELINE_BIN, an earlier build of s3-connector runs as a fifth tool ("before") in the
+# same rounds, against the same server: a change's cost is then its ratio to that build.
 # Output: a Markdown table on stdout and in bench/out/results.md, raw rows in bench/out/raw.csv.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -72,6 +75,7 @@ measure() {
 upload() { # TOOL FILE KEY
   case $1 in
     ours) "$BIN" --endpoint "$EP" --no-progress put-object bench "$3" "$2" ;;
+    before) "$BASELINE_BIN" --endpoint "$EP" --no-progress put-object bench "$3" "$2" ;;
     s5cmd) "$VENV/s5cmd" --endpoint-url "$EP" cp "$2" "s3://bench/$3" ;;
     rclone) "$VENV/rclone" copyto "$2" "bench:bench/$3" ;;
     awscli) "$VENV/aws" --endpoint-url "$EP" s3 cp --only-show-errors "$2" "s3://bench/$3" ;;
@@ -80,15 +84,20 @@ upload() { # TOOL FILE KEY
 download() { # TOOL KEY FILE
   case $1 in
     ours) "$BIN" --endpoint "$EP" --no-progress get-object bench "$2" "$3" ;;
+    before) "$BASELINE_BIN" --endpoint "$EP" --no-progress get-object bench "$2" "$3" ;;
     s5cmd) "$VENV/s5cmd" --endpoint-url "$EP" cp "s3://bench/$2" "$3" ;;
     rclone) "$VENV/rclone" copyto "bench:bench/$2" "$3" ;;
     awscli) "$VENV/aws" --endpoint-url "$EP" s3 cp --only-show-errors "s3://bench/$2" "$3" ;;
   esac
 }
 export -f upload download
-export VENV EP BIN
+BASELINE_BIN=${BASELINE_BIN:-}
+export VENV EP BIN BASELINE_BIN
 
 TOOLS=(s5cmd ours rclone awscli)
+if [ -n "$BASELINE_BIN" ]; then
+  TOOLS=(s5cmd ours before rclone awscli)
+fi
 for mib in $SIZES; do
   src=$WORK/src-$mib.bin
   head -c $((mib * 1024 * 1024)) /dev/urandom > "$src"
@@ -117,6 +126,8 @@ for f in "$WORK"/small/*.bin; do
   printf '{"action":"putObject","bucket":"bench","key":"small-ours/%s","file":"%s"}\n' "$n" "$f" >> "$WORK/put.jsonl"
   printf '{"action":"getObject","bucket":"bench","key":"small-ours/%s","file":"%s"}\n' "$n" "$WORK/dl-small/ours/$n" >> "$WORK/get.jsonl"
 done
+sed -e 's/small-ours/small-before/g' "$WORK/put.jsonl" > "$WORK/put-before.jsonl"
+sed -e 's/small-ours/small-before/g; s#dl-small/ours#dl-small/before#g' "$WORK/get.jsonl" > "$WORK/get-before.jsonl"
 for round in $(seq "$ROUNDS"); do
   for tool in "${TOOLS[@]}"; do
     rm -rf "$WORK/dl-small/$tool"; mkdir -p "$WORK/dl-small/$tool"
@@ -124,6 +135,9 @@ for round in $(seq "$ROUNDS"); do
       ours)
         measure small-put ours "$round" "$SMALL_COUNT" "${OURS[@]}" exec --batch --jobs 32 "$WORK/put.jsonl"
         measure small-get ours "$round" "$SMALL_COUNT" "${OURS[@]}" exec --batch --jobs 32 "$WORK/get.jsonl" ;;
+      before)
+        measure small-put before "$round" "$SMALL_COUNT" "$BASELINE_BIN" --endpoint "$EP" --no-progress exec --batch --jobs 32 "$WORK/put-before.jsonl"
+        measure small-get before "$round" "$SMALL_COUNT" "$BASELINE_BIN" --endpoint "$EP" --no-progress exec --batch --jobs 32 "$WORK/get-before.jsonl" ;;
       s5cmd)
         measure small-put s5cmd "$round" "$SMALL_COUNT" "$VENV/s5cmd" --endpoint-url "$EP" cp "$WORK/small/*" "s3://bench/small-s5cmd/"
         measure small-get s5cmd "$round" "$SMALL_COUNT" "$VENV/s5cmd" --endpoint-url "$EP" cp "s3://bench/small-s5cmd/*" "$WORK/dl-small/s5cmd/" ;;
@@ -152,18 +166,22 @@ def rate(r):
     units = float(r["units"])
     return units / secs if r["workload"].startswith("small") else units / 1e6 / secs
 workloads = list(dict.fromkeys(r["workload"] for r in rows))
-lines = [f"| workload | tool | median | ratio to s5cmd | peak RSS (MiB) |", "|---|---|---|---|---|"]
+have_before = any(r["tool"] == "before" for r in rows)
+head = "| workload | tool | median | ratio to s5cmd |" + (" ratio to before |" if have_before else "") + " peak RSS (MiB) |"
+lines = [head, "|---|---|---|---|" + ("---|" if have_before else "") + "---|"]
 for w in workloads:
     unit = "objects/s" if w.startswith("small") else "MB/s"
     base = statistics.median(rate(r) for r in by[(w, "s5cmd")])
-    for tool in ["ours", "s5cmd", "rclone", "awscli"]:
+    before = statistics.median(rate(r) for r in by[(w, "before")]) if have_before else None
+    for tool in ["ours", "before", "s5cmd", "rclone", "awscli"]:
         rs = by.get((w, tool))
         if not rs:
             continue
         med = statistics.median(rate(r) for r in rs)
         rss = max(int(r["rss_kb"]) for r in rs) / 1024
-        name = "**s3-connector**" if tool == "ours" else tool
-        lines.append(f"| {w} | {name} | {med:.0f} {unit} | {med / base:.2f}x | {rss:.0f} |")
+        name = {"ours": "**s3-connector**", "before": "s3-connector (before)"}.get(tool, tool)
+        vs_before = f" {med / before:.2f}x |" if before else ""
+        lines.append(f"| {w} | {name} | {med:.0f} {unit} | {med / base:.2f}x |{vs_before} {rss:.0f} |")
 text = f"Medians of {rounds} rounds; peak RSS is the largest of the rounds.\n\n" + "\n".join(lines) + "\n"
 open(out, "w").write(text)
 print(text)

@@ -448,3 +448,49 @@ async fn job_secrets_never_reach_the_services_own_settings() {
     );
     assert!(!text.contains(TOKEN));
 }
+
+/// SIGTERM (here: the shutdown signal) with an upload still running past the grace period:
+/// the request is dropped, its multipart upload is aborted before `serve` returns, and no
+/// object appears.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn shutdown_past_the_grace_aborts_the_upload_in_flight() {
+    let s3 = s3().await;
+    s3.conn.client().create_bucket().bucket("stop").send().await.expect("bucket");
+    let limits = Limits {
+        shutdown_grace: Duration::from_millis(300),
+        ..Limits::default()
+    };
+    let mut svc = serve(s3.conn.clone(), Arc::new(MemoryStore::new()), limits, true, vec![]).await;
+    // 9 MiB at once (a multipart upload starts with its first 8 MiB part), then a trickle that
+    // outlasts the grace.
+    let chunks = futures::stream::unfold(0u64, |i| async move {
+        match i {
+            0 => Some((Ok::<_, std::io::Error>(bytes(9 * MIB, 1)), 1)),
+            n if n < 100 => {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                Some((Ok(bytes(1024, n)), n + 1))
+            }
+            _ => None,
+        }
+    });
+    let c = client();
+    let url = format!("{}/v1/actions", svc.base);
+    let upload = tokio::spawn(
+        put_streamed(&c, &url, "stop", "long")
+            .body(reqwest::Body::wrap_stream(chunks))
+            .send(),
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while s3.unfinished_uploads().is_empty() {
+        assert!(std::time::Instant::now() < deadline, "the multipart upload never started");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let serving = svc.shutdown();
+    serving.await.expect("task").expect("stopped");
+    assert!(
+        s3.unfinished_uploads().is_empty(),
+        "the upload was not aborted before serve returned"
+    );
+    let _ = upload.await;
+    s3.assert_nothing_left("stop", "long").await;
+}

@@ -288,14 +288,6 @@ impl SecretSource {
     }
 }
 
-/// Looks secrets up as the default [`SecretSource`] would, with no refused values.
-///
-/// Front ends build their own source with [`SecretSource::from_env`] and
-/// [`SecretSource::refusing`] their own secrets; this is for callers with nothing to refuse.
-pub fn from_env(name: &str) -> Option<String> {
-    SecretSource::from_env().ok()?.lookup(name)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
