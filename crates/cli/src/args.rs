@@ -281,7 +281,7 @@ pub enum Command {
     },
     /// Abort multipart uploads left behind, by prefix and age, or one by key and upload id.
     #[command(
-        after_help = "Examples:\n  s3-connector abort-multipart-uploads backups --older-than 24h --dry-run\n  s3-connector abort-multipart-uploads backups --prefix db/2026-11-30.dump\n  s3-connector abort-multipart-uploads backups --key db.dump --upload-id 2~abc\n\nAn abort cuts a running upload off: give --older-than whenever uploads may be running."
+        after_help = "Examples:\n  s3-connector abort-multipart-uploads backups --older-than 24h --dry-run\n  s3-connector abort-multipart-uploads backups --prefix db/2026-11-30.dump --older-than 0s\n  s3-connector abort-multipart-uploads backups --key db.dump --upload-id 2~abc\n\nAn abort cuts a running upload off, so --older-than is required: an age longer than any of your uploads runs, or 0s for every upload."
     )]
     AbortMultipartUploads {
         /// Bucket name.
@@ -289,9 +289,12 @@ pub enum Command {
         /// Only uploads of keys starting with this.
         #[arg(long)]
         prefix: Option<String>,
-        /// Only uploads started longer ago than this: 30m, 24h, 7d.
-        #[arg(long, value_name = "AGE")]
+        /// Only uploads started longer ago than this: 30m, 24h, 7d; 0s for every upload.
+        #[arg(long, value_name = "AGE", required_unless_present = "key")]
         older_than: Option<String>,
+        /// Most uploads to abort in one call (default 10000).
+        #[arg(long)]
+        max_uploads: Option<u32>,
         /// With --upload-id: the key of the one upload to abort.
         #[arg(long, requires = "upload_id")]
         key: Option<String>,
@@ -613,6 +616,7 @@ impl Command {
                 bucket,
                 prefix,
                 older_than,
+                max_uploads,
                 key,
                 upload_id,
                 dry_run,
@@ -620,6 +624,7 @@ impl Command {
                 put(&mut m, "bucket", Some(bucket.clone()));
                 put(&mut m, "prefix", prefix.clone());
                 put(&mut m, "olderThan", older_than.clone());
+                put(&mut m, "maxUploads", *max_uploads);
                 put(&mut m, "key", key.clone());
                 put(&mut m, "uploadId", upload_id.clone());
                 if *dry_run {

@@ -50,6 +50,8 @@ pub async fn run(
         endpoints: EndpointPolicy::from_env()?.trusting(settings.endpoint.as_deref()),
         timeouts: settings.timeouts.clone(),
         max_attempts: settings.max_attempts,
+        // The job waits for its own clean-up when it ends (and on a signal, below).
+        cleanup: None,
     };
     let own = crate::own_secret_values(settings).await;
     let secrets = SecretSource::from_env()?.refusing(own);
@@ -76,12 +78,8 @@ pub async fn run(
     let outcome = tokio::select! {
         outcome = run_job(&request, &env) => outcome,
         stop = crate::stop_signal() => {
-            eprintln!("stopping ({stop:?}): cleaning up (aborting unfinished uploads)...");
             let started = conn.lock().ok().and_then(|c| c.clone());
-            if let Some(c) = started {
-                c.finish_cleanup(crate::CLEANUP_GRACE).await;
-            }
-            std::process::exit(stop.exit_status());
+            crate::exit_after_cleanup(stop, started.as_ref()).await
         }
     };
     let text = serde_json::to_string_pretty(&outcome).map_err(|e| {

@@ -201,10 +201,10 @@ pub(crate) async fn document_connection(spec: &str, settings: &ConnectionSetting
     }
 }
 
-/// How long an interrupted command waits for its clean-up (aborting multipart uploads). Longer
-/// than the abort's own retry budget, so that an abort retried while the store throttles can
+/// How long an interrupted command waits for its clean-up (aborting multipart uploads): the
+/// abort's own retry budget and a margin, so that an abort retried while the store throttles can
 /// still finish.
-pub(crate) const CLEANUP_GRACE: std::time::Duration = std::time::Duration::from_secs(25);
+pub(crate) const CLEANUP_GRACE: std::time::Duration = s3_connector::transfer::CLEANUP_WAIT;
 
 /// A signal that asks the process to stop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -266,6 +266,12 @@ pub(crate) async fn interruptible<T>(
         out = work => return Ok(out),
         stop = stop_signal() => stop,
     };
+    exit_after_cleanup(stopped, conn).await
+}
+
+/// After a stop signal, with the work already dropped: waits for its clean-up (up to
+/// [`CLEANUP_GRACE`], or until a second signal) and exits with the signal's status.
+pub(crate) async fn exit_after_cleanup(stopped: Stop, conn: Option<&Connector>) -> ! {
     eprintln!("stopping ({stopped:?}): cleaning up (aborting unfinished uploads, removing partial files)...");
     if let Some(conn) = conn {
         let late = tokio::select! {

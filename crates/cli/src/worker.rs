@@ -55,6 +55,8 @@ pub async fn run(g: &Global, args: &WorkerArgs) -> Result<(), Error> {
         endpoints: s3_connector::net::EndpointPolicy::from_env()?.trusting(settings.endpoint.as_deref()),
         timeouts: settings.timeouts.clone(),
         max_attempts: settings.max_attempts,
+        // Each job waits for its own clean-up when it is stopped (the worker does that).
+        cleanup: None,
     };
     let mut own = crate::own_secret_values(&settings).await;
     own.extend(args.client_secret.iter().map(|s| s.expose().to_string()));

@@ -913,8 +913,7 @@ fn counting_listener() -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) 
 }
 
 /// `s3-connector job` guards the endpoints a job names: loopback makes no connection and fails
-/// at once, unless the operator allows it. Secrets that name the command's own settings never
-/// resolve.
+/// at once, unless the operator allows it. The command's own secret never shows in the outcome.
 #[test]
 fn job_endpoints_and_secrets_are_guarded_in_the_job_command() {
     let tmp = tempfile::tempdir().expect("tmp");
@@ -973,5 +972,64 @@ fn job_endpoints_and_secrets_are_guarded_in_the_job_command() {
     assert!(
         count.load(std::sync::atomic::Ordering::SeqCst) > 0,
         "the allowed endpoint was not reached"
+    );
+}
+
+/// With the widest secret scope (an empty prefix), a job's `{{secrets.NAME}}` still never
+/// resolves the command's own settings: the document the job uploads keeps the placeholders as
+/// written, and an ordinary variable resolves.
+#[test]
+fn job_secrets_never_resolve_the_commands_own_settings() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let (_server, env) = serve_s3(&tmp.path().join("served"));
+    let get = |k: &str| {
+        env.iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    let client = |args: &[&str]| {
+        let mut c = bin();
+        c.envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        c.args(args).output().expect("client")
+    };
+    assert!(client(&["create-bucket", "leak"]).status.success());
+    let content = "{{secrets.AWS_SECRET_ACCESS_KEY}}|{{secrets.S3_CONNECTOR_TOKEN}}|{{secrets.ZEEBE_CLIENT_SECRET}}|{{secrets.JOB_TEST_PLAIN}}";
+    let vars = tmp.path().join("vars.json");
+    std::fs::write(
+        &vars,
+        json!({
+            "authentication": {"type": "credentials", "accessKey": get("AWS_ACCESS_KEY_ID"), "secretKey": get("AWS_SECRET_ACCESS_KEY")},
+            "configuration": {"region": "us-east-1", "endpoint": get("AWS_ENDPOINT_URL")},
+            "actionDiscriminator": "uploadObject",
+            "action": {"bucket": "leak", "key": "leak.txt", "document": {"camunda.document.type": "inline", "content": content, "name": "leak.txt"}}
+        })
+        .to_string(),
+    )
+    .expect("vars");
+    let mut c = bin();
+    c.envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    c.env("S3_CONNECTOR_TOKEN", "the-commands-own-token-0123456789");
+    c.env("ZEEBE_CLIENT_SECRET", "the-commands-cluster-secret");
+    c.env("JOB_TEST_PLAIN", "ordinary-value");
+    c.env("CAMUNDA_CONNECTOR_SECRETPROVIDER_ENVIRONMENT_PREFIX", "");
+    let out = c
+        .args([
+            "--documents",
+            "memory",
+            "job",
+            "--variables",
+            vars.to_str().expect("utf8"),
+        ])
+        .output()
+        .expect("job");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let outcome: Value = serde_json::from_slice(&out.stdout).expect("outcome");
+    assert_eq!(outcome["outcome"], "complete", "{outcome}");
+    let stored = client(&["get-object", "leak", "leak.txt"]);
+    assert!(stored.status.success(), "{}", String::from_utf8_lossy(&stored.stderr));
+    assert_eq!(
+        String::from_utf8_lossy(&stored.stdout),
+        "{{secrets.AWS_SECRET_ACCESS_KEY}}|{{secrets.S3_CONNECTOR_TOKEN}}|{{secrets.ZEEBE_CLIENT_SECRET}}|ordinary-value"
     );
 }

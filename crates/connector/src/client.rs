@@ -29,7 +29,16 @@ pub struct ConnectOptions {
     /// Checks every address the connection reaches (after DNS, on every connection). Set for
     /// endpoints that a job chose; `None` for the operator's own.
     pub guard: Option<AddressGuard>,
+    /// Where the connection's clean-up (aborts of cancelled uploads) is remembered: share a
+    /// service's registry so that one [`Connector::finish_cleanup`] at shutdown also waits for
+    /// the clean-up of the connections jobs made. `None`: a registry of its own.
+    pub cleanup: Option<CleanupTasks>,
 }
+
+/// Clean-up requests started when actions were cancelled, shared by the connections that use it
+/// (see [`ConnectOptions::cleanup`]).
+#[derive(Debug, Clone, Default)]
+pub struct CleanupTasks(Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>);
 
 /// A configured connection to one S3 endpoint. Cheap to clone; share one per process.
 #[derive(Clone, Debug)]
@@ -45,7 +54,9 @@ pub struct Connector {
     conditional_delete: Arc<Mutex<HashMap<String, bool>>>,
     /// Clean-up requests started when an action was cancelled (e.g. aborting a multipart
     /// upload whose future was dropped); see [`Connector::finish_cleanup`].
-    cleanup: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+    cleanup: CleanupTasks,
+    /// Multipart uploads this connection has running, which no stray clean-up may abort.
+    live_uploads: Arc<Mutex<std::collections::HashSet<String>>>,
 }
 
 impl Connector {
@@ -112,6 +123,7 @@ impl Connector {
             stall_timeout: timeouts.stall(),
             guard: options.guard,
         });
+        let cleanup = options.cleanup.unwrap_or_default();
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .region(region.clone())
             .credentials_provider(credentials.clone())
@@ -158,7 +170,8 @@ impl Connector {
             transfer,
             timeouts,
             conditional_delete: Arc::default(),
-            cleanup: Arc::default(),
+            cleanup,
+            live_uploads: Arc::default(),
         })
     }
 
@@ -170,7 +183,7 @@ impl Connector {
             return;
         };
         let join = handle.spawn(task);
-        if let Ok(mut tasks) = self.cleanup.lock() {
+        if let Ok(mut tasks) = self.cleanup.0.lock() {
             tasks.retain(|t| !t.is_finished());
             tasks.push(join);
         }
@@ -184,7 +197,7 @@ impl Connector {
     /// A cancelled upload starts its AbortMultipartUpload as it is dropped; if the process then
     /// exits at once, the abort never reaches the store and the parts stay (and are billed).
     pub async fn finish_cleanup(&self, limit: Duration) -> usize {
-        let tasks: Vec<_> = match self.cleanup.lock() {
+        let tasks: Vec<_> = match self.cleanup.0.lock() {
             Ok(mut t) => t.drain(..).collect(),
             Err(_) => return 0,
         };
@@ -196,6 +209,18 @@ impl Connector {
             }
         }
         late
+    }
+
+    /// Runs `f` on the set of multipart uploads this connection has running.
+    pub(crate) fn live_uploads(&self, f: impl FnOnce(&mut std::collections::HashSet<String>)) {
+        if let Ok(mut live) = self.live_uploads.lock() {
+            f(&mut live);
+        }
+    }
+
+    /// This connection's clean-up registry, to share with connections made for jobs.
+    pub fn cleanup_tasks(&self) -> CleanupTasks {
+        self.cleanup.clone()
     }
 
     /// Whether the store enforces `If-Match` on DeleteObject in `bucket`.

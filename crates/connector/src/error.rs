@@ -465,13 +465,8 @@ pub(crate) fn timed_out(err: &(dyn std::error::Error + 'static)) -> bool {
     false
 }
 
-/// An error and its sources in one line.
-pub(crate) fn chain_text(err: &dyn std::error::Error) -> String {
-    chain(err)
-}
-
 /// The error and its sources in one line. SDK errors hide their cause in `source()`.
-fn chain(err: &dyn std::error::Error) -> String {
+pub(crate) fn chain(err: &dyn std::error::Error) -> String {
     let mut out = err.to_string();
     let mut source = err.source();
     while let Some(s) = source {

@@ -26,6 +26,6 @@ pub mod transfer;
 pub mod validate;
 
 pub use actions::{Action, ActionResult, Streams, ACTION_NAMES};
-pub use client::{ConnectOptions, Connector};
+pub use client::{CleanupTasks, ConnectOptions, Connector};
 pub use config::{ChecksumMode, ConnectionSettings, Secret, TimeoutSettings, TransferSettings};
 pub use error::{Error, ErrorCode, Missing, Result, StoreReply, ALL_ERROR_CODES};

@@ -267,10 +267,13 @@ impl Drop for Multipart<'_> {
         }
         let client = self.conn.client().clone();
         let (bucket, key, upload_id) = (self.bucket.to_string(), self.key.to_string(), self.upload_id.clone());
+        self.conn.live_uploads(|live| {
+            live.remove(&upload_id);
+        });
         tracing::info!(%upload_id, "upload cancelled; aborting its multipart upload");
         self.conn.spawn_cleanup(async move {
             if let Err(e) = abort_upload(&client, &bucket, &key, &upload_id).await {
-                tracing::warn!(%upload_id, "could not abort the cancelled multipart upload: {}; clean it up with: {}", e.message, cleanup_command(&bucket, &key));
+                tracing::warn!(%upload_id, "could not abort the cancelled multipart upload: {}; clean it up with: {}", e.message, cleanup_command(&bucket, &key, &upload_id));
             }
         });
     }
@@ -314,8 +317,16 @@ impl<'a> Multipart<'a> {
             match sent {
                 Ok(out) => break Ok(out),
                 Err(e) => {
-                    // An answer from the store (SlowDown, a 500) means it started nothing.
-                    let answered = matches!(e, aws_sdk_s3::error::SdkError::ServiceError(_));
+                    // A refusal (4xx) or SlowDown means the store started nothing; a 500, 502 or
+                    // 504 (from the store, or a load balancer in front of it) may have come after
+                    // the upload was started, as may a broken connection.
+                    let answered = match &e {
+                        aws_sdk_s3::error::SdkError::ServiceError(s) => {
+                            let status = s.raw().status().as_u16();
+                            (400..500).contains(&status) || status == 503
+                        }
+                        _ => false,
+                    };
                     unanswered |= !answered;
                     let err = Error::from_sdk(e, &what, Missing::Bucket);
                     if !err.retryable() || attempt >= conn.max_attempts() {
@@ -336,6 +347,9 @@ impl<'a> Multipart<'a> {
         created?;
         let upload_id =
             kept.ok_or_else(|| Error::new(ErrorCode::ServiceError, "CreateMultipartUpload returned no upload id"))?;
+        conn.live_uploads(|live| {
+            live.insert(upload_id.clone());
+        });
         Ok(Multipart {
             conn,
             bucket: t.bucket,
@@ -348,6 +362,9 @@ impl<'a> Multipart<'a> {
 
     fn settle(&self) {
         self.settled.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.conn.live_uploads(|live| {
+            live.remove(&self.upload_id);
+        });
     }
 
     async fn upload_part(&self, number: i32, body: ByteStream, len: u64) -> Result<CompletedPart> {
@@ -485,7 +502,7 @@ impl<'a> Multipart<'a> {
                     err.message,
                     self.upload_id,
                     abort.message,
-                    cleanup_command(self.bucket, self.key)
+                    cleanup_command(self.bucket, self.key, &self.upload_id)
                 );
                 err
             }
@@ -513,22 +530,42 @@ impl<'a> Multipart<'a> {
 /// own budget, apart from the request's retries, because giving up leaves parts that are billed.
 pub const ABORT_BUDGET: Duration = Duration::from_secs(20);
 
+/// How long a front end waits for cancelled actions' clean-up before it exits: the abort's
+/// budget, and a margin for the last attempt's answer.
+pub const CLEANUP_WAIT: Duration = Duration::from_secs(25);
+
 /// Aborts a multipart upload, retrying with backoff (longer while the store says SlowDown) for
 /// up to [`ABORT_BUDGET`]. An upload that is already gone counts as aborted.
 pub(crate) async fn abort_upload(client: &aws_sdk_s3::Client, bucket: &str, key: &str, upload_id: &str) -> Result<()> {
     let deadline = tokio::time::Instant::now() + ABORT_BUDGET;
     let mut wait = Duration::from_millis(200);
+    let what = format!("AbortMultipartUpload s3://{bucket}/{key}");
     loop {
+        // One attempt per send, each bounded by what is left of the budget: the loop is the
+        // retry, so that the budget is a bound and not a hint.
         let sent = client
             .abort_multipart_upload()
             .bucket(bucket)
             .key(key)
             .upload_id(upload_id)
-            .send()
-            .await;
-        let err = match sent {
-            Ok(_) => return Ok(()),
-            Err(e) => Error::from_sdk(e, &format!("AbortMultipartUpload s3://{bucket}/{key}"), Missing::Key),
+            .customize()
+            .config_override(
+                aws_sdk_s3::config::Builder::default()
+                    .retry_config(aws_sdk_s3::config::retry::RetryConfig::standard().with_max_attempts(1)),
+            )
+            .send();
+        let err = match tokio::time::timeout_at(deadline, sent).await {
+            Ok(Ok(_)) => return Ok(()),
+            Ok(Err(e)) => Error::from_sdk(e, &what, Missing::Key),
+            Err(_) => {
+                return Err(Error::new(
+                    ErrorCode::Timeout,
+                    format!(
+                        "{what}: no answer within the abort's budget of {} s",
+                        ABORT_BUDGET.as_secs()
+                    ),
+                ))
+            }
         };
         if err.code == ErrorCode::NoSuchKey {
             return Ok(());
@@ -561,14 +598,15 @@ fn retry_pause(attempt: u32, code: ErrorCode) -> Duration {
 }
 
 /// Aborts the uploads of `key` that attempts of ours may have started without us learning their
-/// ids: those started since `since` (less a few seconds for the store's clock), except `kept`.
-/// Another client starting an upload of the very same key in those seconds would lose it; that
-/// window is the price of not leaving billed uploads behind, and it opens only after a create
-/// went unanswered.
+/// ids: those started since `since` (less a few seconds for the store's clock), except `kept` and
+/// every upload this process has running (other jobs may be writing the same key). Another
+/// client starting an upload of the very same key in those seconds would lose it; that window is
+/// the price of not leaving billed uploads behind, and it opens only after a create went
+/// unanswered.
 async fn abort_strays(conn: &Connector, bucket: &str, key: &str, since: std::time::SystemTime, kept: Option<&str>) {
     let since = since - Duration::from_secs(5);
     let listed = crate::actions::list_multipart_uploads::list(conn, bucket, Some(key), None, 1000).await;
-    let Ok((uploads, _)) = listed else {
+    let Ok((uploads, truncated)) = listed else {
         tracing::warn!(
             bucket,
             key,
@@ -576,15 +614,20 @@ async fn abort_strays(conn: &Connector, bucket: &str, key: &str, since: std::tim
         );
         return;
     };
+    if truncated {
+        tracing::warn!(
+            bucket,
+            key,
+            "more than 1000 uploads of this key: some started by unanswered attempts may be left; check with list-multipart-uploads"
+        );
+    }
+    let mut live = std::collections::HashSet::new();
+    conn.live_uploads(|l| live.clone_from(l));
     for u in uploads {
-        let started = u
-            .initiated
-            .as_deref()
-            .and_then(|t| {
-                aws_sdk_s3::primitives::DateTime::from_str(t, aws_sdk_s3::primitives::DateTimeFormat::DateTime).ok()
-            })
-            .and_then(|t| std::time::SystemTime::try_from(t).ok());
-        let ours = u.key == key && Some(u.upload_id.as_str()) != kept && started.is_some_and(|s| s >= since);
+        let ours = u.key == key
+            && Some(u.upload_id.as_str()) != kept
+            && !live.contains(&u.upload_id)
+            && u.initiated_at.is_some_and(|s| s >= since);
         if ours {
             tracing::info!(upload_id = %u.upload_id, "aborting an upload started by an attempt whose answer was lost");
             if let Err(e) = abort_upload(conn.client(), bucket, key, &u.upload_id).await {
@@ -594,13 +637,14 @@ async fn abort_strays(conn: &Connector, bucket: &str, key: &str, since: std::tim
     }
 }
 
-/// The command that removes uploads left under `key`, for messages.
-pub fn cleanup_command(bucket: &str, key: &str) -> String {
+/// The command that removes the upload `upload_id` of `key` left behind, for messages.
+pub fn cleanup_command(bucket: &str, key: &str, upload_id: &str) -> String {
     let quote = |s: &str| format!("'{}'", s.replace('\'', "'\\''"));
     format!(
-        "s3-connector abort-multipart-uploads {} --prefix {} (or the action abortMultipartUploads)",
+        "s3-connector abort-multipart-uploads {} --key {} --upload-id {} (or the action abortMultipartUploads)",
         quote(bucket),
-        quote(key)
+        quote(key),
+        quote(upload_id)
     )
 }
 
@@ -802,11 +846,14 @@ fn span_of(out: &GetOutput) -> Option<(u64, u64)> {
             let range = cr.trim().strip_prefix("bytes")?.trim().split('/').next()?;
             let (a, b) = range.split_once('-')?;
             let (a, b): (u64, u64) = (a.trim().parse().ok()?, b.trim().parse().ok()?);
-            (b >= a).then_some((a, b + 1))
+            (b >= a).then_some((a, b.checked_add(1)?))
         }
         None => out.content_length().map(|l| (0, l.max(0) as u64)),
     }
 }
+
+/// Progress (one part's worth) after which a broken body has its whole resume budget again.
+pub(crate) const RESUME_PROGRESS: u64 = 8 * 1024 * 1024;
 
 /// A GET's body that resumes when its connection breaks, stalls or closes early.
 ///
@@ -814,9 +861,10 @@ fn span_of(out: &GetOutput) -> Option<(u64, u64)> {
 /// It re-requests the missing range (`bytes=NEXT-END`) pinned to the ETag of the first answer
 /// with `If-Match`, so a replaced object fails as `PreconditionFailed` rather than mixing two
 /// versions. A store that ignores the range and sends the whole object has its first bytes
-/// skipped. Resumes share the request's retry budget: at most `maxAttempts - 1` per body, so no
-/// byte is tried more often than any request. Without an ETag, or without a known length, a
-/// broken body is not resumed.
+/// skipped. Resumes share the request's retry budget: at most `maxAttempts - 1` in a row
+/// without [`RESUME_PROGRESS`] bytes delivered between them, so a body that keeps breaking at
+/// the same place fails like any request, while a long download over a flaky network is not
+/// capped. Without an ETag, or without a known length, a broken body is not resumed.
 pub(crate) struct ResumableBody {
     conn: Connector,
     bucket: String,
@@ -831,6 +879,8 @@ pub(crate) struct ResumableBody {
     /// Bytes to drop from the current body (a store that answered a range with the whole object).
     skip: u64,
     resumes_left: u32,
+    /// Bytes delivered since the last resume; enough of them restore the budget.
+    since_resume: u64,
     /// Set once the body has failed for good: it yields nothing more.
     failed: bool,
     /// The whole object's size, as the first answer said; a later answer with another size is
@@ -857,13 +907,13 @@ impl ResumableBody {
             body: Some(out.body),
             skip: 0,
             resumes_left: conn.max_attempts().saturating_sub(1),
+            since_resume: 0,
             failed: false,
             total,
         }
     }
 
     /// Opens `[start, end)` of `bucket/key`, an object of `total` bytes, pinned to `etag`.
-    #[allow(clippy::too_many_arguments)]
     async fn open_range(
         conn: &Connector,
         bucket: &str,
@@ -914,6 +964,10 @@ impl ResumableBody {
     /// The body broke: give up (an error) or get ready to resume.
     fn broken(&mut self, why: String, timeout: bool) -> Result<()> {
         self.body = None;
+        if self.since_resume >= RESUME_PROGRESS {
+            self.resumes_left = self.conn.max_attempts().saturating_sub(1);
+        }
+        self.since_resume = 0;
         let end = match self.end {
             Some(end) if self.etag.is_some() && self.resumes_left > 0 => end,
             _ => {
@@ -968,6 +1022,7 @@ impl ResumableBody {
                         }
                     }
                     self.next += chunk.len() as u64;
+                    self.since_resume += chunk.len() as u64;
                     return Ok(Some(chunk));
                 }
                 Ok(None) => match self.end {
@@ -979,7 +1034,7 @@ impl ResumableBody {
                 },
                 Err(e) => {
                     let timeout = crate::error::timed_out(&e);
-                    self.broken(crate::error::chain_text(&e), timeout)?
+                    self.broken(crate::error::chain(&e), timeout)?
                 }
             }
         }

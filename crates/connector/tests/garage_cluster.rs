@@ -1,7 +1,7 @@
 //! A real distributed store losing a node: three Garage processes on loopback, one layout,
 //! `replication_factor = 3`. The connector talks to node 1; node 3 is stopped in the middle of 20
-//! uploads and 20 downloads of 20 MiB, and started again later. Every transfer completes, or
-//! fails with a typed, retryable error and leaves nothing behind; the bytes are identical; once
+//! uploads and 20 downloads of 20 MiB, and started again later. Every transfer completes (at most
+//! two may fail, with a typed, retryable error, leaving nothing behind); the bytes are identical; once
 //! node 3 is back every object is there and whole.
 
 mod support;
@@ -234,6 +234,14 @@ async fn a_three_node_garage_loses_a_node_mid_transfer_and_nothing_is_lost() {
     }
     eprintln!(
         "while node 3 was down ({while_down:?}): {} of 40 transfers failed: {failed:?}",
+        failed.len()
+    );
+    // With one node of three gone the cluster keeps its quorum, so retries and resumes should
+    // carry every transfer; a couple may still exhaust them while node 1 notices the loss.
+    // More than that means the connector is not riding out the failure.
+    assert!(
+        failed.len() <= 2,
+        "{} of 40 transfers failed while one node of three was down: {failed:?}",
         failed.len()
     );
     for (i, outcome) in &outcomes {

@@ -150,6 +150,12 @@ pub struct Shared {
     pub metrics: metrics::Metrics,
     /// Concurrency slots.
     pub permits: Arc<tokio::sync::Semaphore>,
+    /// Set when the shutdown grace is over: handlers still running are dropped, which aborts
+    /// their uploads while the runtime can still send the aborts.
+    pub stopping: tokio::sync::watch::Sender<bool>,
+    /// Handlers running now (the middleware counts them), so that shutdown knows when the
+    /// dropped ones are gone.
+    pub handlers: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 /// The service's state, cheap to clone into every request.
@@ -204,6 +210,8 @@ impl AppState {
             endpoints: EndpointPolicy::new(config.guard.clone()).trusting(conn.settings().endpoint.as_deref()),
             timeouts: conn.settings().timeouts.clone(),
             max_attempts: conn.settings().max_attempts,
+            // Jobs' uploads abort into the service's registry: shutdown waits for them too.
+            cleanup: Some(conn.cleanup_tasks()),
         };
         AppState(Arc::new(Shared {
             jobs,
@@ -215,6 +223,8 @@ impl AppState {
             permits: Arc::new(tokio::sync::Semaphore::new(config.limits.max_concurrent.max(1))),
             limits: config.limits,
             metrics: metrics::Metrics::default(),
+            stopping: tokio::sync::watch::channel(false).0,
+            handlers: Arc::default(),
         }))
     }
 
@@ -260,8 +270,9 @@ pub fn app(state: AppState) -> Router {
 
 /// Serves `app(state)` on `listener` until `shutdown` resolves, then stops accepting and
 /// gives in-flight requests up to the state's shutdown grace to finish. Requests still
-/// running after that are dropped, which aborts their multipart uploads; the connection's
-/// clean-up is then given a few seconds to reach the store.
+/// running after that are stopped (their handlers dropped, which aborts their multipart
+/// uploads, jobs' included), and the aborts are given their budget to reach the store before
+/// this returns.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
@@ -270,6 +281,7 @@ pub async fn serve(
     use axum::serve::ListenerExt;
     let grace = state.limits.shutdown_grace;
     let conn = state.conn.clone();
+    let shared = state.0.clone();
     // Small requests stall about 40 ms on delayed ACKs without TCP_NODELAY.
     let listener = listener.tap_io(|tcp| {
         let _ = tcp.set_nodelay(true);
@@ -293,11 +305,18 @@ pub async fn serve(
         Ok(result) => result,
         Err(_) => {
             tracing::warn!("shutdown grace over: stopping the requests still in flight");
+            // Each connection runs in a task of its own, which dropping `server` would not end:
+            // the middleware drops its handler when told, here.
+            let _ = shared.stopping.send(true);
+            let until = tokio::time::Instant::now() + Duration::from_secs(5);
+            while shared.handlers.load(std::sync::atomic::Ordering::SeqCst) > 0 && tokio::time::Instant::now() < until {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
             Ok(())
         }
     };
     drop(server);
-    let late = conn.finish_cleanup(Duration::from_secs(10)).await;
+    let late = conn.finish_cleanup(s3_connector::transfer::CLEANUP_WAIT).await;
     if late > 0 {
         tracing::warn!(late, "some multipart uploads could not be aborted in time");
     }

@@ -87,14 +87,26 @@ pub async fn around_request(State(state): State<AppState>, req: Request, next: N
         // failed upload, an unreadable form), the cause was the client's.
         let broken = Arc::new(AtomicBool::new(false));
         let req = count_and_limit_body(req, &state, &cut, &broken);
-        let mut response = match tokio::time::timeout(state.limits.request_timeout, next.run(req)).await {
-            Ok(r) => r,
-            Err(_) => ApiError::from(s3_connector::Error::new(
+        let mut stopping = state.stopping.subscribe();
+        let _running = Running::new(&state.handlers);
+        let handled = tokio::select! {
+            r = tokio::time::timeout(state.limits.request_timeout, next.run(req)) => Some(r),
+            // Shutdown's grace is over: dropping the handler here aborts its upload.
+            _ = stopping.wait_for(|stop| *stop) => None,
+        };
+        let mut response = match handled {
+            Some(Ok(r)) => r,
+            Some(Err(_)) => ApiError::from(s3_connector::Error::new(
                 s3_connector::ErrorCode::Timeout,
                 format!(
                     "the request took longer than {} s; raise --request-timeout for large transfers",
                     state.limits.request_timeout.as_secs()
                 ),
+            ))
+            .into_response(),
+            None => ApiError::from(s3_connector::Error::new(
+                s3_connector::ErrorCode::Throttled,
+                "the service is shutting down and stopped this request; send it again (to another copy)",
             ))
             .into_response(),
         };
@@ -216,6 +228,22 @@ fn finish_body(response: Response, state: AppState, permit: Option<tokio::sync::
         done: Done { state, _permit: permit },
     });
     Response::from_parts(parts, body)
+}
+
+/// Counts a running handler for as long as it lives (dropped with it).
+struct Running(Arc<std::sync::atomic::AtomicUsize>);
+
+impl Running {
+    fn new(count: &Arc<std::sync::atomic::AtomicUsize>) -> Self {
+        count.fetch_add(1, Ordering::SeqCst);
+        Running(count.clone())
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// Released with the response body: the slot and the in-flight count.

@@ -401,13 +401,17 @@ async fn job_secrets_never_reach_the_services_own_settings() {
         .send()
         .await
         .expect("bucket");
-    // Unique names, so that no other test of this binary reads them.
-    std::env::set_var("S3_CONNECTOR_TOKEN", TOKEN);
-    std::env::set_var("HARDENING_TEST_TOKEN_COPY", TOKEN);
-    std::env::set_var("HARDENING_TEST_PLAIN", "ordinary-value");
+    // The environment the service would see; setting the process's own while other tests run
+    // on other threads would be a data race.
+    let env = |name: &str| match name {
+        "S3_CONNECTOR_TOKEN" | "HARDENING_TEST_TOKEN_COPY" => Some(TOKEN.to_string()),
+        "AWS_SECRET_ACCESS_KEY" => Some("a-key-of-the-service".to_string()),
+        "HARDENING_TEST_PLAIN" => Some("ordinary-value".to_string()),
+        _ => None,
+    };
     let config = ServerConfig {
         token: Some(Secret::new(TOKEN)),
-        secrets: SecretSource::new(Some(""), None),
+        secrets: SecretSource::new(Some(""), None).with_env(env),
         ..Default::default()
     };
     let state = AppState::new(
@@ -455,7 +459,13 @@ async fn job_secrets_never_reach_the_services_own_settings() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn shutdown_past_the_grace_aborts_the_upload_in_flight() {
     let s3 = s3().await;
-    s3.conn.client().create_bucket().bucket("stop").send().await.expect("bucket");
+    s3.conn
+        .client()
+        .create_bucket()
+        .bucket("stop")
+        .send()
+        .await
+        .expect("bucket");
     let limits = Limits {
         shutdown_grace: Duration::from_millis(300),
         ..Limits::default()
@@ -482,7 +492,10 @@ async fn shutdown_past_the_grace_aborts_the_upload_in_flight() {
     );
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     while s3.unfinished_uploads().is_empty() {
-        assert!(std::time::Instant::now() < deadline, "the multipart upload never started");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the multipart upload never started"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let serving = svc.shutdown();

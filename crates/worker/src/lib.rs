@@ -409,7 +409,7 @@ impl Worker {
         if stopped {
             let conn = connection.lock().ok().and_then(|c| c.clone());
             if let Some(conn) = conn {
-                let late = conn.finish_cleanup(Duration::from_secs(10)).await;
+                let late = conn.finish_cleanup(s3_connector::transfer::CLEANUP_WAIT).await;
                 if late > 0 {
                     tracing::warn!(job = %job.job_key, late, "a stopped job's upload could not be aborted in time");
                 }

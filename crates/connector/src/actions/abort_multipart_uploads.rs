@@ -3,13 +3,14 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::actions::list_multipart_uploads::{list, parse_age, MultipartUpload};
+use crate::actions::list_multipart_uploads::{list, parse_age, MultipartUpload, DEFAULT_MAX_UPLOADS};
 use crate::error::{Error, ErrorCode, Result};
 use crate::transfer::abort_upload;
 use crate::{validate, Connector};
 
 /// Request: the uploads under `prefix` (all when absent) older than `olderThan`, or exactly one
-/// with `key` and `uploadId`.
+/// with `key` and `uploadId`. `olderThan` is required in the first form: aborting every upload
+/// regardless of age (`"0s"`) cuts off uploads that are running, and must be asked for.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -20,9 +21,13 @@ pub struct AbortMultipartUploadsRequest {
     #[serde(default)]
     pub prefix: Option<String>,
     /// Only uploads started longer ago than this: `30m`, `24h`, `7d` (or ISO-8601 `P7D`).
-    /// Set it whenever uploads may be running: an abort cuts a live upload off.
+    /// Required unless `key` and `uploadId` name one upload; `0s` means every upload, running
+    /// ones included (an abort cuts a live upload off).
     #[serde(default)]
     pub older_than: Option<String>,
+    /// Most uploads to abort in one call (default 10,000); the result says when more matched.
+    #[serde(default)]
+    pub max_uploads: Option<u32>,
     /// With `uploadId`: abort this one upload of this key.
     #[serde(default)]
     pub key: Option<String>,
@@ -62,6 +67,8 @@ pub struct AbortMultipartUploadsResult {
     pub aborted: Vec<MultipartUpload>,
     /// The uploads that could not be aborted.
     pub failed: Vec<AbortFailure>,
+    /// Whether more uploads matched than `maxUploads` allowed: call again.
+    pub truncated: bool,
 }
 
 impl AbortMultipartUploadsRequest {
@@ -93,6 +100,11 @@ impl AbortMultipartUploadsRequest {
                 "is required with key; to abort every upload of a key, give it as prefix",
             )),
             (None, Some(_)) => Err(Error::invalid_input("key", "is required with uploadId")),
+            (None, None) if self.older_than.is_none() => Err(Error::invalid_input(
+                "olderThan",
+                "is required: give an age such as 24h (uploads started since may still be running), or 0s for every upload, or key and uploadId for one",
+            )),
+            (None, None) if self.max_uploads == Some(0) => Err(Error::invalid_input("maxUploads", "must be at least 1")),
             (None, None) => Ok(()),
         }
     }
@@ -104,27 +116,50 @@ impl AbortMultipartUploadsRequest {
     /// only discards the parts of an upload that was never completed.
     pub async fn execute(self, conn: &Connector) -> Result<AbortMultipartUploadsResult> {
         self.validate()?;
-        let uploads = match (&self.key, &self.upload_id) {
-            (Some(key), Some(id)) => vec![MultipartUpload {
-                key: key.clone(),
-                upload_id: id.clone(),
-                initiated: None,
-                age_seconds: None,
-            }],
+        let one = matches!((&self.key, &self.upload_id), (Some(_), Some(_)));
+        let (uploads, truncated) = match (&self.key, &self.upload_id) {
+            (Some(key), Some(id)) => (
+                vec![MultipartUpload {
+                    key: key.clone(),
+                    upload_id: id.clone(),
+                    initiated: None,
+                    age_seconds: None,
+                    initiated_at: None,
+                }],
+                false,
+            ),
             _ => {
                 let min_age = self
                     .older_than
                     .as_deref()
                     .map(|a| parse_age("olderThan", a))
                     .transpose()?;
-                list(conn, &self.bucket, self.prefix.as_deref(), min_age, usize::MAX)
-                    .await?
-                    .0
+                let max = self.max_uploads.unwrap_or(DEFAULT_MAX_UPLOADS) as usize;
+                list(conn, &self.bucket, self.prefix.as_deref(), min_age, max).await?
             }
         };
         let mut aborted = Vec::new();
         let mut failed = Vec::new();
         for upload in uploads {
+            // One upload named by id must exist: a mistyped id is not "aborted".
+            if one {
+                let listed = list(conn, &self.bucket, Some(&upload.key), None, 10_000).await?.0;
+                if !listed
+                    .iter()
+                    .any(|u| u.key == upload.key && u.upload_id == upload.upload_id)
+                {
+                    failed.push(AbortFailure {
+                        code: ErrorCode::NoSuchKey,
+                        message: format!(
+                            "no upload {} of s3://{}/{} is in progress (see listMultipartUploads)",
+                            upload.upload_id, self.bucket, upload.key
+                        ),
+                        key: upload.key,
+                        upload_id: upload.upload_id,
+                    });
+                    continue;
+                }
+            }
             if self.dry_run {
                 aborted.push(upload);
                 continue;
@@ -144,6 +179,7 @@ impl AbortMultipartUploadsRequest {
             dry_run: self.dry_run,
             aborted,
             failed,
+            truncated,
         })
     }
 }

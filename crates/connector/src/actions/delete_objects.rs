@@ -105,7 +105,7 @@ impl DeleteObjectsRequest {
                         .list_objects_v2()
                         .bucket(&self.bucket)
                         .prefix(prefix)
-                        .set_continuation_token(token.take())
+                        .set_continuation_token(token.clone())
                         .max_keys(BATCH as i32)
                         .encoding_type(aws_sdk_s3::types::EncodingType::Url)
                         .send()
@@ -121,7 +121,12 @@ impl DeleteObjectsRequest {
                         results.extend(delete_batch(conn, &self.bucket, &keys).await?);
                     }
                     match (out.is_truncated(), out.next_continuation_token()) {
-                        (Some(true), Some(t)) => token = Some(t.to_string()),
+                        (Some(true), Some(t)) => {
+                            let next = Some(t.to_string());
+                            let what = format!("ListObjectsV2 {}", self.bucket);
+                            crate::actions::check_progress(&token, &next, &what)?;
+                            token = next;
+                        }
                         _ => break,
                     }
                 }
@@ -141,7 +146,9 @@ impl DeleteObjectsRequest {
 /// Whether a key can travel in an XML body: XML 1.0 has no way to write most control
 /// characters, not even as character references.
 fn xml_safe(key: &str) -> bool {
-    !key.chars().any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+    // XML 1.0 has no control characters but tab and line ends, and no U+FFFE or U+FFFF.
+    !key.chars()
+        .any(|c| (c.is_control() && !matches!(c, '\t' | '\n' | '\r')) || matches!(c, '\u{FFFE}' | '\u{FFFF}'))
 }
 
 /// Deletes `keys`: one DeleteObjects request for the keys XML can carry, and one DeleteObject

@@ -56,7 +56,7 @@ impl ListBucketsRequest {
                 .client()
                 .list_buckets()
                 .set_prefix(self.prefix.clone())
-                .set_continuation_token(token.take())
+                .set_continuation_token(token.clone())
                 .send()
                 .await
                 .map_err(|e| Error::from_sdk(e, "ListBuckets", Missing::Bucket))?;
@@ -70,7 +70,11 @@ impl ListBucketsRequest {
                 });
             }
             match out.continuation_token() {
-                Some(t) if !t.is_empty() => token = Some(t.to_string()),
+                Some(t) if !t.is_empty() => {
+                    let next = Some(t.to_string());
+                    super::check_progress(&token, &next, "ListBuckets")?;
+                    token = next;
+                }
                 _ => break,
             }
         }

@@ -44,6 +44,10 @@ pub struct MultipartUpload {
     pub initiated: Option<String>,
     /// How long ago it was started, in whole seconds.
     pub age_seconds: Option<u64>,
+    /// When it was started, as a time (not serialized).
+    #[serde(skip)]
+    #[cfg_attr(feature = "openapi", schema(ignore))]
+    pub(crate) initiated_at: Option<std::time::SystemTime>,
 }
 
 /// Result.
@@ -121,8 +125,8 @@ pub(crate) async fn list(
             .list_multipart_uploads()
             .bucket(bucket)
             .set_prefix(prefix.map(str::to_string))
-            .set_key_marker(key_marker.take())
-            .set_upload_id_marker(id_marker.take())
+            .set_key_marker(key_marker.clone())
+            .set_upload_id_marker(id_marker.clone())
             .encoding_type(aws_sdk_s3::types::EncodingType::Url)
             .send()
             .await
@@ -152,16 +156,23 @@ pub(crate) async fn list(
                 upload_id: upload_id.to_string(),
                 initiated: u.initiated().and_then(rfc3339),
                 age_seconds: age.map(|a| a.as_secs()),
+                initiated_at: u.initiated().and_then(|t| std::time::SystemTime::try_from(*t).ok()),
             });
         }
         if out.is_truncated() != Some(true) {
             return Ok((found, false));
         }
         // The key marker comes encoded like the keys, and goes back as the key it is.
+        let sent = (key_marker.take(), id_marker.take());
         key_marker = out.next_key_marker().map(|m| crate::actions::listed_name(m, encoded));
         id_marker = out.next_upload_id_marker().map(str::to_string);
         if key_marker.is_none() && id_marker.is_none() {
             return Ok((found, false));
         }
+        crate::actions::check_progress(
+            &Some(sent),
+            &Some((key_marker.clone(), id_marker.clone())),
+            &format!("ListMultipartUploads {bucket}"),
+        )?;
     }
 }

@@ -112,7 +112,7 @@ impl ListObjectsRequest {
                 } else {
                     None
                 })
-                .set_continuation_token(token.take())
+                .set_continuation_token(token.clone())
                 .max_keys(room.min(1000) as i32)
                 .encoding_type(aws_sdk_s3::types::EncodingType::Url)
                 .send()
@@ -143,6 +143,7 @@ impl ListObjectsRequest {
             if objects.len() + common_prefixes.len() >= max {
                 break (true, next);
             }
+            super::check_progress(&token, &next, &format!("ListObjectsV2 {}", self.bucket))?;
             token = next;
         };
         Ok(ListObjectsResult {

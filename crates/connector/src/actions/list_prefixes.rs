@@ -68,13 +68,17 @@ impl ListPrefixesRequest {
                 delimiter: Some(self.delimiter.clone().unwrap_or_else(|| "/".to_string())),
                 start_after: None,
                 max_keys: None,
-                continuation_token: token,
+                continuation_token: token.clone(),
             }
             .execute(conn)
             .await?;
             prefixes.extend(page.common_prefixes.into_iter().map(|prefix| Prefix { prefix }));
             match page.next_continuation_token {
-                Some(t) => token = Some(t),
+                Some(t) => {
+                    let next = Some(t);
+                    super::check_progress(&token, &next, &format!("ListObjectsV2 {}", self.bucket))?;
+                    token = next;
+                }
                 None => break,
             }
         }

@@ -323,6 +323,18 @@ pub(crate) fn listed_name(name: &str, encoded: bool) -> String {
         .unwrap_or_else(|_| name.to_string())
 }
 
+/// Refuses to follow a listing's marker when it is the one just sent: the store would hand
+/// back the same page forever. `what` names the request.
+pub(crate) fn check_progress<T: PartialEq>(sent: &Option<T>, next: &Option<T>, what: &str) -> Result<()> {
+    if sent.is_some() && sent == next {
+        return Err(Error::new(
+            crate::ErrorCode::ServiceError,
+            format!("{what}: the store answered a page with the marker it was asked for, so the listing would never end; stopped"),
+        ));
+    }
+    Ok(())
+}
+
 /// Strips the quotes S3 puts around ETags, so results compare cleanly.
 pub(crate) fn unquote(etag: Option<&str>) -> Option<String> {
     etag.map(|e| e.trim_matches('"').to_string())
@@ -362,6 +374,47 @@ mod tests {
         ] {
             let err = Action::from_json(bad.clone()).expect_err(&bad.to_string());
             assert_eq!(err.code, crate::ErrorCode::InvalidInput, "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_listing_that_hands_back_its_own_marker_stops() {
+        let what = "ListObjectsV2 b";
+        assert!(check_progress(&None, &Some("t1"), what).is_ok(), "the first page");
+        assert!(check_progress(&Some("t1"), &Some("t2"), what).is_ok());
+        let err = check_progress(&Some("t2"), &Some("t2"), what).expect_err("same marker");
+        assert_eq!(err.code, crate::ErrorCode::ServiceError);
+        assert!(err.message.contains("never end"), "{}", err.message);
+    }
+
+    #[test]
+    fn aborting_by_prefix_needs_an_age() {
+        for (req, field) in [
+            (
+                serde_json::json!({"action": "abortMultipartUploads", "bucket": "b1b"}),
+                "olderThan",
+            ),
+            (
+                serde_json::json!({"action": "abortMultipartUploads", "bucket": "b1b", "prefix": "p/"}),
+                "olderThan",
+            ),
+            (
+                serde_json::json!({"action": "abortMultipartUploads", "bucket": "b1b", "olderThan": "1h", "maxUploads": 0}),
+                "maxUploads",
+            ),
+        ] {
+            let err = Action::from_json(req.clone())
+                .and_then(|a| a.validate())
+                .expect_err(&req.to_string());
+            assert_eq!(err.code, crate::ErrorCode::InvalidInput, "{req}");
+            assert!(err.message.contains(field), "{req}: {}", err.message);
+        }
+        for fine in [
+            serde_json::json!({"action": "abortMultipartUploads", "bucket": "b1b", "olderThan": "0s"}),
+            serde_json::json!({"action": "abortMultipartUploads", "bucket": "b1b", "key": "k", "uploadId": "u"}),
+        ] {
+            let action = Action::from_json(fine.clone()).expect("parses");
+            assert!(action.validate().is_ok(), "{fine}");
         }
     }
 }

@@ -217,7 +217,14 @@ fn fields(action: &str) -> &'static [Field] {
         "abortMultipartUploads" => &[
             BUCKET,
             PREFIX_UPLOADS,
-            OLDER_THAN,
+            (
+                "olderThan",
+                "Older than",
+                Text,
+                true,
+                "Only uploads started longer ago than this, e.g. 24h or P1D: longer than any of your uploads runs, since an abort cuts a running upload off. 0s aborts every upload.",
+            ),
+            ("maxUploads", "Most uploads", Number, false, "Default 10000. The result's truncated says more matched."),
             (
                 "dryRun",
                 "Dry run",

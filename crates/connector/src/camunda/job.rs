@@ -156,6 +156,9 @@ pub struct JobConnections {
     pub timeouts: Option<TimeoutSettings>,
     /// The operator's attempts per request.
     pub max_attempts: Option<u32>,
+    /// Where jobs' connections register their clean-up, so that the service's shutdown waits
+    /// for it too; `None`: each job waits for its own when it ends.
+    pub cleanup: Option<crate::CleanupTasks>,
 }
 
 /// Where documents live and how secrets and external documents are resolved for jobs.
@@ -363,12 +366,19 @@ async fn execute(variables: &Value, env: &JobEnv<'_>) -> Result<Value> {
     }
     input.connection.timeouts = env.connections.timeouts.clone();
     input.connection.max_attempts = env.connections.max_attempts;
-    let conn = Connector::connect_with(input.connection, ConnectOptions { guard }).await?;
+    let conn = Connector::connect_with(
+        input.connection,
+        ConnectOptions {
+            guard,
+            cleanup: env.connections.cleanup.clone(),
+        },
+    )
+    .await?;
     if let Some(connected) = env.connected {
         connected(&conn);
     }
     let result = input.operation.execute(&conn, env.store, env.external).await;
-    conn.finish_cleanup(Duration::from_secs(10)).await;
+    conn.finish_cleanup(crate::transfer::CLEANUP_WAIT).await;
     result
 }
 

@@ -144,12 +144,17 @@ pub const DEFAULT_PREFIX: &str = "SECRET_";
 /// Variable names a secret may never read: the settings of the service itself.
 pub const RESERVED_PREFIXES: [&str; 4] = ["S3_CONNECTOR_", "AWS_", "CAMUNDA_", "ZEEBE_"];
 
+/// Reads one environment variable; the process environment unless a test supplies its own.
+pub type EnvReader = std::sync::Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
 /// Where `{{secrets.NAME}}` values come from, and what they may never be. The default reads
 /// the environment with Camunda's default prefix `SECRET_`.
 #[derive(Clone)]
 pub struct SecretSource {
     /// The environment prefix; `None` when the environment is not a source.
     env_prefix: Option<String>,
+    /// How a variable is read.
+    env: EnvReader,
     /// A directory of secret files.
     dir: Option<std::path::PathBuf>,
     /// Values that are the service's own secrets.
@@ -205,11 +210,7 @@ impl SecretSource {
                 ));
             }
         }
-        Ok(SecretSource {
-            env_prefix: enabled.then_some(prefix),
-            dir,
-            own_values: BTreeSet::new(),
-        })
+        Ok(SecretSource::new(enabled.then_some(prefix.as_str()), dir))
     }
 
     /// A source that reads the environment with `prefix` (`None`: not at all) and the files in
@@ -217,9 +218,17 @@ impl SecretSource {
     pub fn new(env_prefix: Option<&str>, dir: Option<std::path::PathBuf>) -> Self {
         SecretSource {
             env_prefix: env_prefix.map(str::to_string),
+            env: std::sync::Arc::new(|name: &str| std::env::var(name).ok()),
             dir,
             own_values: BTreeSet::new(),
         }
+    }
+
+    /// The same source, reading variables with `env` instead of the process environment.
+    /// Tests use it: setting process variables while other threads read them is a data race.
+    pub fn with_env(mut self, env: impl Fn(&str) -> Option<String> + Send + Sync + 'static) -> Self {
+        self.env = std::sync::Arc::new(env);
+        self
     }
 
     /// The same source, refusing these values: the service's own secrets.
@@ -261,14 +270,17 @@ impl SecretSource {
             );
             return None;
         }
-        std::env::var(&variable).ok()
+        (self.env)(&variable)
     }
 
     fn read_file(&self, name: &str) -> Option<String> {
         let dir = self.dir.as_ref()?;
-        // One file per secret, named as the secret: no separators, nothing hidden. Kubernetes'
-        // own entries (`..data`, dated dirs) start with dots and cannot be named.
-        if name.contains('/') || name.starts_with('.') {
+        // One file per secret, named as the secret: no separators. Kubernetes' own entries
+        // (`..data`, dated dirs) start with dots, which a valid name never does. The reserved
+        // prefixes are not applied here: every file was put in the directory for jobs to read
+        // (`AWS_ACCESS_KEY` is a common secret's name), and a file holding one of the service's
+        // own values is still refused by value.
+        if name.contains('/') {
             return None;
         }
         let path = dir.join(name);
@@ -354,18 +366,22 @@ mod tests {
         assert_eq!(source.lookup("PATH"), None);
         let open = SecretSource::new(Some(""), None);
         assert!(open.lookup("PATH").is_some(), "an empty prefix reads any variable");
-        // Names no other test reads, so setting them here races with nothing.
+        // Every variable is set: only the reserved names are refused.
+        let everything_set = SecretSource::new(Some(""), None).with_env(|_| Some("set".to_string()));
         for own in [
-            "S3_CONNECTOR_SECRETS_TEST_TOKEN",
-            "AWS_SECRETS_TEST_KEY",
-            "CAMUNDA_SECRETS_TEST_SECRET",
-            "ZEEBE_SECRETS_TEST_TOKEN",
+            "S3_CONNECTOR_TOKEN",
+            "AWS_SECRET_ACCESS_KEY",
+            "aws_secret_access_key",
+            "CAMUNDA_CLIENT_SECRET",
+            "ZEEBE_CLIENT_SECRET",
         ] {
-            std::env::set_var(own, "set");
-            assert_eq!(open.lookup(own), None, "{own} is the service's own");
+            assert_eq!(everything_set.lookup(own), None, "{own} is the service's own");
         }
-        std::env::set_var("SECRETS_TEST_PLAIN", "plain");
-        assert_eq!(open.lookup("SECRETS_TEST_PLAIN").as_deref(), Some("plain"));
+        assert_eq!(everything_set.lookup("PLAIN").as_deref(), Some("set"));
+        // With the default prefix, a secret named AWS_KEY reads SECRET_AWS_KEY, which is fine.
+        let prefixed =
+            SecretSource::new(Some("SECRET_"), None).with_env(|v| (v == "SECRET_AWS_KEY").then(|| "k".to_string()));
+        assert_eq!(prefixed.lookup("AWS_KEY").as_deref(), Some("k"));
         assert_eq!(SecretSource::new(None, None).lookup("PATH"), None, "environment off");
         assert!(!format!("{source:?}").contains("service-token-123"));
     }

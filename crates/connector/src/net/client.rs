@@ -35,6 +35,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
 use super::guard::{AddressGuard, Refusal};
+use crate::error::find_in_chain;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -51,12 +52,13 @@ pub struct ClientOptions {
 
 /// Builds the SDK's HTTP client for these options.
 pub fn http_client(options: ClientOptions) -> SharedHttpClient {
+    let idle = Duration::from_secs(30).min(options.stall_timeout / 2);
     let connect = Connect(Arc::new(options));
     let mut builder = hyper_util::client::legacy::Client::builder(TokioExecutor::new());
     builder.pool_timer(TokioTimer::new());
     // An idle pooled connection is closed by the stall guard after the stall timeout anyway;
     // this keeps the pool from offering one that is about to go.
-    builder.pool_idle_timeout(Duration::from_secs(30));
+    builder.pool_idle_timeout(idle);
     let client = builder.build(connect);
     SharedHttpClient::new(S3HttpClient(SharedHttpConnector::new(S3HttpConnector { client })))
 }
@@ -99,30 +101,16 @@ impl HttpConnector for S3HttpConnector {
     }
 }
 
-fn find<'a, E: std::error::Error + 'static>(err: &'a (dyn std::error::Error + 'static)) -> Option<&'a E> {
-    let mut next = Some(err);
-    while let Some(e) = next {
-        if let Some(hit) = e.downcast_ref::<E>() {
-            return Some(hit);
-        }
-        next = match e.downcast_ref::<std::io::Error>() {
-            Some(io) => io.get_ref().map(|inner| inner as &(dyn std::error::Error + 'static)),
-            None => e.source(),
-        };
-    }
-    None
-}
-
 /// Sorts a failure into the SDK's kinds, which its retry strategy reads: a refusal by the
 /// guard is the caller's doing and never retried; a stall is a timeout; the rest are I/O.
 fn classify(err: BoxError) -> ConnectorError {
-    if find::<Refusal>(err.as_ref()).is_some() {
+    if find_in_chain::<Refusal>(err.as_ref()).is_some() {
         return ConnectorError::user(err);
     }
-    if find::<std::io::Error>(err.as_ref()).is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut) {
+    if crate::error::timed_out(err.as_ref()) {
         return ConnectorError::timeout(err);
     }
-    let hyper_err = find::<hyper::Error>(err.as_ref());
+    let hyper_err = find_in_chain::<hyper::Error>(err.as_ref());
     if hyper_err.is_some_and(|h| h.is_incomplete_message()) {
         return ConnectorError::other(err, Some(ErrorKind::TransientError));
     }
@@ -177,10 +165,16 @@ async fn connect(options: &ClientOptions, uri: http::Uri) -> Result<Conn, BoxErr
             })??
             .collect(),
     };
-    let addrs = match &options.guard {
+    let mut addrs = match &options.guard {
         Some(guard) => guard.filter(&host, addrs)?,
         None => addrs,
     };
+    // A name with several addresses (round-robin DNS in front of a store's nodes) gets its new
+    // connections spread over them rather than all on the first; the others stay as fallbacks.
+    if addrs.len() > 1 {
+        let first = rand::random_range(0..addrs.len());
+        addrs.rotate_left(first);
+    }
     let mut last_error: Option<BoxError> = None;
     let mut tcp = None;
     for addr in &addrs {
@@ -461,7 +455,7 @@ mod tests {
         };
         let uri: http::Uri = format!("http://127.0.0.1:{port}/").parse().expect("uri");
         let err = connect(&options, uri).await.err().expect("refused");
-        assert!(find::<Refusal>(err.as_ref()).is_some(), "{err}");
+        assert!(find_in_chain::<Refusal>(err.as_ref()).is_some(), "{err}");
         assert!(listener.accept().is_err(), "no connection may reach the listener");
         let uri: http::Uri = format!("http://localhost:{port}/").parse().expect("uri");
         assert!(connect(&options, uri).await.is_err(), "names are checked after DNS");

@@ -53,6 +53,19 @@ impl std::str::FromStr for IpNet {
         if prefix > max {
             return Err(bad());
         }
+        // An IPv4-mapped entry (`::ffff:10.0.0.1`, `::ffff:0:0/96`) is the IPv4 network it maps,
+        // as addresses are judged: a /96 or longer keeps its IPv4 part, anything wider is refused.
+        if let IpAddr::V6(v6) = addr {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                if prefix < 96 {
+                    return Err(bad());
+                }
+                return Ok(IpNet {
+                    addr: IpAddr::V4(v4),
+                    prefix: prefix - 96,
+                });
+            }
+        }
         Ok(IpNet { addr, prefix })
     }
 }
@@ -60,15 +73,23 @@ impl std::str::FromStr for IpNet {
 impl IpNet {
     /// Whether `ip` is inside this network. IPv4-mapped IPv6 addresses count as their IPv4 form.
     pub fn contains(&self, ip: IpAddr) -> bool {
+        // `checked_sub`: a prefix longer than the family allows matches nothing (from_str refuses
+        // them, this keeps a hand-built one from matching everything).
         match (canonical(self.addr), canonical(ip)) {
-            (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0);
-                u32::from(net) & mask == u32::from(ip) & mask
-            }
-            (IpAddr::V6(net), IpAddr::V6(ip)) => {
-                let mask = u128::MAX.checked_shl(128 - u32::from(self.prefix)).unwrap_or(0);
-                u128::from(net) & mask == u128::from(ip) & mask
-            }
+            (IpAddr::V4(net), IpAddr::V4(ip)) => match 32u32.checked_sub(u32::from(self.prefix)) {
+                Some(shift) => {
+                    let mask = u32::MAX.checked_shl(shift).unwrap_or(0);
+                    u32::from(net) & mask == u32::from(ip) & mask
+                }
+                None => false,
+            },
+            (IpAddr::V6(net), IpAddr::V6(ip)) => match 128u32.checked_sub(u32::from(self.prefix)) {
+                Some(shift) => {
+                    let mask = u128::MAX.checked_shl(shift).unwrap_or(0);
+                    u128::from(net) & mask == u128::from(ip) & mask
+                }
+                None => false,
+            },
             _ => false,
         }
     }
@@ -100,6 +121,11 @@ fn v4_reason(v4: Ipv4Addr) -> Option<&'static str> {
         Some("an IETF protocol assignment address")
     } else if o[0] == 198 && (o[1] == 18 || o[1] == 19) {
         Some("a benchmarking network address")
+    } else if (o[0], o[1], o[2]) == (192, 0, 2)
+        || (o[0], o[1], o[2]) == (198, 51, 100)
+        || (o[0], o[1], o[2]) == (203, 0, 113)
+    {
+        Some("a documentation address")
     } else {
         None
     }
@@ -130,6 +156,9 @@ fn v6_reason(v6: Ipv6Addr) -> Option<&'static str> {
     } else if s[..6] == [0, 0, 0, 0, 0, 0] {
         // ::a.b.c.d, deprecated, and on some stacks still routed to the IPv4 address a.b.c.d.
         Some("an IPv4-compatible address (it carries an IPv4 address)")
+    } else if s[..6] == [0, 0, 0, 0, 0xffff, 0] {
+        // ::ffff:0:a.b.c.d, IPv4-translated (RFC 2765).
+        Some("an IPv4-translated address (it carries an IPv4 address)")
     } else {
         None
     }
@@ -156,16 +185,23 @@ pub struct Refusal {
 
 impl std::fmt::Display for Refusal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let ip = self.ip;
-        if self.host == ip.to_string() {
-            write!(f, "{ip} is {}", self.why)?;
+        // For a name, the address it resolved to is not shown: the process that chose the name
+        // would learn the operator's internal DNS from it. The operator finds it in the log.
+        if self.host == self.ip.to_string() || self.host == canonical(self.ip).to_string() {
+            let ip = canonical(self.ip);
+            write!(
+                f,
+                "{ip} is {}; no connection was made. If it is meant to be reachable, the operator can add {ip} to {ALLOW_SETTING}",
+                self.why
+            )
         } else {
-            write!(f, "{} resolves to {ip}, {}", self.host, self.why)?;
+            write!(
+                f,
+                "{} resolves to {}; no connection was made. If it is meant to be reachable, the operator can add the host name to {ALLOW_SETTING}",
+                self.host,
+                self.why.trim_start_matches("a ").trim_start_matches("an ").trim_start_matches("not ")
+            )
         }
-        write!(
-            f,
-            "; no connection was made. If this address is meant to be reachable, the operator can add {ip} (or the host name) to {ALLOW_SETTING}"
-        )
     }
 }
 
@@ -189,6 +225,12 @@ impl AddressGuard {
         let mut guard = AddressGuard::new();
         for name in [ALLOW_SETTING, LEGACY_ALLOW_SETTING] {
             if let Ok(list) = std::env::var(name) {
+                if name == LEGACY_ALLOW_SETTING && !list.trim().is_empty() {
+                    // It once covered external documents only; it now opens job endpoints too.
+                    tracing::warn!(
+                        "{LEGACY_ALLOW_SETTING} is the older name of {ALLOW_SETTING}: its addresses are now open to job endpoints as well as external documents; rename it"
+                    );
+                }
                 guard.extend_from_list(&list)?;
             }
         }
@@ -239,6 +281,7 @@ impl AddressGuard {
         if self.hosts.contains(&name) || self.networks.iter().any(|n| n.contains(ip)) {
             return Ok(());
         }
+        tracing::warn!(host, %ip, why, "refused a connection the address guard does not allow");
         Err(Refusal {
             host: host.to_string(),
             ip,
@@ -394,6 +437,10 @@ mod tests {
             // Teredo.
             "2001:0:4136:e378:8000:63bf:3fff:fdd2",
             "2001:db8::1",
+            "::ffff:0:a9fe:a9fe",
+            "192.0.2.1",
+            "198.51.100.7",
+            "203.0.113.9",
         ] {
             assert!(forbidden_reason(ip(bad)).is_some(), "{bad} should be refused");
         }
@@ -418,6 +465,13 @@ mod tests {
         assert!(one.contains(ip("::ffff:127.0.0.1")));
         assert!("10.0.0.0/33".parse::<IpNet>().is_err());
         assert!("[::1]".parse::<IpNet>().is_ok());
+        // A mapped entry is the IPv4 address it maps, never the whole IPv4 space.
+        let mapped: IpNet = "::ffff:127.0.0.1".parse().expect("mapped");
+        assert!(mapped.contains(ip("127.0.0.1")));
+        assert!(!mapped.contains(ip("169.254.169.254")));
+        let mapped_net: IpNet = "::ffff:10.0.0.0/104".parse().expect("mapped /8");
+        assert!(mapped_net.contains(ip("10.9.8.7")) && !mapped_net.contains(ip("11.0.0.1")));
+        assert!("::ffff:0:0/90".parse::<IpNet>().is_err());
 
         let mut guard = AddressGuard::new();
         guard
@@ -435,6 +489,14 @@ mod tests {
             text.contains(ALLOW_SETTING) && text.contains("link-local") && text.contains("metadata"),
             "{text}"
         );
+        assert!(
+            !text.contains("169.254"),
+            "a name's address is not told to the job: {text}"
+        );
+        let literal = guard
+            .check("::ffff:10.1.2.3", ip("::ffff:10.1.2.3"))
+            .expect_err("refused");
+        assert!(literal.to_string().contains("add 10.1.2.3 to"), "{literal}");
         assert!(AddressGuard::new().extend_from_list("not a host!").is_err());
 
         let addrs: Vec<SocketAddr> = vec!["10.0.0.1:80".parse().expect("sa"), "8.8.8.8:80".parse().expect("sa")];
