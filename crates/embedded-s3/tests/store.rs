@@ -991,3 +991,86 @@ async fn two_stores_share_one_data_dir() {
         assert_eq!(get(&client_one, "shared", key).await.as_deref(), Some(key.as_bytes()));
     }
 }
+
+#[tokio::test]
+async fn multipart_uploads_page_with_a_delimiter() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (_store, client) = start(dir.path()).await;
+    client.create_bucket().bucket("pages").send().await.expect("bucket");
+    let mut plain = Vec::new();
+    for key in ["a", "a-b", "a/1", "a/2", "a/2", "a/3/deep", "b/1", "b/2", "c", "c", "d"] {
+        let out = client
+            .create_multipart_upload()
+            .bucket("pages")
+            .key(key)
+            .send()
+            .await
+            .expect("create");
+        if !key.contains('/') {
+            plain.push((key.to_string(), out.upload_id().expect("id").to_string()));
+        }
+    }
+    let (mut uploads, mut prefixes) = (Vec::new(), Vec::new());
+    let (mut key_marker, mut id_marker) = (None::<String>, None::<String>);
+    let mut pages = 0;
+    loop {
+        pages += 1;
+        assert!(pages <= 20, "still paging: {uploads:?} {prefixes:?}");
+        let out = client
+            .list_multipart_uploads()
+            .bucket("pages")
+            .delimiter("/")
+            .max_uploads(1)
+            .set_key_marker(key_marker.clone())
+            .set_upload_id_marker(id_marker.clone())
+            .send()
+            .await
+            .expect("list uploads");
+        assert!(out.uploads().len() + out.common_prefixes().len() <= 1);
+        for u in out.uploads() {
+            uploads.push((
+                u.key().unwrap_or_default().to_string(),
+                u.upload_id().unwrap_or_default().to_string(),
+            ));
+        }
+        for p in out.common_prefixes() {
+            prefixes.push(p.prefix().unwrap_or_default().to_string());
+        }
+        if out.is_truncated() != Some(true) {
+            break;
+        }
+        key_marker = out.next_key_marker().map(str::to_string);
+        id_marker = out.next_upload_id_marker().map(str::to_string);
+        assert!(key_marker.is_some(), "a truncated page without a key marker");
+    }
+    // In order: `a`, `a-b`, `a/`, `b/`, `c` twice, `d`.
+    assert_eq!(uploads, plain);
+    assert_eq!(prefixes, ["a/", "b/"]);
+    assert_eq!(pages, 7);
+    // Without a delimiter every upload comes once, in key order, pages resumed by ID.
+    let mut all = Vec::new();
+    let (mut key_marker, mut id_marker) = (None::<String>, None::<String>);
+    for _ in 0..20 {
+        let out = client
+            .list_multipart_uploads()
+            .bucket("pages")
+            .max_uploads(2)
+            .set_key_marker(key_marker.clone())
+            .set_upload_id_marker(id_marker.clone())
+            .send()
+            .await
+            .expect("list uploads");
+        all.extend(out.uploads().iter().map(|u| u.key().unwrap_or_default().to_string()));
+        if out.is_truncated() != Some(true) {
+            key_marker = None;
+            break;
+        }
+        key_marker = out.next_key_marker().map(str::to_string);
+        id_marker = out.next_upload_id_marker().map(str::to_string);
+    }
+    assert!(key_marker.is_none(), "still paging: {all:?}");
+    assert_eq!(
+        all,
+        ["a", "a-b", "a/1", "a/2", "a/2", "a/3/deep", "b/1", "b/2", "c", "c", "d"]
+    );
+}
