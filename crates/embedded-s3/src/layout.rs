@@ -16,6 +16,9 @@ pub const IN_DIR_OBJECT: &str = "%_";
 const CHUNK_SUFFIX: &str = "%+";
 /// Ends a sidecar's name (`.` + content file name + this).
 const SIDECAR_SUFFIX: &str = "%_m";
+/// Ends the name an object file is parked under, beside its own, while it becomes a
+/// directory (see [`parked_of`]).
+const PARKED_SUFFIX: &str = "%_c";
 /// Stands for an empty segment (`/x`, `a//b`, `a/`).
 const EMPTY_SEGMENT: &str = "%-";
 /// The longest encoded segment (or chunk of one) stored as one name; NAME_MAX is 255 and
@@ -186,16 +189,32 @@ pub fn sidecar_of(content: &Path) -> PathBuf {
     content.with_file_name(format!(".{name}{SIDECAR_SUFFIX}"))
 }
 
-/// The fixed places under one data directory.
+/// Where the object file `file` waits while a directory of its name is made for it: beside
+/// it, so that it never leaves its bucket's directory, under a name no key produces.
+pub fn parked_of(file: &Path) -> PathBuf {
+    let name = file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    file.with_file_name(format!("{name}{PARKED_SUFFIX}"))
+}
+
+/// The fixed places under one data directory, as one running store sees them.
 #[derive(Debug, Clone)]
 pub struct Layout {
     root: PathBuf,
+    store_id: String,
 }
 
 impl Layout {
-    /// The layout of the (canonical) data directory `root`.
-    pub fn new(root: PathBuf) -> Self {
-        Layout { root }
+    /// The layout of the (canonical) data directory `root` for the store `store_id`, whose
+    /// temporary files go to `tmp/STORE_ID/`. The ID must be a name of its own (the store
+    /// makes it from hex digits).
+    pub fn new(root: PathBuf, store_id: &str) -> Self {
+        Layout {
+            root,
+            store_id: store_id.to_string(),
+        }
     }
 
     /// The data directory.
@@ -221,9 +240,15 @@ impl Layout {
         self.root.join(INTERNAL_DIR)
     }
 
-    /// Temporary files, renamed into place when complete.
-    pub fn tmp_dir(&self) -> PathBuf {
+    /// Where every running store has its temporary directory.
+    pub fn tmp_root(&self) -> PathBuf {
         self.internal_dir().join("tmp")
+    }
+
+    /// This store's temporary files, renamed into place when complete. Its own, so that a
+    /// store starting meanwhile can tell them from those of stores that are gone.
+    pub fn tmp_dir(&self) -> PathBuf {
+        self.tmp_root().join(&self.store_id)
     }
 
     /// Multipart uploads in progress, one directory each.
@@ -273,6 +298,13 @@ mod tests {
             }
         }
         Some(key)
+    }
+
+    #[test]
+    fn parked_names_never_decode() {
+        let parked = parked_of(Path::new("/data/b/a"));
+        assert_eq!(parked, Path::new("/data/b/a%_c"));
+        assert_eq!(decode_name("a%_c"), None);
     }
 
     #[test]
@@ -331,7 +363,7 @@ mod tests {
 
     #[test]
     fn store_names_never_decode() {
-        for name in ["%_", ".a%_m", ".%_%_m", "%", "%4", "%zz", "%2e", "a%-"] {
+        for name in ["%_", ".a%_m", ".%_%_m", "a%_c", "%", "%4", "%zz", "%2e", "a%-"] {
             assert!(
                 !matches!(decode_name(name), Some(Name::Segment(s)) if encode_segment(&s) == name),
                 "{name}"

@@ -9,11 +9,22 @@
 //! # Layout
 //!
 //! - `DATA/BUCKET/` is a bucket (names checked with `s3s::path::check_bucket_name`).
-//! - `DATA/.s3-connector/` is the store's own: `tmp/` (temporary files, emptied at startup),
-//!   `uploads/UPLOAD_ID/` (a multipart upload: `upload.json` with bucket, key, initiation
-//!   time, headers, checksum algorithm and owner; `part-N` and its record `part-N.json` with
-//!   ETag, size and checksums) and `lock` (the advisory lock file). A bucket name never starts
-//!   with `.`, so this directory can never be a bucket.
+//! - `DATA/.s3-connector/` is the store's own: `tmp/`, `uploads/UPLOAD_ID/` (a multipart
+//!   upload: `upload.json` with bucket, key, initiation time, headers, checksum algorithm and
+//!   owner; `part-N` and its record `part-N.json` with ETag, size and checksums) and `lock`
+//!   (the advisory lock file). A bucket name never starts with `.`, so this directory can
+//!   never be a bucket.
+//! - `tmp/STORE_ID/` belongs to one running store (`STORE_ID` is 32 random hex digits): its
+//!   temporary files, `convert-*` notes of conversions in progress (below; each holds the
+//!   object file's path relative to `DATA`) and `lock`, which the store holds exclusively
+//!   (`flock`) for as long as it lives. A store removes its directory once it has stopped
+//!   and its last request is done, unless a note is left in it. At start-up (and before
+//!   DeleteBucket) a store removes only the directories whose lock it can take, whose stores
+//!   are gone, after settling the conversions their notes name; the directories of running
+//!   stores are left alone. Files directly in `tmp/` are from versions before this layout
+//!   and are left alone too (with a warning): such a version wrote its temporary files there
+//!   outside any lock, so nothing tells whether one still runs, and one of them may be the
+//!   only copy of an object it had parked there when it crashed.
 //! - A key is split at `/` into segments and each segment becomes one name: `%`, the control
 //!   characters 0x00-0x1F and 0x7F become `%XX` (uppercase hex), the segments `.` and `..`
 //!   become `%2E` and `%2E%2E`, and an empty segment becomes `%-`. Everything else is kept, so
@@ -27,15 +38,23 @@
 //!     parts) is the JSON sidecar `.NAME%_m` beside its content file `NAME`.
 //!   - When a key `K` is both an object and a prefix of other keys (`a` and `a/b`), the
 //!     directory for `K` holds the object as `%_` (its sidecar `.%_%_m`). Writing `a/b` while
-//!     `a` is a file first turns the file into that form; deleting removes the content and
-//!     sidecar, then every directory this leaves empty, up to the bucket's directory.
+//!     `a` is a file first turns the file into that form: the store notes the conversion in
+//!     its `tmp/STORE_ID/`, renames `a` to `a%_c` beside it (parked, never outside the
+//!     bucket), makes the directory `a`, moves the sidecar `.a%_m` to `a/.%_%_m` and `a%_c`
+//!     to `a/%_`, and drops the note. Listings skip `a%_c` like every name with `%_`, and
+//!     every step runs under the locks below, so no request sees it half done. A crash on
+//!     the way leaves `a%_c`: the next start finds the note and settles it, and so does any
+//!     lookup or write of `a` before that (into `a/%_` if the directory `a` exists and `a/%_`
+//!     does not, back to `a` if `a` does not exist; dropped if `a` has been written again
+//!     since). Deleting removes the content and sidecar, then every directory this leaves
+//!     empty, up to the bucket's directory.
 //!   - Names that do not decode to exactly the path they are at (a stray `%`, a file dropped
 //!     in by hand) are not objects: listings skip them.
 //! - Changes to the names (putting files in place, conversions, deletes) run under a mutex
 //!   per bucket and under an advisory lock on `DATA/.s3-connector/lock`, so two processes may
-//!   serve one data directory. Content is always written to `tmp/` first and renamed into
-//!   place, so readers never see half an object, and a body that is cut off or fails its
-//!   checksum leaves nothing behind.
+//!   serve one data directory. Content is always written to the store's `tmp/STORE_ID/`
+//!   first and renamed into place, so readers never see half an object, and a body that is
+//!   cut off or fails its checksum leaves nothing behind.
 //! - Data directories written by s3s-fs 0.14.1 stay readable: its objects are files at their
 //!   keys' paths, and without a sidecar their headers and ETag come from its files
 //!   `DATA/.bucket-B64(BUCKET).object-B64(KEY).{metadata,internal}.json`, or the ETag is the
@@ -49,6 +68,7 @@ mod layout;
 mod meta;
 mod multipart;
 mod namespace;
+mod startup;
 mod store;
 mod walk;
 
@@ -127,7 +147,8 @@ impl EmbeddedOptions {
     }
 }
 
-/// A running embedded store. Dropping it stops the server.
+/// A running embedded store. Dropping it stops the server; requests under way still finish,
+/// and the store's temporary directory goes with the last of them.
 pub struct EmbeddedStore {
     addr: SocketAddr,
     data_dir: PathBuf,
@@ -170,13 +191,22 @@ impl EmbeddedStore {
         })?;
         let access_key = opts.access_key.unwrap_or_else(|| format!("EMB{}", random_token(17)));
         let secret_key = opts.secret_key.unwrap_or_else(|| random_token(40));
-        let layout = Layout::new(data_dir.clone());
-        prepare_internal_dirs(&layout).map_err(|e| EmbeddedError::Store {
+        let store_id = format!("{:032x}", rand::random::<u128>());
+        let layout = Layout::new(data_dir.clone(), &store_id);
+        let prepared = {
+            let layout = layout.clone();
+            // It may wait for another process's lock on the data directory.
+            tokio::task::spawn_blocking(move || startup::prepare_internal_dirs(&layout)).await
+        };
+        let store_failed = |message: String| EmbeddedError::Store {
             path: data_dir.clone(),
-            message: e.to_string(),
-        })?;
+            message,
+        };
+        let own_tmp = prepared
+            .map_err(|e| store_failed(e.to_string()))?
+            .map_err(|e| store_failed(e.to_string()))?;
         let service = {
-            let mut b = S3ServiceBuilder::new(store::Store::new(layout));
+            let mut b = S3ServiceBuilder::new(store::Store::new(layout, own_tmp));
             b.set_auth(SimpleAuth::from_single(access_key.clone(), secret_key.clone()));
             b.build()
         };
@@ -255,19 +285,4 @@ impl Drop for EmbeddedStore {
             let _ = tx.send(());
         }
     }
-}
-
-/// Creates the store's own directories and empties `tmp/`, where only a crash leaves files.
-fn prepare_internal_dirs(layout: &Layout) -> std::io::Result<()> {
-    std::fs::create_dir_all(layout.tmp_dir())?;
-    std::fs::create_dir_all(layout.uploads_dir())?;
-    for entry in std::fs::read_dir(layout.tmp_dir())? {
-        let entry = entry?;
-        if entry.file_type()?.is_dir() {
-            std::fs::remove_dir_all(entry.path())?;
-        } else {
-            std::fs::remove_file(entry.path())?;
-        }
-    }
-    Ok(())
 }

@@ -591,7 +591,10 @@ impl Store {
                     .map(|i| u.key[..prefix.len() + i + d.len()].to_string())
             });
             if let Some(common) = &common {
-                if prefixes.last() == Some(common) {
+                // A common prefix at or before the key marker ended an earlier page (its
+                // uploads sort after it, `a/x` > `a/`): listing it again would page forever.
+                if prefixes.last() == Some(common) || input.key_marker.as_deref().is_some_and(|m| common.as_str() <= m)
+                {
                     continue;
                 }
             }

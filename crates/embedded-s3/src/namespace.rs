@@ -1,9 +1,11 @@
 //! Changes to the tree of names: the locks they run under, finding an object's files,
 //! putting finished files into place (turning an object file into a directory when a key
-//! below it arrives) and removing objects with the directories they leave empty.
+//! below it arrives, and finishing such a conversion that a crash cut short) and removing
+//! objects with the directories they leave empty.
 //!
-//! Everything here but [`BucketLocks::run`] is blocking file-system code, meant to run
-//! inside `run`'s closure, on a blocking thread, under both locks.
+//! Everything here but [`BucketLocks::run`] and [`lock_data_dir`] is blocking file-system
+//! code, meant to run inside `run`'s closure, on a blocking thread, under both locks (or,
+//! at start-up, under the data directory's lock).
 
 use std::collections::HashMap;
 use std::io;
@@ -14,7 +16,7 @@ use s3s::S3Result;
 use tokio::sync::OwnedMutexGuard;
 
 use crate::content::{internal, TempFile};
-use crate::layout::{encode_key, sidecar_of, Layout, IN_DIR_OBJECT};
+use crate::layout::{encode_key, parked_of, sidecar_of, Layout, IN_DIR_OBJECT};
 use crate::meta::is_missing;
 
 /// Serializes changes to one bucket: an async mutex per bucket within the process, and an
@@ -73,13 +75,7 @@ impl BucketLocks {
         };
         let lock_file = self.lock_file.clone();
         tokio::task::spawn_blocking(move || {
-            let file = std::fs::OpenOptions::new()
-                .create(true)
-                .truncate(false)
-                .write(true)
-                .open(&lock_file)
-                .map_err(|e| internal("cannot open the lock file", e))?;
-            file.lock().map_err(|e| internal("cannot take the lock file", e))?;
+            let file = lock_data_dir(&lock_file).map_err(|e| internal("cannot take the lock file", e))?;
             let out = f();
             // Closing the file releases the lock.
             drop(file);
@@ -90,12 +86,35 @@ impl BucketLocks {
     }
 }
 
+/// Opens the data directory's lock file `lock_file` and waits for it exclusively; closing
+/// the file releases it. This blocks: call it on a blocking thread.
+pub fn lock_data_dir(lock_file: &Path) -> io::Result<std::fs::File> {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(lock_file)?;
+    file.lock()?;
+    Ok(file)
+}
+
 /// The content file of the object `key`, if it exists: the file at the key's path, or
-/// [`IN_DIR_OBJECT`] inside the directory there.
+/// [`IN_DIR_OBJECT`] inside the directory there. An object that a crash left parked
+/// mid-conversion is put back first, so that it is found (and not written over by a
+/// delete or put that believes it missing).
 pub fn locate(layout: &Layout, bucket: &str, key: &str) -> io::Result<Option<PathBuf>> {
     let path = layout.object_path(bucket, key);
-    match std::fs::symlink_metadata(&path) {
-        Ok(m) if m.is_file() => Ok(Some(path)),
+    match locate_at(&path)? {
+        Some(found) => Ok(Some(found)),
+        None if settle(&path)? => locate_at(&path),
+        None => Ok(None),
+    }
+}
+
+/// The content file of the object whose path is `path`, if there is one.
+fn locate_at(path: &Path) -> io::Result<Option<PathBuf>> {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.is_file() => Ok(Some(path.to_path_buf())),
         Ok(m) if m.is_dir() => {
             let inner = path.join(IN_DIR_OBJECT);
             match std::fs::symlink_metadata(&inner) {
@@ -111,24 +130,150 @@ pub fn locate(layout: &Layout, bucket: &str, key: &str) -> io::Result<Option<Pat
     }
 }
 
+/// Begins the name of a note in a store's temporary directory: the file records, as its
+/// path relative to the data directory, an object file being turned into a directory.
+pub const CONVERSION_NOTE: &str = "convert-";
+
 /// Turns the object file `file` into a directory of the same name holding it as
 /// [`IN_DIR_OBJECT`], so that keys below it can be stored.
-fn convert_to_dir(file: &Path, tmp_dir: &Path) -> io::Result<()> {
-    let parked = tmp_dir.join(format!("{:032x}", rand::random::<u128>()));
-    std::fs::rename(file, &parked)?;
-    if let Err(e) = std::fs::create_dir(file) {
-        let _ = std::fs::rename(&parked, file);
+///
+/// The file waits beside its directory-to-be as [`parked_of`] and never leaves the bucket's
+/// directory, so no clean-up of temporary files can take it. A note in this store's
+/// temporary directory names it meanwhile: if the process dies halfway, whichever store
+/// starts next finds the note among the files of a store that is gone and calls [`settle`].
+/// The sidecar moves straight to its new place once the directory exists; it is not in the
+/// way of the directory, so it needs no parking.
+fn convert_to_dir(file: &Path, layout: &Layout) -> io::Result<()> {
+    let note = write_note(layout, file)?;
+    let parked = parked_of(file);
+    if let Err(e) = std::fs::rename(file, &parked) {
+        let _ = std::fs::remove_file(&note);
         return Err(e);
     }
-    std::fs::rename(&parked, file.join(IN_DIR_OBJECT))?;
-    match std::fs::rename(sidecar_of(file), sidecar_of(&file.join(IN_DIR_OBJECT))) {
-        Err(e) if !is_missing(&e) => Err(e),
-        _ => Ok(()),
+    let inner = file.join(IN_DIR_OBJECT);
+    let moved = std::fs::create_dir(file)
+        .and_then(|()| match std::fs::rename(sidecar_of(file), sidecar_of(&inner)) {
+            Err(e) if !is_missing(&e) => Err(e),
+            _ => Ok(()),
+        })
+        .and_then(|()| std::fs::rename(&parked, &inner));
+    match moved {
+        Ok(()) => {
+            let _ = std::fs::remove_file(&note);
+            Ok(())
+        }
+        Err(e) => {
+            // Finish or undo it now; if that fails too, the note stays for the next start.
+            if settle(file).is_ok() {
+                let _ = std::fs::remove_file(&note);
+            }
+            Err(e)
+        }
+    }
+}
+
+/// Records in this store's temporary directory that `file` is about to be converted.
+fn write_note(layout: &Layout, file: &Path) -> io::Result<PathBuf> {
+    let relative = file
+        .strip_prefix(layout.root())
+        .ok()
+        .and_then(Path::to_str)
+        .ok_or_else(|| io::Error::other(format!("{} is not a name of this store", file.display())))?;
+    let note = layout
+        .tmp_dir()
+        .join(format!("{CONVERSION_NOTE}{:032x}", rand::random::<u128>()));
+    std::fs::write(&note, relative)?;
+    Ok(note)
+}
+
+/// The object file a conversion note names, if the note is one: a relative path of plain
+/// names inside a bucket, so that acting on it can never touch anything else.
+pub fn noted_file(root: &Path, note: &Path) -> io::Result<Option<PathBuf>> {
+    use std::path::Component;
+    let text = match std::fs::read_to_string(note) {
+        Ok(text) => text,
+        Err(e) if e.kind() == io::ErrorKind::InvalidData => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let relative = Path::new(&text);
+    let mut components = relative.components();
+    let in_bucket = matches!(
+        components.next(),
+        Some(Component::Normal(bucket)) if bucket.to_str().is_some_and(s3s::path::check_bucket_name)
+    );
+    let plain = relative.components().all(|c| matches!(c, Component::Normal(_)));
+    if !in_bucket || !plain || components.next().is_none() {
+        return Ok(None);
+    }
+    Ok(Some(root.join(relative)))
+}
+
+/// Finishes or undoes a conversion of the object file `file` that was cut short, if its
+/// parked file ([`parked_of`]) is there; returns whether it was. Where the directory was
+/// made, the object moves in (with its sidecar, unless that moved already); where it was
+/// not, the file goes back to its name. An object written at `file` since then is newer,
+/// and the parked one is dropped rather than left to come back later.
+pub fn settle(file: &Path) -> io::Result<bool> {
+    let parked = parked_of(file);
+    match std::fs::symlink_metadata(&parked) {
+        Ok(m) if m.is_file() => {}
+        Ok(_) => return Ok(false),
+        Err(e) if is_missing(&e) => return Ok(false),
+        Err(e) => return Err(e),
+    }
+    let neither = |path: &Path| io::Error::other(format!("{} is neither file nor directory", path.display()));
+    let what = match stat(file)? {
+        None => {
+            std::fs::rename(&parked, file)?;
+            "put back"
+        }
+        Some(m) if m.is_dir() => {
+            let inner = file.join(IN_DIR_OBJECT);
+            match stat(&inner)? {
+                Some(m) if m.is_file() => {
+                    std::fs::remove_file(&parked)?;
+                    "dropped as overwritten"
+                }
+                Some(_) => return Err(neither(&inner)),
+                None => {
+                    let sidecar = sidecar_of(&inner);
+                    if stat(&sidecar)?.is_none() {
+                        match std::fs::rename(sidecar_of(file), &sidecar) {
+                            Err(e) if !is_missing(&e) => return Err(e),
+                            _ => {}
+                        }
+                    }
+                    std::fs::rename(&parked, &inner)?;
+                    "moved into its directory"
+                }
+            }
+        }
+        Some(m) if m.is_file() => {
+            std::fs::remove_file(&parked)?;
+            "dropped as overwritten"
+        }
+        Some(_) => return Err(neither(file)),
+    };
+    tracing::info!(
+        "embedded store: an object left parked by a conversion cut short was {what}: {}",
+        file.display()
+    );
+    Ok(true)
+}
+
+/// What is at `path`, if anything.
+fn stat(path: &Path) -> io::Result<Option<std::fs::Metadata>> {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) => Ok(Some(m)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
     }
 }
 
 /// Makes the directories leading to `key`'s path, converting object files met on the way,
-/// and returns where its content file goes.
+/// and returns where its content file goes. A name found missing (or, for the key itself,
+/// a directory) may have a parked object beside it, which is settled first: otherwise it
+/// could come back over what is written now.
 fn prepare(layout: &Layout, bucket: &str, key: &str) -> io::Result<PathBuf> {
     let mut path = layout.bucket_dir(bucket);
     let components = encode_key(key);
@@ -137,29 +282,35 @@ fn prepare(layout: &Layout, bucket: &str, key: &str) -> io::Result<PathBuf> {
         .ok_or_else(|| io::Error::other("a key has at least one component"))?;
     for component in parents {
         path.push(component);
-        match std::fs::symlink_metadata(&path) {
-            Ok(m) if m.is_dir() => {}
-            Ok(m) if m.is_file() => convert_to_dir(&path, &layout.tmp_dir())?,
-            Ok(_) => {
+        let mut found = stat(&path)?;
+        if found.is_none() && settle(&path)? {
+            found = stat(&path)?;
+        }
+        match found {
+            Some(m) if m.is_dir() => {}
+            Some(m) if m.is_file() => convert_to_dir(&path, layout)?,
+            Some(_) => {
                 return Err(io::Error::other(format!(
                     "{} is neither file nor directory",
                     path.display()
                 )))
             }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => std::fs::create_dir(&path)?,
-            Err(e) => return Err(e),
+            None => std::fs::create_dir(&path)?,
         }
     }
     path.push(last);
-    match std::fs::symlink_metadata(&path) {
-        Ok(m) if m.is_dir() => Ok(path.join(IN_DIR_OBJECT)),
-        Ok(m) if m.is_file() => Ok(path),
-        Ok(_) => Err(io::Error::other(format!(
+    let mut found = stat(&path)?;
+    if found.as_ref().is_none_or(|m| m.is_dir()) && settle(&path)? {
+        found = stat(&path)?;
+    }
+    match found {
+        Some(m) if m.is_dir() => Ok(path.join(IN_DIR_OBJECT)),
+        Some(m) if m.is_file() => Ok(path),
+        Some(_) => Err(io::Error::other(format!(
             "{} is neither file nor directory",
             path.display()
         ))),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(path),
-        Err(e) => Err(e),
+        None => Ok(path),
     }
 }
 

@@ -14,6 +14,7 @@ use crate::content::{
 use crate::layout::{check_key, sidecar_of, BadKey, Layout};
 use crate::meta::{read_json, read_legacy, Checksums, Headers, ObjectMeta};
 use crate::namespace::{locate, place, remove, BucketLocks};
+use crate::startup::OwnTmp;
 use crate::walk::{self, Listed};
 
 /// The most keys one listing page holds, and its default size.
@@ -24,6 +25,9 @@ const MAX_PAGE: usize = 1000;
 pub struct Store {
     pub(crate) layout: Layout,
     pub(crate) locks: BucketLocks,
+    /// Lives as long as the service (every connection holds it), so that requests still
+    /// running after the server stopped accepting keep their temporary directory.
+    _tmp: OwnTmp,
 }
 
 /// An object as found, with everything about it that S3 answers with.
@@ -35,10 +39,15 @@ pub(crate) struct Current {
 }
 
 impl Store {
-    /// A store over `layout`, whose internal directories exist.
-    pub fn new(layout: Layout) -> Self {
+    /// A store over `layout`, whose internal directories exist and whose temporary
+    /// directory `tmp` has claimed.
+    pub fn new(layout: Layout, tmp: OwnTmp) -> Self {
         let locks = BucketLocks::new(layout.lock_file());
-        Store { layout, locks }
+        Store {
+            layout,
+            locks,
+            _tmp: tmp,
+        }
     }
 }
 
@@ -453,6 +462,10 @@ impl S3 for Store {
         self.locks
             .run(&bucket, move || {
                 let dir = require_bucket(&layout, &b)?;
+                // A store that died mid-conversion may have left an object parked here, where
+                // listings do not see it; its note brings it back before the bucket is judged
+                // empty and removed with everything in it.
+                let _ = crate::startup::clear_gone_stores(&layout, &layout.tmp_dir());
                 if walk::holds_objects(dir.clone()).map_err(|e| internal("cannot read the bucket", e))? {
                     return Err(s3_error!(BucketNotEmpty, "The bucket you tried to delete is not empty"));
                 }

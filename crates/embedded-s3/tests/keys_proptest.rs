@@ -486,7 +486,11 @@ async fn data_dir_problems(h: &Harness) -> Vec<String> {
     if top != [".s3-connector", VICTIM] {
         problems.push(format!("in the data directory: {top:?}"));
     }
-    let internal = support::tree(&h.data.join(".s3-connector"));
+    // The store's own temporary directory and its lock live as long as the store.
+    let internal: Vec<String> = support::tree(&h.data.join(".s3-connector"))
+        .into_iter()
+        .filter(|rel| !rel.strip_prefix("tmp/").is_some_and(support::is_store_dir_or_lock))
+        .collect();
     if internal != ["lock", "tmp", "uploads"] {
         problems.push(format!("in .s3-connector: {internal:?}"));
     }
@@ -526,11 +530,15 @@ async fn repair(h: &Harness) {
             remove_path(&h.data.join(name));
         }
     }
-    for dir in ["tmp", "uploads"] {
-        let dir = h.data.join(".s3-connector").join(dir);
-        for name in support::names_in(&dir) {
-            remove_path(&dir.join(name));
+    let tmp = h.data.join(".s3-connector/tmp");
+    for rel in support::tree(&tmp) {
+        if !support::is_store_dir_or_lock(&rel) {
+            remove_path(&tmp.join(rel));
         }
+    }
+    let uploads = h.data.join(".s3-connector/uploads");
+    for name in support::names_in(&uploads) {
+        remove_path(&uploads.join(name));
     }
     for name in support::names_in(&h.data.join(".s3-connector")) {
         if !["lock", "tmp", "uploads"].contains(&name.as_str()) {

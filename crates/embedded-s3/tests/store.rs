@@ -1,6 +1,7 @@
 //! Focused tests of the store over real HTTP with the real aws-sdk-s3 client: traversal keys
 //! stay names, prefix objects coexist, multipart uploads are listed and assembled, ranges,
-//! conditions, cut-off bodies, checksums, copies, listing order, and s3s-fs data directories.
+//! conditions, cut-off bodies, checksums, copies, listing order, s3s-fs data directories,
+//! and several stores on one data directory (starting, stopping and dying mid-conversion).
 
 mod support;
 
@@ -127,10 +128,7 @@ async fn traversal_keys_are_names() {
     assert_eq!(keys(&client, "victim").await, ["secret.txt"]);
     assert_eq!(support::names_in(outer.path()), ["data"]);
     assert_eq!(support::names_in(store.data_dir()), [".s3-connector", "trav", "victim"]);
-    assert_eq!(
-        support::tree(&store.data_dir().join(".s3-connector/tmp")),
-        Vec::<String>::new()
-    );
+    assert_eq!(support::temp_files(store.data_dir()), Vec::<String>::new());
     for key in TRAVERSAL {
         client
             .delete_object()
@@ -487,7 +485,7 @@ async fn multipart_uploads_are_listed_assembled_and_aborted() {
         assert_eq!(code(&e), "NoSuchUpload", "{bogus}");
     }
     assert!(support::tree(&store.data_dir().join(".s3-connector/uploads")).is_empty());
-    assert!(support::tree(&store.data_dir().join(".s3-connector/tmp")).is_empty());
+    assert!(support::temp_files(store.data_dir()).is_empty());
 }
 
 #[tokio::test]
@@ -677,7 +675,7 @@ async fn digests_and_checksums_are_verified_and_kept() {
         get(&client, "sums", "trailer").await.as_deref(),
         Some(&b"checked content"[..])
     );
-    assert!(support::tree(&store.data_dir().join(".s3-connector/tmp")).is_empty());
+    assert!(support::temp_files(store.data_dir()).is_empty());
 }
 
 #[tokio::test]
@@ -842,14 +840,14 @@ async fn a_cut_off_body_leaves_nothing() {
     put(&client, "cut", "kept", b"original").await;
     cut_off_put(&client, "cut", "new/object").await;
     cut_off_put(&client, "cut", "kept").await;
-    let tmp = store.data_dir().join(".s3-connector/tmp");
     for _ in 0..100 {
-        if support::tree(&tmp).is_empty() {
+        if support::temp_files(store.data_dir()).is_empty() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert!(support::tree(&tmp).is_empty(), "{:?}", support::tree(&tmp));
+    let left = support::temp_files(store.data_dir());
+    assert!(left.is_empty(), "{left:?}");
     assert_eq!(get(&client, "cut", "new/object").await, None);
     assert_eq!(get(&client, "cut", "kept").await.as_deref(), Some(&b"original"[..]));
     assert_eq!(keys(&client, "cut").await, ["kept"]);
@@ -990,4 +988,373 @@ async fn two_stores_share_one_data_dir() {
     for key in &want {
         assert_eq!(get(&client_one, "shared", key).await.as_deref(), Some(key.as_bytes()));
     }
+}
+
+/// An UploadPart sent by hand: the request head and the first `first` bytes of `body` go
+/// out now; [`finish_part_upload`] sends the rest. `Connection: close`, so that the answer
+/// ends with the connection.
+async fn start_part_upload(
+    client: &Client,
+    (bucket, key, upload_id): (&str, &str, &str),
+    part_number: i32,
+    body: &[u8],
+    first: usize,
+) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt;
+    let presigned = client
+        .upload_part()
+        .bucket(bucket)
+        .key(key)
+        .upload_id(upload_id)
+        .part_number(part_number)
+        .presigned(aws_sdk_s3::presigning::PresigningConfig::expires_in(Duration::from_secs(300)).expect("config"))
+        .await
+        .expect("presign");
+    let uri: http::Uri = presigned.uri().parse().expect("uri");
+    let authority = uri.authority().expect("authority").to_string();
+    let mut request = format!(
+        "PUT {} HTTP/1.1\r\nHost: {authority}\r\nContent-Length: {}\r\nConnection: close\r\n",
+        uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"),
+        body.len()
+    );
+    for (name, value) in presigned.headers() {
+        if !name.eq_ignore_ascii_case("host") && !name.eq_ignore_ascii_case("content-length") {
+            request.push_str(&format!("{name}: {value}\r\n"));
+        }
+    }
+    request.push_str("\r\n");
+    let mut socket = tokio::net::TcpStream::connect(&authority).await.expect("connect");
+    socket.write_all(request.as_bytes()).await.expect("send head");
+    socket.write_all(&body[..first]).await.expect("send some body");
+    socket.flush().await.expect("flush");
+    socket
+}
+
+/// Sends the rest of a part started with [`start_part_upload`]; gives the answer's status
+/// line and ETag.
+async fn finish_part_upload(mut socket: tokio::net::TcpStream, rest: &[u8]) -> (String, Option<String>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    socket.write_all(rest).await.expect("send the rest");
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(30), socket.read_to_end(&mut answer))
+        .await
+        .expect("an answer in time")
+        .expect("read the answer");
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    let status = answer.lines().next().unwrap_or_default().to_string();
+    let e_tag = answer
+        .lines()
+        .take_while(|l| !l.is_empty())
+        .find_map(|l| l.split_once(':').filter(|(n, _)| n.eq_ignore_ascii_case("etag")))
+        .map(|(_, v)| v.trim().to_string());
+    (status, e_tag)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn starting_a_second_store_leaves_the_first_ones_uploads_alone() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (one, client_one) = start(dir.path()).await;
+    client_one.create_bucket().bucket("live").send().await.expect("bucket");
+    let upload = client_one
+        .create_multipart_upload()
+        .bucket("live")
+        .key("big")
+        .send()
+        .await
+        .expect("create");
+    let id = upload.upload_id().expect("id").to_string();
+    let part1: Vec<u8> = (0..5 * 1024 * 1024).map(|i| (i % 251) as u8).collect();
+    let tag1 = client_one
+        .upload_part()
+        .bucket("live")
+        .key("big")
+        .upload_id(&id)
+        .part_number(1)
+        .body(ByteStream::from(part1.clone()))
+        .send()
+        .await
+        .expect("part 1")
+        .e_tag()
+        .unwrap_or_default()
+        .to_string();
+    // Part 2 is under way: half of it is in a temporary file of the first store.
+    let part2: Vec<u8> = (0..1024 * 1024).map(|i| (i % 241) as u8).collect();
+    let half = part2.len() / 2;
+    let socket = start_part_upload(&client_one, ("live", "big", &id), 2, &part2, half).await;
+    for _ in 0..200 {
+        if !support::temp_files(one.data_dir()).is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let in_flight = support::temp_files(one.data_dir());
+    assert_eq!(in_flight.len(), 1, "{in_flight:?}");
+
+    let (two, client_two) = start(dir.path()).await;
+    assert_eq!(support::temp_files(two.data_dir()), in_flight);
+    assert_eq!(support::store_dirs(two.data_dir()).len(), 2);
+    // Both serve the directory.
+    put(&client_two, "live", "from-two", b"second store").await;
+    assert_eq!(
+        get(&client_one, "live", "from-two").await.as_deref(),
+        Some(&b"second store"[..])
+    );
+
+    let (status, tag2) = finish_part_upload(socket, &part2[half..]).await;
+    assert!(status.starts_with("HTTP/1.1 200"), "{status}");
+    let tag2 = tag2.expect("an ETag");
+    assert_eq!(tag2, format!("\"{}\"", support::md5_hex(&part2)));
+    let parts = [(1, tag1), (2, tag2)]
+        .into_iter()
+        .map(|(n, tag)| CompletedPart::builder().part_number(n).e_tag(tag).build())
+        .collect();
+    client_one
+        .complete_multipart_upload()
+        .bucket("live")
+        .key("big")
+        .upload_id(&id)
+        .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
+        .send()
+        .await
+        .expect("complete");
+    let mut whole = part1;
+    whole.extend_from_slice(&part2);
+    assert_eq!(get(&client_two, "live", "big").await, Some(whole));
+    assert!(support::temp_files(one.data_dir()).is_empty());
+}
+
+/// Renames `from` to `to` under the data directory `data`, as a crash may have left it.
+fn rename_in(data: &Path, from: &str, to: &str) {
+    std::fs::rename(data.join(from), data.join(to)).unwrap_or_else(|e| panic!("{from} -> {to}: {e}"));
+}
+
+#[tokio::test]
+async fn a_conversion_cut_short_is_finished_and_gone_stores_are_cleared() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let data = std::fs::canonicalize(dir.path()).expect("canonical");
+    let content = |n: usize| -> Vec<u8> { (0..100_000).map(|i| ((i * n) % 253) as u8).collect() };
+    {
+        let (store, client) = start(&data).await;
+        client.create_bucket().bucket("conv").send().await.expect("bucket");
+        for n in 1..=5 {
+            client
+                .put_object()
+                .bucket("conv")
+                .key(format!("k{n}"))
+                .content_type(format!("text/x-k{n}"))
+                .metadata("n", n.to_string())
+                .body(ByteStream::from(content(n)))
+                .send()
+                .await
+                .expect("put");
+        }
+        drop(client);
+        drop(store);
+    }
+    // A store that has stopped removes its temporary directory once its last request is done.
+    for _ in 0..200 {
+        if support::store_dirs(&data).is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(support::store_dirs(&data), Vec::<String>::new());
+
+    // A store died in the middle of four conversions, each at another step: it had parked
+    // `k1`; parked `k2` and made its directory; also moved `k3`'s sidecar; and parked `k5`,
+    // which another store has written again since.
+    let tmp = data.join(".s3-connector/tmp");
+    let gone = tmp.join("0000000000000000000000000000dead");
+    std::fs::create_dir_all(&gone).expect("mkdir");
+    std::fs::write(gone.join("lock"), b"").expect("lock");
+    std::fs::write(gone.join("0123456789abcdef0123456789abcdef"), b"half a body").expect("temp");
+    for n in [1, 2, 3, 5] {
+        std::fs::write(gone.join(format!("convert-{n}")), format!("conv/k{n}")).expect("note");
+    }
+    std::fs::write(gone.join("convert-bad"), "../../outside").expect("note");
+    rename_in(&data, "conv/k1", "conv/k1%_c");
+    rename_in(&data, "conv/k2", "conv/k2%_c");
+    std::fs::create_dir(data.join("conv/k2")).expect("mkdir");
+    rename_in(&data, "conv/k3", "conv/k3%_c");
+    std::fs::create_dir(data.join("conv/k3")).expect("mkdir");
+    rename_in(&data, "conv/.k3%_m", "conv/k3/.%_%_m");
+    std::fs::copy(data.join("conv/k5"), data.join("conv/k5%_c")).expect("copy");
+    std::fs::write(data.join("conv/k5"), b"written again").expect("write");
+    std::fs::remove_file(data.join("conv/.k5%_m")).expect("remove");
+    // Parked with no note to say so (a store that died in another way): found when asked for.
+    rename_in(&data, "conv/k4", "conv/k4%_c");
+    // A store that is running: its directory is locked and stays.
+    let running = tmp.join("0000000000000000000000000000a11e");
+    std::fs::create_dir_all(&running).expect("mkdir");
+    let lock = std::fs::File::create(running.join("lock")).expect("lock");
+    lock.lock().expect("take the lock");
+    std::fs::write(running.join("fedcba9876543210fedcba9876543210"), b"in flight").expect("temp");
+    // A store that died before it could lock its directory.
+    let unlocked = tmp.join("00000000000000000000000000000001");
+    std::fs::create_dir_all(&unlocked).expect("mkdir");
+    std::fs::write(unlocked.join("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"), b"?").expect("temp");
+    // A temporary file of an earlier version, which kept them straight in tmp/.
+    std::fs::write(tmp.join("bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"), b"old").expect("old temp");
+
+    let (store, client) = start(&data).await;
+    assert!(!gone.exists() && !unlocked.exists());
+    assert!(running.join("fedcba9876543210fedcba9876543210").is_file());
+    assert!(tmp.join("bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb").is_file());
+    assert_eq!(support::store_dirs(&data).len(), 2);
+    assert!(data.join("../../outside").symlink_metadata().is_err());
+    assert_eq!(store.data_dir(), data);
+    assert_eq!(
+        support::tree(&data.join("conv")),
+        [
+            ".k1%_m",
+            ".k4%_m",
+            "k1",
+            "k2",
+            "k2/%_",
+            "k2/.%_%_m",
+            "k3",
+            "k3/%_",
+            "k3/.%_%_m",
+            "k4%_c",
+            "k5"
+        ]
+    );
+    // Listings skip the parked name.
+    assert_eq!(keys(&client, "conv").await, ["k1", "k2", "k3", "k5"]);
+    for n in 1..=4 {
+        let key = format!("k{n}");
+        assert_eq!(get(&client, "conv", &key).await, Some(content(n)), "{key}");
+        let head = client
+            .head_object()
+            .bucket("conv")
+            .key(&key)
+            .send()
+            .await
+            .expect("head");
+        assert_eq!(head.content_type(), Some(format!("text/x-k{n}").as_str()), "{key}");
+        assert_eq!(
+            head.metadata().and_then(|m| m.get("n")).cloned(),
+            Some(n.to_string()),
+            "{key}"
+        );
+    }
+    assert_eq!(get(&client, "conv", "k5").await.as_deref(), Some(&b"written again"[..]));
+    assert_eq!(keys(&client, "conv").await, ["k1", "k2", "k3", "k4", "k5"]);
+    // A conversion now goes through to the end and leaves no note.
+    put(&client, "conv", "k1/below", b"below").await;
+    assert_eq!(get(&client, "conv", "k1").await, Some(content(1)));
+    assert!(data.join("conv/k1/%_").is_file() && !data.join("conv/k1%_c").exists());
+    let own: Vec<String> = support::tree(&tmp)
+        .into_iter()
+        .filter(|rel| !rel.starts_with("0000000000000000000000000000a11e"))
+        .collect();
+    assert_eq!(own.len(), 3, "{own:?}");
+    assert!(own.iter().all(|rel| !rel.contains("convert-")), "{own:?}");
+
+    // A store dies mid-conversion while this one runs, leaving a bucket whose only object is
+    // parked: the bucket is not empty, and the object is still there.
+    client.create_bucket().bucket("lone").send().await.expect("bucket");
+    put(&client, "lone", "x", b"the only object").await;
+    rename_in(&data, "lone/x", "lone/x%_c");
+    let gone = tmp.join("000000000000000000000000000dead2");
+    std::fs::create_dir_all(&gone).expect("mkdir");
+    std::fs::write(gone.join("lock"), b"").expect("lock");
+    std::fs::write(gone.join("convert-1"), "lone/x").expect("note");
+    let e = client
+        .delete_bucket()
+        .bucket("lone")
+        .send()
+        .await
+        .expect_err("not empty");
+    assert_eq!(code(&e), "BucketNotEmpty");
+    assert!(!gone.exists());
+    assert_eq!(keys(&client, "lone").await, ["x"]);
+    assert_eq!(
+        get(&client, "lone", "x").await.as_deref(),
+        Some(&b"the only object"[..])
+    );
+    drop(lock);
+}
+
+#[tokio::test]
+async fn multipart_uploads_page_with_a_delimiter() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (_store, client) = start(dir.path()).await;
+    client.create_bucket().bucket("pages").send().await.expect("bucket");
+    let mut plain = Vec::new();
+    for key in ["a", "a-b", "a/1", "a/2", "a/2", "a/3/deep", "b/1", "b/2", "c", "c", "d"] {
+        let out = client
+            .create_multipart_upload()
+            .bucket("pages")
+            .key(key)
+            .send()
+            .await
+            .expect("create");
+        if !key.contains('/') {
+            plain.push((key.to_string(), out.upload_id().expect("id").to_string()));
+        }
+    }
+    let (mut uploads, mut prefixes) = (Vec::new(), Vec::new());
+    let (mut key_marker, mut id_marker) = (None::<String>, None::<String>);
+    let mut pages = 0;
+    loop {
+        pages += 1;
+        assert!(pages <= 20, "still paging: {uploads:?} {prefixes:?}");
+        let out = client
+            .list_multipart_uploads()
+            .bucket("pages")
+            .delimiter("/")
+            .max_uploads(1)
+            .set_key_marker(key_marker.clone())
+            .set_upload_id_marker(id_marker.clone())
+            .send()
+            .await
+            .expect("list uploads");
+        assert!(out.uploads().len() + out.common_prefixes().len() <= 1);
+        for u in out.uploads() {
+            uploads.push((
+                u.key().unwrap_or_default().to_string(),
+                u.upload_id().unwrap_or_default().to_string(),
+            ));
+        }
+        for p in out.common_prefixes() {
+            prefixes.push(p.prefix().unwrap_or_default().to_string());
+        }
+        if out.is_truncated() != Some(true) {
+            break;
+        }
+        key_marker = out.next_key_marker().map(str::to_string);
+        id_marker = out.next_upload_id_marker().map(str::to_string);
+        assert!(key_marker.is_some(), "a truncated page without a key marker");
+    }
+    // In order: `a`, `a-b`, `a/`, `b/`, `c` twice, `d`.
+    assert_eq!(uploads, plain);
+    assert_eq!(prefixes, ["a/", "b/"]);
+    assert_eq!(pages, 7);
+    // Without a delimiter every upload comes once, in key order, pages resumed by ID.
+    let mut all = Vec::new();
+    let (mut key_marker, mut id_marker) = (None::<String>, None::<String>);
+    for _ in 0..20 {
+        let out = client
+            .list_multipart_uploads()
+            .bucket("pages")
+            .max_uploads(2)
+            .set_key_marker(key_marker.clone())
+            .set_upload_id_marker(id_marker.clone())
+            .send()
+            .await
+            .expect("list uploads");
+        all.extend(out.uploads().iter().map(|u| u.key().unwrap_or_default().to_string()));
+        if out.is_truncated() != Some(true) {
+            key_marker = None;
+            break;
+        }
+        key_marker = out.next_key_marker().map(str::to_string);
+        id_marker = out.next_upload_id_marker().map(str::to_string);
+    }
+    assert!(key_marker.is_none(), "still paging: {all:?}");
+    assert_eq!(
+        all,
+        ["a", "a-b", "a/1", "a/2", "a/2", "a/3/deep", "b/1", "b/2", "c", "c", "d"]
+    );
 }

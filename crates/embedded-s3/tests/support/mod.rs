@@ -86,3 +86,35 @@ pub fn names_in(dir: &Path) -> Vec<String> {
 pub fn url_decoded(s: &str) -> String {
     percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned()
 }
+
+/// Whether `name` is the name of a store's own temporary directory (32 hex digits).
+pub fn is_store_id(name: &str) -> bool {
+    name.len() == 32 && name.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// Whether the path `rel`, relative to `.s3-connector/tmp`, is a store's own directory or
+/// its lock file: those live as long as the store, and are no temporary files.
+pub fn is_store_dir_or_lock(rel: &str) -> bool {
+    match rel.split_once('/') {
+        None => is_store_id(rel),
+        Some((id, rest)) => is_store_id(id) && rest == "lock",
+    }
+}
+
+/// The temporary files in the data directory `data`: everything under `.s3-connector/tmp`
+/// but the stores' own directories and their lock files.
+pub fn temp_files(data: &Path) -> Vec<String> {
+    tree(&data.join(".s3-connector/tmp"))
+        .into_iter()
+        .filter(|rel| !is_store_dir_or_lock(rel))
+        .collect()
+}
+
+/// The stores' own directories in `.s3-connector/tmp` of `data`.
+pub fn store_dirs(data: &Path) -> Vec<String> {
+    let tmp = data.join(".s3-connector/tmp");
+    names_in(&tmp)
+        .into_iter()
+        .filter(|name| is_store_id(name) && tmp.join(name).is_dir())
+        .collect()
+}
