@@ -55,8 +55,9 @@ pub async fn run(g: &Global, args: &WorkerArgs) -> Result<(), Error> {
         endpoints: s3_connector::net::EndpointPolicy::from_env()?.trusting(settings.endpoint.as_deref()),
         timeouts: settings.timeouts.clone(),
         max_attempts: settings.max_attempts,
-        // Each job waits for its own clean-up when it is stopped (the worker does that).
-        cleanup: None,
+        // One registry for all jobs: a job's clean-up never aborts another job's running upload;
+        // each stopped job still waits for its own clean-up only.
+        cleanup: Some(s3_connector::CleanupTasks::default()),
     };
     let mut own = crate::own_secret_values(&settings).await;
     own.extend(args.client_secret.iter().map(|s| s.expose().to_string()));

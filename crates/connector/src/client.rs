@@ -29,16 +29,78 @@ pub struct ConnectOptions {
     /// Checks every address the connection reaches (after DNS, on every connection). Set for
     /// endpoints that a job chose; `None` for the operator's own.
     pub guard: Option<AddressGuard>,
-    /// Where the connection's clean-up (aborts of cancelled uploads) is remembered: share a
-    /// service's registry so that one [`Connector::finish_cleanup`] at shutdown also waits for
-    /// the clean-up of the connections jobs made. `None`: a registry of its own.
+    /// Where the connection's clean-up (aborts of cancelled uploads) and running uploads are
+    /// remembered: share one registry among a process's connections so that one's clean-up
+    /// never aborts another's running upload, and [`CleanupTasks::finish`] at shutdown waits
+    /// for all of it. `None`: a registry of its own.
     pub cleanup: Option<CleanupTasks>,
 }
 
-/// Clean-up requests started when actions were cancelled, shared by the connections that use it
-/// (see [`ConnectOptions::cleanup`]).
+/// What the connections of one process share so that their clean-up never gets in each
+/// other's way (see [`ConnectOptions::cleanup`]): the clean-up requests started when actions
+/// were cancelled, and the multipart uploads running, which no clean-up may abort.
 #[derive(Debug, Clone, Default)]
-pub struct CleanupTasks(Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>);
+pub struct CleanupTasks(Arc<Registry>);
+
+#[derive(Debug, Default)]
+struct Registry {
+    /// Clean-up requests, each with the id of the connection that started it.
+    tasks: Mutex<Vec<(u64, tokio::task::JoinHandle<()>)>>,
+    /// Upload ids of the multipart uploads running.
+    live: Mutex<std::collections::HashSet<String>>,
+    /// CreateMultipartUpload requests in flight, per bucket and key.
+    creating: Mutex<HashMap<(String, String), usize>>,
+}
+
+impl CleanupTasks {
+    /// Waits (at most `limit`) for every clean-up in the registry, whichever connection started
+    /// it: what a service does before it exits. Returns how many had not finished in time.
+    pub async fn finish(&self, limit: Duration) -> usize {
+        wait_for(self.take(|_| true), limit).await
+    }
+
+    fn take(&self, mine: impl Fn(u64) -> bool) -> Vec<tokio::task::JoinHandle<()>> {
+        let Ok(mut tasks) = self.0.tasks.lock() else {
+            return Vec::new();
+        };
+        let (taken, kept) = std::mem::take(&mut *tasks).into_iter().partition(|(id, _)| mine(*id));
+        *tasks = kept;
+        taken.into_iter().map(|(_, t)| t).collect()
+    }
+}
+
+async fn wait_for(tasks: Vec<tokio::task::JoinHandle<()>>, limit: Duration) -> usize {
+    let deadline = tokio::time::Instant::now() + limit;
+    let mut late = 0;
+    for task in tasks {
+        if tokio::time::timeout_at(deadline, task).await.is_err() {
+            late += 1;
+        }
+    }
+    late
+}
+
+/// Counts one CreateMultipartUpload in flight for as long as it lives.
+pub(crate) struct Creating {
+    registry: Arc<Registry>,
+    target: (String, String),
+}
+
+impl Drop for Creating {
+    fn drop(&mut self) {
+        if let Ok(mut creating) = self.registry.creating.lock() {
+            if let Some(n) = creating.get_mut(&self.target) {
+                *n -= 1;
+                if *n == 0 {
+                    creating.remove(&self.target);
+                }
+            }
+        }
+    }
+}
+
+/// Gives every connection an id, so that each waits for its own clean-up only.
+static NEXT_CONNECTION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 /// A configured connection to one S3 endpoint. Cheap to clone; share one per process.
 #[derive(Clone, Debug)]
@@ -53,10 +115,11 @@ pub struct Connector {
     /// Per bucket: whether the store enforces `If-Match` on DeleteObject (probed once).
     conditional_delete: Arc<Mutex<HashMap<String, bool>>>,
     /// Clean-up requests started when an action was cancelled (e.g. aborting a multipart
-    /// upload whose future was dropped); see [`Connector::finish_cleanup`].
+    /// upload whose future was dropped), and the uploads running; shared with the process's
+    /// other connections when [`ConnectOptions::cleanup`] says so.
     cleanup: CleanupTasks,
-    /// Multipart uploads this connection has running, which no stray clean-up may abort.
-    live_uploads: Arc<Mutex<std::collections::HashSet<String>>>,
+    /// This connection's id in `cleanup`.
+    id: u64,
 }
 
 impl Connector {
@@ -171,7 +234,7 @@ impl Connector {
             timeouts,
             conditional_delete: Arc::default(),
             cleanup,
-            live_uploads: Arc::default(),
+            id: NEXT_CONNECTION.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         })
     }
 
@@ -183,9 +246,9 @@ impl Connector {
             return;
         };
         let join = handle.spawn(task);
-        if let Ok(mut tasks) = self.cleanup.0.lock() {
-            tasks.retain(|t| !t.is_finished());
-            tasks.push(join);
+        if let Ok(mut tasks) = self.cleanup.0.tasks.lock() {
+            tasks.retain(|(_, t)| !t.is_finished());
+            tasks.push((self.id, join));
         }
     }
 
@@ -196,26 +259,42 @@ impl Connector {
     /// # Behavior
     /// A cancelled upload starts its AbortMultipartUpload as it is dropped; if the process then
     /// exits at once, the abort never reaches the store and the parts stay (and are billed).
+    /// Only this connection's clean-up is waited for, not that of others sharing its registry
+    /// (see [`CleanupTasks::finish`] for all of it).
     pub async fn finish_cleanup(&self, limit: Duration) -> usize {
-        let tasks: Vec<_> = match self.cleanup.0.lock() {
-            Ok(mut t) => t.drain(..).collect(),
-            Err(_) => return 0,
-        };
-        let deadline = tokio::time::Instant::now() + limit;
-        let mut late = 0;
-        for task in tasks {
-            if tokio::time::timeout_at(deadline, task).await.is_err() {
-                late += 1;
-            }
-        }
-        late
+        let id = self.id;
+        wait_for(self.cleanup.take(|owner| owner == id), limit).await
     }
 
-    /// Runs `f` on the set of multipart uploads this connection has running.
+    /// Runs `f` on the set of multipart uploads running in this process (as far as its
+    /// connections share a registry).
     pub(crate) fn live_uploads(&self, f: impl FnOnce(&mut std::collections::HashSet<String>)) {
-        if let Ok(mut live) = self.live_uploads.lock() {
+        if let Ok(mut live) = self.cleanup.0.live.lock() {
             f(&mut live);
         }
+    }
+
+    /// Counts a CreateMultipartUpload of `bucket/key` in flight until the guard is dropped.
+    pub(crate) fn creating(&self, bucket: &str, key: &str) -> Creating {
+        let target = (bucket.to_string(), key.to_string());
+        if let Ok(mut creating) = self.cleanup.0.creating.lock() {
+            *creating.entry(target.clone()).or_default() += 1;
+        }
+        Creating {
+            registry: self.cleanup.0.clone(),
+            target,
+        }
+    }
+
+    /// How many CreateMultipartUploads of `bucket/key` are in flight.
+    pub(crate) fn creates_in_flight(&self, bucket: &str, key: &str) -> usize {
+        self.cleanup
+            .0
+            .creating
+            .lock()
+            .ok()
+            .and_then(|c| c.get(&(bucket.to_string(), key.to_string())).copied())
+            .unwrap_or(0)
     }
 
     /// This connection's clean-up registry, to share with connections made for jobs.

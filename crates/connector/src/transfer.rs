@@ -292,6 +292,9 @@ impl<'a> Multipart<'a> {
         let checksums = conn.settings().effective_checksums() == ChecksumMode::WhenSupported;
         let what = format!("CreateMultipartUpload s3://{}/{}", t.bucket, t.key);
         let started = std::time::SystemTime::now();
+        // Counted until this upload is in the live set (the guard drops after the insert below),
+        // so that another upload's stray clean-up waits for it instead of taking it for a stray.
+        let _creating = conn.creating(t.bucket, t.key);
         let mut unanswered = false;
         let mut attempt = 0;
         let created = loop {
@@ -537,9 +540,26 @@ pub const CLEANUP_WAIT: Duration = Duration::from_secs(25);
 /// Aborts a multipart upload, retrying with backoff (longer while the store says SlowDown) for
 /// up to [`ABORT_BUDGET`]. An upload that is already gone counts as aborted.
 pub(crate) async fn abort_upload(client: &aws_sdk_s3::Client, bucket: &str, key: &str, upload_id: &str) -> Result<()> {
+    abort_one(client, bucket, key, upload_id, false).await
+}
+
+/// As [`abort_upload`], but an upload the store does not know at the first attempt is an error
+/// (`NoSuchKey`): the caller named it, and a mistyped id is not "aborted". Gone at a later
+/// attempt, it counts as aborted (an earlier attempt did it and its answer was lost).
+pub(crate) async fn abort_named_upload(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    upload_id: &str,
+) -> Result<()> {
+    abort_one(client, bucket, key, upload_id, true).await
+}
+
+async fn abort_one(client: &aws_sdk_s3::Client, bucket: &str, key: &str, upload_id: &str, named: bool) -> Result<()> {
     let deadline = tokio::time::Instant::now() + ABORT_BUDGET;
     let mut wait = Duration::from_millis(200);
     let what = format!("AbortMultipartUpload s3://{bucket}/{key}");
+    let mut first = true;
     loop {
         // One attempt per send, each bounded by what is left of the budget: the loop is the
         // retry, so that the budget is a bound and not a hint.
@@ -568,8 +588,15 @@ pub(crate) async fn abort_upload(client: &aws_sdk_s3::Client, bucket: &str, key:
             }
         };
         if err.code == ErrorCode::NoSuchKey {
+            if named && first {
+                return Err(Error::new(
+                    ErrorCode::NoSuchKey,
+                    format!("no upload {upload_id} of s3://{bucket}/{key} is in progress (see listMultipartUploads)"),
+                ));
+            }
             return Ok(());
         }
+        first = false;
         let pause = if err.code == ErrorCode::Throttled {
             wait.max(Duration::from_secs(1))
         } else {
@@ -597,13 +624,31 @@ fn retry_pause(attempt: u32, code: ErrorCode) -> Duration {
     base + Duration::from_millis(rand::random::<u64>() % (base.as_millis() as u64 + 1))
 }
 
+/// How long a stray clean-up waits for other uploads of the same key to finish starting.
+const STRAY_WAIT: Duration = Duration::from_secs(30);
+
 /// Aborts the uploads of `key` that attempts of ours may have started without us learning their
 /// ids: those started since `since` (less a few seconds for the store's clock), except `kept` and
-/// every upload this process has running (other jobs may be writing the same key). Another
-/// client starting an upload of the very same key in those seconds would lose it; that window is
-/// the price of not leaving billed uploads behind, and it opens only after a create went
+/// every upload this process has running (other jobs may be writing the same key; their creates
+/// still in flight are waited for). Another process starting an upload of the very same key in
+/// those seconds would have it aborted, and fail with a retryable error; that window is the
+/// price of not leaving billed uploads behind, and it opens only after a create went
 /// unanswered.
 async fn abort_strays(conn: &Connector, bucket: &str, key: &str, since: std::time::SystemTime, kept: Option<&str>) {
+    // Another upload of this key starting in this process would look like a stray until its
+    // create is answered: wait for it (ours is counted too, hence 1).
+    let until = tokio::time::Instant::now() + STRAY_WAIT;
+    while conn.creates_in_flight(bucket, key) > 1 {
+        if tokio::time::Instant::now() >= until {
+            tracing::warn!(
+                bucket,
+                key,
+                "other uploads of this key are still starting; uploads started by unanswered attempts are left: check with list-multipart-uploads"
+            );
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let since = since - Duration::from_secs(5);
     let listed = crate::actions::list_multipart_uploads::list(conn, bucket, Some(key), None, 1000).await;
     let Ok((uploads, truncated)) = listed else {

@@ -678,13 +678,26 @@ async fn uploads_left_behind(t: &Target, b: &str) {
         t.name
     );
 
-    let typo = ok(
+    for dry_run in [true, false] {
+        let typo = ok(
+            t,
+            json!({"action": "abortMultipartUploads", "bucket": b, "key": started[0].0, "uploadId": format!("{}x", started[0].1), "dryRun": dry_run}),
+        )
+        .await;
+        assert_eq!(typo["aborted"], json!([]), "{}: {typo}", t.name);
+        assert_eq!(typo["failed"][0]["code"], "NoSuchKey", "{}: {typo}", t.name);
+    }
+    let dry_one = ok(
         t,
-        json!({"action": "abortMultipartUploads", "bucket": b, "key": started[0].0, "uploadId": format!("{}x", started[0].1)}),
+        json!({"action": "abortMultipartUploads", "bucket": b, "key": started[0].0, "uploadId": started[0].1, "dryRun": true}),
     )
     .await;
-    assert_eq!(typo["aborted"], json!([]), "{}: {typo}", t.name);
-    assert_eq!(typo["failed"][0]["code"], "NoSuchKey", "{}: {typo}", t.name);
+    assert_eq!(
+        listed_keys(&dry_one, "aborted"),
+        vec![started[0].0.clone()],
+        "{}: {dry_one}",
+        t.name
+    );
     let one = ok(
         t,
         json!({"action": "abortMultipartUploads", "bucket": b, "key": started[0].0, "uploadId": started[0].1}),

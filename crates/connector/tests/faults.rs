@@ -518,3 +518,94 @@ async fn a_broken_download_resumes_and_a_replaced_object_fails_the_resume() {
     assert!(!target.exists(), "nothing at the target");
     assert_eq!(files_in(dir.path()), ["v1.bin", "v2.bin"], "no temp file");
 }
+
+/// A CreateMultipartUpload whose answer is lost started an upload nobody knows the id of; once
+/// a retry succeeds it is aborted. Another upload of the same key that this process has
+/// running on another connection (another job) shares the registry and is spared: it
+/// completes, and nothing is left open.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_lost_create_answer_is_cleaned_up_and_other_jobs_uploads_are_spared() {
+    use tokio::io::AsyncWriteExt;
+    let t = support::embedded().await;
+    let bucket = t.bucket("lost-create");
+    act(&t.conn, json!({"action": "createBucket", "bucket": bucket}))
+        .await
+        .expect("bucket");
+    let registry = s3_connector::CleanupTasks::default();
+    let connect = |settings: ConnectionSettings| {
+        Connector::connect_with(
+            settings,
+            s3_connector::ConnectOptions {
+                cleanup: Some(registry.clone()),
+                ..Default::default()
+            },
+        )
+    };
+    // Job A writes the key through a source that pauses after its first part.
+    let direct = connect(t.settings.clone()).await.expect("connect");
+    let (mut writer, reader) = tokio::io::duplex(MIB);
+    let (resume_tx, resume_rx) = tokio::sync::oneshot::channel::<()>();
+    let feeder = tokio::spawn(async move {
+        writer.write_all(&vec![1u8; 9 * MIB]).await.expect("first part");
+        let _ = resume_rx.await;
+        writer.write_all(&vec![2u8; 3 * MIB]).await.expect("the rest");
+        writer.shutdown().await.expect("end");
+    });
+    let a = {
+        let (conn, bucket) = (direct.clone(), bucket.clone());
+        tokio::spawn(async move {
+            let streams = Streams {
+                input: Some(Box::new(reader)),
+                ..Default::default()
+            };
+            act_with(
+                &conn,
+                json!({"action": "putObject", "bucket": bucket, "key": "same.bin"}),
+                streams,
+            )
+            .await
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while uploads_left(&t, &bucket).await.is_empty() {
+        assert!(Instant::now() < deadline, "job A's upload never started");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Job B writes the same key through a proxy that loses the answer to its first request.
+    let proxy = FaultProxy::start(
+        t.addr(),
+        FaultPlan {
+            script: vec![ConnFault::Truncate(0)],
+            ..Default::default()
+        },
+    )
+    .await;
+    let via = connect(settings_via(&t, proxy.addr, 3)).await.expect("connect");
+    let b_bytes = pseudo_random(9 * MIB, 8);
+    let b = act_with(
+        &via,
+        json!({"action": "putObject", "bucket": bucket, "key": "same.bin"}),
+        Streams {
+            input: Some(Box::new(std::io::Cursor::new(b_bytes.clone()))),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert!(b.is_ok(), "job B: {b:?} ({})", proxy.stats.summary());
+    assert_eq!(
+        proxy.stats.truncations.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "{}",
+        proxy.stats.summary()
+    );
+    assert_eq!(
+        uploads_left(&t, &bucket).await,
+        vec!["same.bin".to_string()],
+        "job B's lost upload is aborted, job A's is still running"
+    );
+    let _ = resume_tx.send(());
+    feeder.await.expect("feeder");
+    let a = a.await.expect("task");
+    assert!(a.is_ok(), "job A's upload was cut off: {a:?}");
+    assert!(uploads_left(&t, &bucket).await.is_empty());
+}

@@ -18,7 +18,7 @@ const CHUNK_SUFFIX: &str = "%+";
 const SIDECAR_SUFFIX: &str = "%_m";
 /// Ends the name an object file is parked under, beside its own, while it becomes a
 /// directory (see [`parked_of`]).
-const PARKED_SUFFIX: &str = "%_c";
+pub const PARKED_SUFFIX: &str = "%_c";
 /// Stands for an empty segment (`/x`, `a//b`, `a/`).
 const EMPTY_SEGMENT: &str = "%-";
 /// The longest encoded segment (or chunk of one) stored as one name; NAME_MAX is 255 and

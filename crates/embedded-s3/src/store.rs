@@ -469,6 +469,14 @@ impl S3 for Store {
                 if walk::holds_objects(dir.clone()).map_err(|e| internal("cannot read the bucket", e))? {
                     return Err(s3_error!(BucketNotEmpty, "The bucket you tried to delete is not empty"));
                 }
+                // One still parked (its note unreadable, or its settling failed) is an object
+                // all the same: removing the bucket would delete its only copy.
+                if holds_parked(&dir).map_err(|e| internal("cannot read the bucket", e))? {
+                    return Err(s3_error!(
+                        BucketNotEmpty,
+                        "The bucket holds an object a store was converting when it stopped; read its key to restore it, or restart the store"
+                    ));
+                }
                 // Its unfinished uploads go with it, as in S3.
                 crate::multipart::remove_uploads_of(&layout, &b).map_err(|e| internal("cannot remove uploads", e))?;
                 // What is left is empty directories and names that are no objects.
@@ -917,4 +925,24 @@ impl S3 for Store {
     ) -> S3Result<S3Response<ListMultipartUploadsOutput>> {
         self.uploads(req).await
     }
+}
+
+/// Whether any object file under `dir` is parked (named with the parked suffix).
+fn holds_parked(dir: &std::path::Path) -> std::io::Result<bool> {
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(d) = pending.pop() {
+        for entry in std::fs::read_dir(&d)? {
+            let entry = entry?;
+            if entry.file_type()?.is_dir() {
+                pending.push(entry.path());
+            } else if entry
+                .file_name()
+                .to_str()
+                .is_some_and(|n| n.ends_with(crate::layout::PARKED_SUFFIX))
+            {
+                return Ok(true);
+            }
+        }
+    }
+    Ok(false)
 }

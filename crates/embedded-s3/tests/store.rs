@@ -1273,6 +1273,21 @@ async fn a_conversion_cut_short_is_finished_and_gone_stores_are_cleared() {
         get(&client, "lone", "x").await.as_deref(),
         Some(&b"the only object"[..])
     );
+    // Parked with no note at all (its store died before writing one survived): still not
+    // empty, and reading the key restores it.
+    rename_in(&data, "lone/x", "lone/x%_c");
+    let e = client
+        .delete_bucket()
+        .bucket("lone")
+        .send()
+        .await
+        .expect_err("not empty");
+    assert_eq!(code(&e), "BucketNotEmpty");
+    assert!(data.join("lone/x%_c").is_file(), "the parked object is kept");
+    assert_eq!(
+        get(&client, "lone", "x").await.as_deref(),
+        Some(&b"the only object"[..])
+    );
     drop(lock);
 }
 

@@ -307,7 +307,9 @@ pub async fn serve(
             tracing::warn!("shutdown grace over: stopping the requests still in flight");
             // Each connection runs in a task of its own, which dropping `server` would not end:
             // the middleware drops its handler when told, here.
-            let _ = shared.stopping.send(true);
+            // send_replace: `send` stores nothing while no handler is subscribed, and one that
+            // gets its slot later must still see that the service is stopping.
+            shared.stopping.send_replace(true);
             let until = tokio::time::Instant::now() + Duration::from_secs(5);
             while shared.handlers.load(std::sync::atomic::Ordering::SeqCst) > 0 && tokio::time::Instant::now() < until {
                 tokio::time::sleep(Duration::from_millis(20)).await;
@@ -316,7 +318,8 @@ pub async fn serve(
         }
     };
     drop(server);
-    let late = conn.finish_cleanup(s3_connector::transfer::CLEANUP_WAIT).await;
+    // All of it: the service's own connection and those made for jobs share the registry.
+    let late = conn.cleanup_tasks().finish(s3_connector::transfer::CLEANUP_WAIT).await;
     if late > 0 {
         tracing::warn!(late, "some multipart uploads could not be aborted in time");
     }

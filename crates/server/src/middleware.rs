@@ -73,12 +73,18 @@ pub async fn around_request(State(state): State<AppState>, req: Request, next: N
     } else if declared_length(&req).is_some_and(|n| n > state.limits.max_upload_bytes) {
         too_large(state.limits.max_upload_bytes).into_response()
     } else {
+        // Counted from here, waiting for a slot included, so that shutdown waits for it.
+        let mut stopping = state.stopping.subscribe();
+        let _running = Running::new(&state.handlers);
         if !public {
             // Waiting (rather than refusing) smooths bursts; the time limit bounds the wait.
-            permit = tokio::time::timeout(state.limits.request_timeout, state.permits.clone().acquire_owned())
-                .await
-                .ok()
-                .and_then(Result::ok);
+            permit = tokio::select! {
+                p = tokio::time::timeout(state.limits.request_timeout, state.permits.clone().acquire_owned()) => {
+                    p.ok().and_then(Result::ok)
+                }
+                // Shutting down: the handler below stops at once.
+                _ = stopping.wait_for(|stop| *stop) => None,
+            };
         }
         // Set when the body goes past the upload limit: whatever error the handler made of
         // the cut-off body, the cause was its size.
@@ -87,12 +93,11 @@ pub async fn around_request(State(state): State<AppState>, req: Request, next: N
         // failed upload, an unreadable form), the cause was the client's.
         let broken = Arc::new(AtomicBool::new(false));
         let req = count_and_limit_body(req, &state, &cut, &broken);
-        let mut stopping = state.stopping.subscribe();
-        let _running = Running::new(&state.handlers);
         let handled = tokio::select! {
-            r = tokio::time::timeout(state.limits.request_timeout, next.run(req)) => Some(r),
+            biased;
             // Shutdown's grace is over: dropping the handler here aborts its upload.
             _ = stopping.wait_for(|stop| *stop) => None,
+            r = tokio::time::timeout(state.limits.request_timeout, next.run(req)) => Some(r),
         };
         let mut response = match handled {
             Some(Ok(r)) => r,

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::actions::list_multipart_uploads::{list, parse_age, MultipartUpload, DEFAULT_MAX_UPLOADS};
 use crate::error::{Error, ErrorCode, Result};
-use crate::transfer::abort_upload;
+use crate::transfer::{abort_named_upload, abort_upload};
 use crate::{validate, Connector};
 
 /// Request: the uploads under `prefix` (all when absent) older than `olderThan`, or exactly one
@@ -141,19 +141,14 @@ impl AbortMultipartUploadsRequest {
         let mut aborted = Vec::new();
         let mut failed = Vec::new();
         for upload in uploads {
-            // One upload named by id must exist: a mistyped id is not "aborted".
-            if one {
-                let listed = list(conn, &self.bucket, Some(&upload.key), None, 10_000).await?.0;
-                if !listed
-                    .iter()
-                    .any(|u| u.key == upload.key && u.upload_id == upload.upload_id)
-                {
+            // One upload named by id must exist: a mistyped id is not "aborted". A dry run
+            // looks for it in the listing of its key (the key's own uploads list first); a real
+            // one learns it from the abort's answer.
+            if one && self.dry_run {
+                if let Err(e) = listed(conn, &self.bucket, &upload).await {
                     failed.push(AbortFailure {
-                        code: ErrorCode::NoSuchKey,
-                        message: format!(
-                            "no upload {} of s3://{}/{} is in progress (see listMultipartUploads)",
-                            upload.upload_id, self.bucket, upload.key
-                        ),
+                        code: e.code,
+                        message: e.message,
                         key: upload.key,
                         upload_id: upload.upload_id,
                     });
@@ -164,7 +159,12 @@ impl AbortMultipartUploadsRequest {
                 aborted.push(upload);
                 continue;
             }
-            match abort_upload(conn.client(), &self.bucket, &upload.key, &upload.upload_id).await {
+            let aborting = if one {
+                abort_named_upload(conn.client(), &self.bucket, &upload.key, &upload.upload_id).await
+            } else {
+                abort_upload(conn.client(), &self.bucket, &upload.key, &upload.upload_id).await
+            };
+            match aborting {
                 Ok(()) => aborted.push(upload),
                 Err(e) => failed.push(AbortFailure {
                     key: upload.key,
@@ -182,4 +182,22 @@ impl AbortMultipartUploadsRequest {
             truncated,
         })
     }
+}
+
+/// Whether `upload` is in progress: `NoSuchKey` when the store does not list it.
+async fn listed(conn: &Connector, bucket: &str, upload: &MultipartUpload) -> Result<()> {
+    let (uploads, _) = list(conn, bucket, Some(&upload.key), None, 10_000).await?;
+    if uploads
+        .iter()
+        .any(|u| u.key == upload.key && u.upload_id == upload.upload_id)
+    {
+        return Ok(());
+    }
+    Err(Error::new(
+        ErrorCode::NoSuchKey,
+        format!(
+            "no upload {} of s3://{bucket}/{} is in progress (see listMultipartUploads)",
+            upload.upload_id, upload.key
+        ),
+    ))
 }

@@ -99,6 +99,7 @@ impl DeleteObjectsRequest {
             }
             (None, Some(prefix)) => {
                 let mut token = None;
+                let mut markers = crate::actions::Markers::new(None);
                 loop {
                     let out = conn
                         .client()
@@ -122,10 +123,8 @@ impl DeleteObjectsRequest {
                     }
                     match (out.is_truncated(), out.next_continuation_token()) {
                         (Some(true), Some(t)) => {
-                            let next = Some(t.to_string());
-                            let what = format!("ListObjectsV2 {}", self.bucket);
-                            crate::actions::check_progress(&token, &next, &what)?;
-                            token = next;
+                            markers.follow(t.to_string(), &format!("ListObjectsV2 {}", self.bucket))?;
+                            token = Some(t.to_string());
                         }
                         _ => break,
                     }

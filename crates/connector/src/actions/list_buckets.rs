@@ -51,6 +51,7 @@ impl ListBucketsRequest {
         self.validate()?;
         let mut buckets = Vec::new();
         let mut token: Option<String> = None;
+        let mut markers = super::Markers::new(None);
         loop {
             let out = conn
                 .client()
@@ -71,9 +72,8 @@ impl ListBucketsRequest {
             }
             match out.continuation_token() {
                 Some(t) if !t.is_empty() => {
-                    let next = Some(t.to_string());
-                    super::check_progress(&token, &next, "ListBuckets")?;
-                    token = next;
+                    markers.follow(t.to_string(), "ListBuckets")?;
+                    token = Some(t.to_string());
                 }
                 _ => break,
             }

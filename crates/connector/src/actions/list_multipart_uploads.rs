@@ -119,6 +119,7 @@ pub(crate) async fn list(
     let now = std::time::SystemTime::now();
     let mut found = Vec::new();
     let (mut key_marker, mut id_marker): (Option<String>, Option<String>) = (None, None);
+    let mut markers = crate::actions::Markers::new(None);
     loop {
         let out = conn
             .client()
@@ -141,7 +142,9 @@ pub(crate) async fn list(
                 .initiated()
                 .and_then(|t| std::time::SystemTime::try_from(*t).ok())
                 .and_then(|t| now.duration_since(t).ok());
-            if let Some(min) = min_age {
+            // A zero age asks for every upload, those whose start is unknown (or ahead of our
+            // clock) included.
+            if let Some(min) = min_age.filter(|m| !m.is_zero()) {
                 // An upload whose start is unknown is never old enough: aborting it might cut
                 // off a live upload.
                 if age.is_none_or(|a| a < min) {
@@ -163,15 +166,13 @@ pub(crate) async fn list(
             return Ok((found, false));
         }
         // The key marker comes encoded like the keys, and goes back as the key it is.
-        let sent = (key_marker.take(), id_marker.take());
         key_marker = out.next_key_marker().map(|m| crate::actions::listed_name(m, encoded));
         id_marker = out.next_upload_id_marker().map(str::to_string);
         if key_marker.is_none() && id_marker.is_none() {
             return Ok((found, false));
         }
-        crate::actions::check_progress(
-            &Some(sent),
-            &Some((key_marker.clone(), id_marker.clone())),
+        markers.follow(
+            (key_marker.clone(), id_marker.clone()),
             &format!("ListMultipartUploads {bucket}"),
         )?;
     }

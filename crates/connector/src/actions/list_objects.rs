@@ -97,6 +97,7 @@ impl ListObjectsRequest {
         let mut objects = Vec::new();
         let mut common_prefixes = Vec::new();
         let mut token = self.continuation_token.clone();
+        let mut markers = super::Markers::new(token.clone());
         let mut first = true;
         let (is_truncated, next) = loop {
             let room = max - objects.len() - common_prefixes.len();
@@ -143,7 +144,9 @@ impl ListObjectsRequest {
             if objects.len() + common_prefixes.len() >= max {
                 break (true, next);
             }
-            super::check_progress(&token, &next, &format!("ListObjectsV2 {}", self.bucket))?;
+            if let Some(t) = &next {
+                markers.follow(t.clone(), &format!("ListObjectsV2 {}", self.bucket))?;
+            }
             token = next;
         };
         Ok(ListObjectsResult {

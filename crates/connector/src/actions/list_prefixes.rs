@@ -61,6 +61,7 @@ impl ListPrefixesRequest {
         self.validate()?;
         let mut prefixes = Vec::new();
         let mut token = None;
+        let mut markers = super::Markers::new(None);
         loop {
             let page = ListObjectsRequest {
                 bucket: self.bucket.clone(),
@@ -75,9 +76,8 @@ impl ListPrefixesRequest {
             prefixes.extend(page.common_prefixes.into_iter().map(|prefix| Prefix { prefix }));
             match page.next_continuation_token {
                 Some(t) => {
-                    let next = Some(t);
-                    super::check_progress(&token, &next, &format!("ListObjectsV2 {}", self.bucket))?;
-                    token = next;
+                    markers.follow(t.clone(), &format!("ListObjectsV2 {}", self.bucket))?;
+                    token = Some(t);
                 }
                 None => break,
             }

@@ -323,16 +323,27 @@ pub(crate) fn listed_name(name: &str, encoded: bool) -> String {
         .unwrap_or_else(|_| name.to_string())
 }
 
-/// Refuses to follow a listing's marker when it is the one just sent: the store would hand
-/// back the same page forever. `what` names the request.
-pub(crate) fn check_progress<T: PartialEq>(sent: &Option<T>, next: &Option<T>, what: &str) -> Result<()> {
-    if sent.is_some() && sent == next {
-        return Err(Error::new(
-            crate::ErrorCode::ServiceError,
-            format!("{what}: the store answered a page with the marker it was asked for, so the listing would never end; stopped"),
-        ));
+/// The markers (continuation tokens) a listing has followed. A store that hands one back
+/// again would have the listing page forever, so that is refused.
+pub(crate) struct Markers<T>(std::collections::HashSet<T>);
+
+impl<T: std::hash::Hash + Eq> Markers<T> {
+    /// Markers of a listing that starts at `first` (a caller's token), if any.
+    pub(crate) fn new(first: Option<T>) -> Self {
+        Markers(first.into_iter().collect())
     }
-    Ok(())
+
+    /// Notes `next` as followed; `ServiceError` when it was followed before. `what` names the
+    /// request.
+    pub(crate) fn follow(&mut self, next: T, what: &str) -> Result<()> {
+        if !self.0.insert(next) {
+            return Err(Error::new(
+                crate::ErrorCode::ServiceError,
+                format!("{what}: the store answered a page with a marker it had sent before, so the listing would never end; stopped"),
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// Strips the quotes S3 puts around ETags, so results compare cleanly.
@@ -380,11 +391,15 @@ mod tests {
     #[test]
     fn a_listing_that_hands_back_its_own_marker_stops() {
         let what = "ListObjectsV2 b";
-        assert!(check_progress(&None, &Some("t1"), what).is_ok(), "the first page");
-        assert!(check_progress(&Some("t1"), &Some("t2"), what).is_ok());
-        let err = check_progress(&Some("t2"), &Some("t2"), what).expect_err("same marker");
+        let mut markers = Markers::new(None);
+        assert!(markers.follow("t1", what).is_ok(), "the first page");
+        assert!(markers.follow("t2", what).is_ok());
+        let err = markers.follow("t2", what).expect_err("the same marker");
         assert_eq!(err.code, crate::ErrorCode::ServiceError);
         assert!(err.message.contains("never end"), "{}", err.message);
+        assert!(markers.follow("t1", what).is_err(), "a marker from two pages back");
+        let mut from_caller = Markers::new(Some("t9"));
+        assert!(from_caller.follow("t9", what).is_err(), "the caller's own token back");
     }
 
     #[test]

@@ -156,8 +156,9 @@ pub struct JobConnections {
     pub timeouts: Option<TimeoutSettings>,
     /// The operator's attempts per request.
     pub max_attempts: Option<u32>,
-    /// Where jobs' connections register their clean-up, so that the service's shutdown waits
-    /// for it too; `None`: each job waits for its own when it ends.
+    /// The registry jobs' connections share (their clean-up and running uploads), so that one
+    /// job's clean-up never aborts another's upload and a service's shutdown waits for all of
+    /// it; `None`: each job has its own. Each job waits for its own clean-up when it ends.
     pub cleanup: Option<crate::CleanupTasks>,
 }
 
