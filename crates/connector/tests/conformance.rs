@@ -12,7 +12,7 @@ use std::sync::Arc;
 use futures::StreamExt;
 use s3_connector::{ErrorCode, Streams, TransferSettings};
 use serde_json::{json, Value};
-use support::{act, act_with, pseudo_random, Proxy, SharedBuf, Target};
+use support::{act, act_with, pseudo_random, FailingReader, Proxy, SharedBuf, Target};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn embedded_store() {
@@ -540,27 +540,6 @@ async fn stream_upload(t: &Target, b: &str) {
         json!({"action": "deleteObjects", "bucket": b, "keys": ["stream.bin", "short.txt"]}),
     )
     .await;
-}
-
-/// A reader that yields `ok_bytes` bytes, then fails: a disk or pipe dying mid-upload.
-struct FailingReader {
-    left: usize,
-}
-
-impl tokio::io::AsyncRead for FailingReader {
-    fn poll_read(
-        mut self: std::pin::Pin<&mut Self>,
-        _: &mut std::task::Context<'_>,
-        buf: &mut tokio::io::ReadBuf<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        if self.left == 0 {
-            return std::task::Poll::Ready(Err(std::io::Error::other("simulated read failure")));
-        }
-        let n = self.left.min(buf.remaining()).min(64 * 1024);
-        buf.put_slice(&vec![b'z'; n]);
-        self.left -= n;
-        std::task::Poll::Ready(Ok(()))
-    }
 }
 
 async fn no_uploads_in_progress(t: &Target, b: &str) {

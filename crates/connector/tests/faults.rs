@@ -13,7 +13,7 @@ use futures::StreamExt;
 use s3_connector::{ConnectionSettings, Connector, ErrorCode, Streams, TimeoutSettings};
 use serde_json::json;
 use support::faults::{ConnFault, Direction, FaultPlan, FaultProxy, ERROR_200, SLOW_DOWN};
-use support::{act, act_with, pseudo_random, SharedBuf, Target};
+use support::{act, act_with, pseudo_random, FailingReader, SharedBuf, Target};
 
 const MIB: usize = 1024 * 1024;
 
@@ -334,27 +334,6 @@ async fn a_store_that_never_answers_ends_in_timeout_within_the_bound() {
     assert!(started.elapsed() < Duration::from_secs(5));
 }
 
-/// A reader that fails after `left` bytes, like a client that breaks off an upload.
-struct Failing {
-    left: usize,
-}
-
-impl tokio::io::AsyncRead for Failing {
-    fn poll_read(
-        mut self: std::pin::Pin<&mut Self>,
-        _: &mut std::task::Context<'_>,
-        buf: &mut tokio::io::ReadBuf<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        if self.left == 0 {
-            return std::task::Poll::Ready(Err(std::io::Error::other("the source broke")));
-        }
-        let n = self.left.min(buf.remaining()).min(64 * 1024);
-        buf.put_slice(&vec![3u8; n]);
-        self.left -= n;
-        std::task::Poll::Ready(Ok(()))
-    }
-}
-
 /// Half of all requests answered 503 SlowDown: 20 uploads that fail half-way are each aborted;
 /// the abort keeps trying with backoff, so no upload is left open.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -386,7 +365,7 @@ async fn aborts_finish_while_the_store_throttles() {
             let (conn, bucket) = (conn.clone(), bucket.clone());
             async move {
                 let streams = Streams {
-                    input: Some(Box::new(Failing { left: 12 * MIB })),
+                    input: Some(Box::new(FailingReader { left: 12 * MIB })),
                     ..Default::default()
                 };
                 act_with(

@@ -174,6 +174,39 @@ pub async fn write_body(
     })
 }
 
+/// What a write request says about the body it sends, to check the body against.
+pub struct Claims<'a> {
+    /// Checksums given in headers.
+    pub given: Checksums,
+    /// The algorithm named alone (`x-amz-checksum-algorithm` / `x-amz-sdk-checksum-algorithm`).
+    pub algorithm: Option<&'a ChecksumAlgorithm>,
+    /// The `Content-MD5` header.
+    pub content_md5: Option<&'a str>,
+    /// The request's headers (`x-amz-trailer` announces checksums sent after the body).
+    pub headers: &'a http::HeaderMap,
+    /// The trailers, once the body has been read.
+    pub trailers: Option<&'a s3s::TrailingHeaders>,
+}
+
+/// Streams `body` into a new temporary file in `dir`, hashing it as `claims` ask, and
+/// verifies Content-MD5 and every claimed checksum (trailers included): what PutObject and
+/// UploadPart both do before anything is put in place. On any error the temporary file is
+/// gone (it is removed when dropped).
+pub async fn receive_body(
+    dir: &Path,
+    body: Option<StreamingBlob>,
+    claims: Claims<'_>,
+) -> S3Result<(TempFile, Written)> {
+    let hasher = requested_hasher(&claims.given, claims.algorithm, claims.headers)?;
+    let (temp, mut file) = TempFile::create(dir).await?;
+    let written = write_body(&mut file, body.unwrap_or_else(empty_body), hasher).await?;
+    drop(file);
+    verify_content_md5(claims.content_md5, &written.md5)?;
+    let claimed = claimed_checksums(claims.given, claims.trailers)?;
+    verify_checksums(&claimed, &written.checksums)?;
+    Ok((temp, written))
+}
+
 /// `BadDigest` unless the body's MD5 matches `Content-MD5` (when given).
 pub fn verify_content_md5(content_md5: Option<&str>, md5: &[u8; 16]) -> S3Result<()> {
     use base64::Engine as _;

@@ -7,10 +7,7 @@ use std::path::{Path, PathBuf};
 use s3s::dto::*;
 use s3s::{s3_error, S3Error, S3Request, S3Response, S3Result, S3};
 
-use crate::content::{
-    claimed_checksums, empty_body, hex, internal, md5_of_file, requested_hasher, verify_checksums, verify_content_md5,
-    write_body, FileBody, TempFile,
-};
+use crate::content::{hex, internal, md5_of_file, receive_body, Claims, FileBody, TempFile};
 use crate::layout::{check_key, sidecar_of, BadKey, Layout};
 use crate::meta::{read_json, read_legacy, Checksums, Headers, ObjectMeta};
 use crate::namespace::{locate, place, remove, BucketLocks};
@@ -516,21 +513,20 @@ impl S3 for Store {
             let b = bucket.clone();
             blocking(move || require_bucket(&layout, &b)).await?;
         }
-        let given = Checksums {
-            crc32: input.checksum_crc32,
-            crc32c: input.checksum_crc32c,
-            sha1: input.checksum_sha1,
-            sha256: input.checksum_sha256,
-            crc64nvme: input.checksum_crc64nvme,
+        let claims = Claims {
+            given: Checksums {
+                crc32: input.checksum_crc32,
+                crc32c: input.checksum_crc32c,
+                sha1: input.checksum_sha1,
+                sha256: input.checksum_sha256,
+                crc64nvme: input.checksum_crc64nvme,
+            },
+            algorithm: input.checksum_algorithm.as_ref(),
+            content_md5: input.content_md5.as_deref(),
+            headers: &req.headers,
+            trailers: req.trailing_headers.as_ref(),
         };
-        let hasher = requested_hasher(&given, input.checksum_algorithm.as_ref(), &req.headers)?;
-        let (temp, mut file) = TempFile::create(&self.layout.tmp_dir()).await?;
-        let body = input.body.unwrap_or_else(empty_body);
-        let written = write_body(&mut file, body, hasher).await?;
-        drop(file);
-        verify_content_md5(input.content_md5.as_deref(), &written.md5)?;
-        let claimed = claimed_checksums(given, req.trailing_headers.as_ref())?;
-        verify_checksums(&claimed, &written.checksums)?;
+        let (temp, written) = receive_body(&self.layout.tmp_dir(), input.body, claims).await?;
         let e_tag = hex(&written.md5);
         let meta = ObjectMeta {
             e_tag: e_tag.clone(),

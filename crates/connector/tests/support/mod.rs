@@ -375,6 +375,28 @@ impl SharedBuf {
     }
 }
 
+/// A source that yields `left` bytes, then fails: a disk or pipe dying mid-upload.
+pub struct FailingReader {
+    /// Bytes still to yield before the failure.
+    pub left: usize,
+}
+
+impl tokio::io::AsyncRead for FailingReader {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        if self.left == 0 {
+            return std::task::Poll::Ready(Err(std::io::Error::other("simulated read failure")));
+        }
+        let n = self.left.min(buf.remaining()).min(64 * 1024);
+        buf.put_slice(&vec![b'z'; n]);
+        self.left -= n;
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
 /// Deterministic pseudo-random bytes (xorshift), so large test files need no RNG crate.
 pub fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
     let mut x = seed | 1;
