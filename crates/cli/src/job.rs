@@ -76,11 +76,13 @@ pub async fn run(
         connected: Some(&remember),
     };
     let outcome = tokio::select! {
-        outcome = run_job(&request, &env) => outcome,
+        // The signal first, so that it is waited for before the job's work starts.
+        biased;
         stop = crate::stop_signal() => {
             let started = conn.lock().ok().and_then(|c| c.clone());
             crate::exit_after_cleanup(stop, started.as_ref()).await
         }
+        outcome = run_job(&request, &env) => outcome,
     };
     let text = serde_json::to_string_pretty(&outcome).map_err(|e| {
         Error::new(

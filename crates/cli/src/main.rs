@@ -77,6 +77,7 @@ fn report(err: &Error, json: bool) {
 }
 
 async fn run(cli: Cli) -> Result<(), Error> {
+    listen_for_stops();
     match &cli.command {
         Command::Demo => return demo::run().await,
         Command::ElementTemplate => {
@@ -228,43 +229,129 @@ impl Stop {
     }
 }
 
-/// Resolves when SIGINT, SIGTERM or SIGHUP arrives, saying which.
-pub(crate) async fn stop_signal() -> Stop {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        let (term, hup) = (signal(SignalKind::terminate()), signal(SignalKind::hangup()));
-        match (term, hup) {
-            (Ok(mut term), Ok(mut hup)) => tokio::select! {
-                _ = tokio::signal::ctrl_c() => Stop::Interrupt,
-                _ = term.recv() => Stop::Terminate,
-                _ = hup.recv() => Stop::Hangup,
-            },
-            _ => {
-                let _ = tokio::signal::ctrl_c().await;
-                Stop::Interrupt
+/// The stop signals received so far: how many, and the first one's kind.
+type Stops = (u32, Option<Stop>);
+
+/// Fed by the one listener of the process (see [`listen_for_stops`]).
+static STOPS: std::sync::OnceLock<tokio::sync::watch::Receiver<Stops>> = std::sync::OnceLock::new();
+
+/// How many tasks are waiting for a stop signal to handle it (clean up, drain) right now.
+static WAITING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Counts a waiter in [`WAITING`] while it lives.
+pub(crate) struct Waiting;
+
+impl Waiting {
+    /// A service (serve, worker) holds one for its whole run: a signal that arrives while it
+    /// sets up or drains is its to handle, and a second one must not cut the drain short.
+    pub(crate) fn new() -> Waiting {
+        WAITING.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Waiting
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        WAITING.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// Announces a signal. When nothing was waiting to handle it (the command is still setting up,
+/// or is past its work), the process ends at once with the signal's status, as it would without
+/// a handler; there is nothing of ours to clean up then. Whether anyone waits is read before
+/// the announcement: a waiter that wakes on it stops counting at once, and reading after
+/// would take it for no one and end the process in the middle of its clean-up.
+fn announce(tx: &tokio::sync::watch::Sender<Stops>, stop: Stop) {
+    let handled = WAITING.load(std::sync::atomic::Ordering::SeqCst) > 0;
+    tx.send_modify(|(n, first)| {
+        *n += 1;
+        first.get_or_insert(stop);
+    });
+    if !handled {
+        std::process::exit(stop.exit_status());
+    }
+}
+
+/// Takes over SIGINT, SIGTERM and SIGHUP for the whole process, before any work starts. A
+/// listener set up only when a command begins waiting would leave a window in which the work
+/// already runs (an upload started, a `.part` file created) while the signal still has its
+/// default effect, killing the process with nothing cleaned up; and a signal that arrives
+/// between two listeners would be lost. A signal that no one waits for ends the process
+/// ([`announce`]). Idempotent; needs the runtime.
+pub(crate) fn listen_for_stops() -> tokio::sync::watch::Receiver<Stops> {
+    STOPS
+        .get_or_init(|| {
+            let (tx, rx) = tokio::sync::watch::channel::<Stops>((0, None));
+            #[cfg(unix)]
+            {
+                use tokio::signal::unix::{signal, SignalKind};
+                // Registered here, synchronously: from now on these signals are ours.
+                let streams = (
+                    signal(SignalKind::interrupt()),
+                    signal(SignalKind::terminate()),
+                    signal(SignalKind::hangup()),
+                );
+                if let (Ok(mut int), Ok(mut term), Ok(mut hup)) = streams {
+                    tokio::spawn(async move {
+                        loop {
+                            let stop = tokio::select! {
+                                Some(()) = int.recv() => Stop::Interrupt,
+                                Some(()) = term.recv() => Stop::Terminate,
+                                Some(()) = hup.recv() => Stop::Hangup,
+                                else => return,
+                            };
+                            announce(&tx, stop);
+                        }
+                    });
+                } else {
+                    tracing::warn!("cannot listen for stop signals: they end the process without clean-up");
+                    drop(tx);
+                }
             }
-        }
+            #[cfg(not(unix))]
+            tokio::spawn(async move {
+                while tokio::signal::ctrl_c().await.is_ok() {
+                    announce(&tx, Stop::Interrupt);
+                }
+            });
+            rx
+        })
+        .clone()
+}
+
+/// Waits until the process has received `count` stop signals (SIGINT, SIGTERM, SIGHUP) since
+/// it started, and says what the first one was. Signals that came before the call count.
+async fn stops_received(count: u32) -> Stop {
+    let _waiting = Waiting::new();
+    let mut rx = listen_for_stops();
+    // The guard `wait_for` hands back is dropped at once: it must not live across an await.
+    let first = rx.wait_for(|(n, _)| *n >= count).await.ok().map(|seen| seen.1);
+    match first {
+        Some(first) => first.unwrap_or(Stop::Interrupt),
+        // No listener: nothing will ever arrive.
+        None => std::future::pending().await,
     }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-        Stop::Interrupt
-    }
+}
+
+/// Resolves when SIGINT, SIGTERM or SIGHUP arrives (or has arrived), saying which.
+pub(crate) async fn stop_signal() -> Stop {
+    stops_received(1).await
 }
 
 /// Runs `work` until it finishes or a stop signal (SIGINT, SIGTERM, SIGHUP) arrives. On a signal
 /// the work is dropped (which starts aborting any multipart upload in flight and removes a
 /// download's temporary file), the clean-up is given up to [`CLEANUP_GRACE`] to reach the
 /// store, and the process exits with the signal's conventional status (130, 143, 129). A second
-/// signal during the clean-up exits at once.
+/// signal during the clean-up exits at once. The signal is polled first: a stop that arrived
+/// while the work was being set up wins over work that would finish in the same poll.
 pub(crate) async fn interruptible<T>(
     conn: Option<&Connector>,
     work: impl std::future::Future<Output = T>,
 ) -> Result<T, Error> {
     let stopped = tokio::select! {
-        out = work => return Ok(out),
+        biased;
         stop = stop_signal() => stop,
+        out = work => return Ok(out),
     };
     exit_after_cleanup(stopped, conn).await
 }
@@ -276,7 +363,7 @@ pub(crate) async fn exit_after_cleanup(stopped: Stop, conn: Option<&Connector>) 
     if let Some(conn) = conn {
         let late = tokio::select! {
             late = conn.finish_cleanup(CLEANUP_GRACE) => late,
-            _ = stop_signal() => {
+            _ = stops_received(2) => {
                 eprintln!("stopped again: exiting without waiting for the clean-up");
                 std::process::exit(stopped.exit_status());
             }

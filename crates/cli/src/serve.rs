@@ -61,6 +61,7 @@ pub async fn stop_signal() {
 
 /// Runs the service.
 pub async fn run(g: &Global, args: &ServeArgs) -> Result<(), Error> {
+    let _stops_are_ours = crate::Waiting::new();
     let token = token(args.token.as_ref(), args.token_file.as_deref())?;
     s3_connector_server::check_bind(&args.listen, token.is_some()).map_err(|m| Error::invalid_input("listen", m))?;
     let embedded = match connection_configured(g) {

@@ -38,6 +38,7 @@ fn auth(args: &WorkerArgs) -> Result<ClusterAuth, Error> {
 
 /// Runs the worker.
 pub async fn run(g: &Global, args: &WorkerArgs) -> Result<(), Error> {
+    let _stops_are_ours = crate::Waiting::new();
     let auth = Arc::new(auth(args)?);
     // Jobs carry their own S3 connection; this one serves an s3 document store. Kept alive
     // while the worker runs: dropping it stops an embedded store.

@@ -573,9 +573,64 @@ fn check_endpoint(endpoint: &str) -> Result<()> {
     Ok(())
 }
 
+/// Parses an ISO-8601 duration as Java's `Duration.parse` reads it: `PnDTnHnMn.nS`.
+/// Returns `None` for anything else, including negative durations.
+pub fn parse_iso8601_duration(text: &str) -> Option<Duration> {
+    let upper = text.trim().to_ascii_uppercase();
+    let rest = upper.strip_prefix('+').unwrap_or(&upper).strip_prefix('P')?;
+    let (date, time) = match rest.split_once('T') {
+        Some((d, t)) if !t.is_empty() => (d, Some(t)),
+        Some(_) => return None,
+        None => (rest, None),
+    };
+    let mut millis: f64 = 0.0;
+    let mut seen = false;
+    let mut take = |part: &str, units: &[(char, f64)], fraction_unit: char| -> Option<()> {
+        let mut number = String::new();
+        let mut next = 0;
+        for c in part.chars() {
+            if c.is_ascii_digit() || c == '.' {
+                number.push(c);
+                continue;
+            }
+            let pos = units.iter().position(|(u, _)| *u == c)?;
+            if pos < next || number.is_empty() || (number.contains('.') && c != fraction_unit) {
+                return None;
+            }
+            millis += number.parse::<f64>().ok()? * units[pos].1;
+            number.clear();
+            next = pos + 1;
+            seen = true;
+        }
+        number.is_empty().then_some(())
+    };
+    take(date, &[('D', 86_400_000.0)], '\0')?;
+    if let Some(time) = time {
+        take(time, &[('H', 3_600_000.0), ('M', 60_000.0), ('S', 1000.0)], 'S')?;
+    }
+    (seen && millis.is_finite()).then(|| Duration::from_millis(millis.round() as u64))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_read_as_java_does() {
+        assert_eq!(parse_iso8601_duration("PT0S"), Some(Duration::ZERO));
+        assert_eq!(parse_iso8601_duration("PT30S"), Some(Duration::from_secs(30)));
+        assert_eq!(parse_iso8601_duration("PT1.5S"), Some(Duration::from_millis(1500)));
+        assert_eq!(
+            parse_iso8601_duration("P1DT2H3M"),
+            Some(Duration::from_secs(86_400 + 7_200 + 180))
+        );
+        assert_eq!(parse_iso8601_duration("pt5m"), Some(Duration::from_secs(300)));
+        for bad in [
+            "", "P", "PT", "30S", "PT5", "PT1M2H", "P1Y", "-PT5S", "PT1.5M", "PTS", "P1DT",
+        ] {
+            assert_eq!(parse_iso8601_duration(bad), None, "{bad:?}");
+        }
+    }
 
     fn vars(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
         let map: BTreeMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();

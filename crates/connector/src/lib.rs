@@ -21,6 +21,7 @@ pub mod compat;
 pub mod config;
 pub mod documents;
 pub mod error;
+pub(crate) mod listing;
 pub mod net;
 pub mod transfer;
 pub mod validate;

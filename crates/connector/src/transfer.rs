@@ -294,7 +294,13 @@ impl<'a> Multipart<'a> {
         let started = std::time::SystemTime::now();
         // Counted until this upload is in the live set (the guard drops after the insert below),
         // so that another upload's stray clean-up waits for it instead of taking it for a stray.
-        let _creating = conn.creating(t.bucket, t.key);
+        let mut in_flight = CreateInFlight {
+            conn,
+            bucket: t.bucket,
+            key: t.key,
+            started,
+            creating: Some(conn.creating(t.bucket, t.key)),
+        };
         let mut unanswered = false;
         let mut attempt = 0;
         let created = loop {
@@ -345,8 +351,10 @@ impl<'a> Multipart<'a> {
             .and_then(|out| out.upload_id())
             .map(str::to_string);
         if unanswered {
-            abort_strays(conn, t.bucket, t.key, started, kept.as_deref()).await;
+            abort_strays(conn, t.bucket, t.key, started, kept.as_deref(), 1).await;
         }
+        // Settled: no await from here to the live set.
+        let _creating = in_flight.creating.take();
         created?;
         let upload_id =
             kept.ok_or_else(|| Error::new(ErrorCode::ServiceError, "CreateMultipartUpload returned no upload id"))?;
@@ -624,21 +632,69 @@ fn retry_pause(attempt: u32, code: ErrorCode) -> Duration {
     base + Duration::from_millis(rand::random::<u64>() % (base.as_millis() as u64 + 1))
 }
 
+/// A CreateMultipartUpload being sent. Dropped before it settled (Ctrl-C, SIGTERM, a deadline,
+/// a job cancelled), it may have started an upload on the store whose id never came back:
+/// the upload is looked for and aborted in the background, as after a lost answer.
+struct CreateInFlight<'a> {
+    conn: &'a Connector,
+    bucket: &'a str,
+    key: &'a str,
+    started: std::time::SystemTime,
+    /// Taken once the create settled.
+    creating: Option<crate::client::Creating>,
+}
+
+/// How long a cancelled create's clean-up waits before it looks: a store that had the request
+/// may still be starting the upload.
+const CANCELLED_CREATE_PAUSE: Duration = Duration::from_secs(1);
+
+impl Drop for CreateInFlight<'_> {
+    fn drop(&mut self) {
+        // Dropping the count at once: this create will never make an upload live, and other
+        // uploads' clean-ups need not wait for it.
+        if self.creating.take().is_none() {
+            return;
+        }
+        let conn = self.conn.clone();
+        let (bucket, key, started) = (self.bucket.to_string(), self.key.to_string(), self.started);
+        tracing::info!(
+            bucket,
+            key,
+            "upload cancelled while it was being started; aborting what it may have started"
+        );
+        self.conn.spawn_cleanup(async move {
+            tokio::time::sleep(CANCELLED_CREATE_PAUSE).await;
+            abort_strays(&conn, &bucket, &key, started, None, 0).await;
+        });
+    }
+}
+
 /// How long a stray clean-up waits for other uploads of the same key to finish starting.
 const STRAY_WAIT: Duration = Duration::from_secs(30);
+/// How many uploads under a key a stray clean-up looks through at most: it runs on a
+/// transfer's way out, and a prefix holding a crowd of other keys' uploads must not keep it
+/// paging (about ten requests at most).
+const STRAY_SCAN: usize = 10_000;
 
 /// Aborts the uploads of `key` that attempts of ours may have started without us learning their
 /// ids: those started since `since` (less a few seconds for the store's clock), except `kept` and
 /// every upload this process has running (other jobs may be writing the same key; their creates
-/// still in flight are waited for). Another process starting an upload of the very same key in
+/// still in flight are waited for: `own` of those in flight are the caller's). Another process starting an upload of the very same key in
 /// those seconds would have it aborted, and fail with a retryable error; that window is the
 /// price of not leaving billed uploads behind, and it opens only after a create went
 /// unanswered.
-async fn abort_strays(conn: &Connector, bucket: &str, key: &str, since: std::time::SystemTime, kept: Option<&str>) {
+async fn abort_strays(
+    conn: &Connector,
+    bucket: &str,
+    key: &str,
+    since: std::time::SystemTime,
+    kept: Option<&str>,
+    own: usize,
+) {
     // Another upload of this key starting in this process would look like a stray until its
-    // create is answered: wait for it (ours is counted too, hence 1).
+    // create is answered: wait for it.
     let until = tokio::time::Instant::now() + STRAY_WAIT;
-    while conn.creates_in_flight(bucket, key) > 1 {
+    while conn.creates_in_flight(bucket, key) > own {
         if tokio::time::Instant::now() >= until {
             tracing::warn!(
                 bucket,
@@ -650,21 +706,36 @@ async fn abort_strays(conn: &Connector, bucket: &str, key: &str, since: std::tim
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let since = since - Duration::from_secs(5);
-    let listed = crate::actions::list_multipart_uploads::list(conn, bucket, Some(key), None, 1000).await;
-    let Ok((uploads, truncated)) = listed else {
-        tracing::warn!(
+    let (mut uploads, mut seen) = (Vec::new(), 0usize);
+    // Longer keys under the same prefix are skipped, not a reason to stop: not every store
+    // lists in key order.
+    let listed = crate::listing::uploads_in_progress(conn, bucket, Some(key), |u| {
+        if seen == STRAY_SCAN {
+            return false;
+        }
+        seen += 1;
+        if u.key == key {
+            uploads.push(u);
+        }
+        true
+    })
+    .await;
+    match listed {
+        Err(e) => {
+            tracing::warn!(
+                bucket,
+                key,
+                "could not look for uploads started by unanswered attempts ({}); check with list-multipart-uploads",
+                e.message
+            );
+            return;
+        }
+        Ok(false) => {}
+        Ok(true) => tracing::warn!(
             bucket,
             key,
-            "could not look for uploads started by unanswered attempts; check with list-multipart-uploads"
-        );
-        return;
-    };
-    if truncated {
-        tracing::warn!(
-            bucket,
-            key,
-            "more than 1000 uploads of this key: some started by unanswered attempts may be left; check with list-multipart-uploads"
-        );
+            "more than {STRAY_SCAN} uploads under this key: some started by unanswered attempts may be left; check with list-multipart-uploads"
+        ),
     }
     let mut live = std::collections::HashSet::new();
     conn.live_uploads(|l| live.clone_from(l));
@@ -672,7 +743,7 @@ async fn abort_strays(conn: &Connector, bucket: &str, key: &str, since: std::tim
         let ours = u.key == key
             && Some(u.upload_id.as_str()) != kept
             && !live.contains(&u.upload_id)
-            && u.initiated_at.is_some_and(|s| s >= since);
+            && u.started().is_some_and(|s| s >= since);
         if ours {
             tracing::info!(upload_id = %u.upload_id, "aborting an upload started by an attempt whose answer was lost");
             if let Err(e) = abort_upload(conn.client(), bucket, key, &u.upload_id).await {
@@ -852,7 +923,7 @@ type GetOutput = aws_sdk_s3::operation::get_object::GetObjectOutput;
 fn fill_from_get(d: &mut Downloaded, out: &GetOutput) {
     d.content_type = out.content_type().map(str::to_string);
     d.etag = out.e_tag().map(str::to_string);
-    d.last_modified = out.last_modified().and_then(crate::actions::rfc3339);
+    d.last_modified = out.last_modified().and_then(crate::listing::rfc3339);
     d.metadata = out
         .metadata()
         .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())

@@ -26,7 +26,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use s3_connector::camunda::auth::ClusterAuth;
-use s3_connector::camunda::job::{parse_duration, run_job, JobConnections, JobEnv, JobRequest, Outcome};
+use s3_connector::camunda::job::{run_job, JobConnections, JobEnv, JobRequest, Outcome};
+use s3_connector::config::parse_iso8601_duration;
 use s3_connector::documents::external::ExternalFetch;
 use s3_connector::documents::DocumentStore;
 use s3_connector::{Error, ErrorCode};
@@ -351,7 +352,7 @@ impl Worker {
         let mut deadline = job.deadline;
         if let Some(timeout) = job_timeout(&job) {
             match self.extend(&job, timeout).await {
-                Ok(()) => deadline = now_ms + timeout.as_millis() as i64,
+                Ok(()) => deadline = lease_end(now_ms, timeout),
                 Err(Some(e)) => {
                     // The lease is gone (or was refused): running now could do the job twice.
                     tracing::warn!(job = %job.job_key, message = %e.message, "job not run: its timeout could not be set");
@@ -359,7 +360,7 @@ impl Worker {
                     return;
                 }
                 // Transient: it may or may not have applied; keep the earlier deadline.
-                Err(None) => deadline = deadline.min(now_ms + timeout.as_millis() as i64),
+                Err(None) => deadline = deadline.min(lease_end(now_ms, timeout)),
             }
         }
         // Stop a second early so that the failure report still reaches a lease we hold.
@@ -450,7 +451,9 @@ impl Worker {
                 error_message,
                 variables,
             }) => {
-                let backoff_ms = parse_duration(retry_backoff).map(|d| d.as_millis() as u64).unwrap_or(0);
+                let backoff_ms = parse_iso8601_duration(retry_backoff)
+                    .map(|d| d.as_millis() as u64)
+                    .unwrap_or(0);
                 (
                     format!("/jobs/{}/failure", job.job_key),
                     json!({"retries": retries, "errorMessage": error_message, "retryBackOff": backoff_ms, "variables": variables}),
@@ -523,7 +526,14 @@ impl Worker {
 /// left for the job envelope, which fails the job with Camunda's message.
 fn job_timeout(job: &ActivatedJob) -> Option<Duration> {
     let text = job.custom_headers.get("jobTimeout")?.as_str()?.trim();
-    parse_duration(text).filter(|d| d.as_millis() > 0)
+    parse_iso8601_duration(text).filter(|d| d.as_millis() > 0)
+}
+
+/// When a lease of `timeout` taken at `now_ms` ends. The header comes from the process model, so
+/// a timeout of centuries must not overflow (a panic in a debug build, a lease in the past in
+/// a release one).
+fn lease_end(now_ms: i64, timeout: Duration) -> i64 {
+    now_ms.saturating_add(i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX))
 }
 
 /// Exponential backoff with jitter: about 100 ms, 200 ms, ... up to 30 s.
@@ -544,6 +554,16 @@ fn epoch_ms() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_job_timeout_of_centuries_does_not_overflow_the_lease() {
+        let job: ActivatedJob =
+            serde_json::from_value(json!({"jobKey": "1", "customHeaders": {"jobTimeout": "PT9223372036854775S"}}))
+                .expect("job");
+        let huge = job_timeout(&job).expect("a valid duration");
+        assert_eq!(lease_end(1_000, huge), i64::MAX);
+        assert_eq!(lease_end(1_000, Duration::from_secs(2)), 3_000);
+    }
 
     #[test]
     fn backoff_grows_and_is_capped() {

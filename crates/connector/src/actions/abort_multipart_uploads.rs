@@ -124,7 +124,6 @@ impl AbortMultipartUploadsRequest {
                     upload_id: id.clone(),
                     initiated: None,
                     age_seconds: None,
-                    initiated_at: None,
                 }],
                 false,
             ),
@@ -142,8 +141,8 @@ impl AbortMultipartUploadsRequest {
         let mut failed = Vec::new();
         for upload in uploads {
             // One upload named by id must exist: a mistyped id is not "aborted". A dry run
-            // looks for it in the listing of its key (the key's own uploads list first); a real
-            // one learns it from the abort's answer.
+            // looks for it in the listing of its key; a real one learns it from the abort's
+            // answer.
             if one && self.dry_run {
                 if let Err(e) = listed(conn, &self.bucket, &upload).await {
                     failed.push(AbortFailure {
@@ -186,11 +185,15 @@ impl AbortMultipartUploadsRequest {
 
 /// Whether `upload` is in progress: `NoSuchKey` when the store does not list it.
 async fn listed(conn: &Connector, bucket: &str, upload: &MultipartUpload) -> Result<()> {
-    let (uploads, _) = list(conn, bucket, Some(&upload.key), None, 10_000).await?;
-    if uploads
-        .iter()
-        .any(|u| u.key == upload.key && u.upload_id == upload.upload_id)
-    {
+    // Uploads of longer keys under this one are paged past, not counted against a cap: on a
+    // store that does not list in key order, the one looked for may come after them.
+    let mut found = false;
+    crate::listing::uploads_in_progress(conn, bucket, Some(&upload.key), |u| {
+        found = u.key == upload.key && u.upload_id == upload.upload_id;
+        !found
+    })
+    .await?;
+    if found {
         return Ok(());
     }
     Err(Error::new(

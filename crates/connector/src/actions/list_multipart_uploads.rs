@@ -6,8 +6,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::actions::rfc3339;
-use crate::error::{Error, Missing, Result};
+use crate::error::{Error, Result};
+use crate::listing::{rfc3339, uploads_in_progress};
 use crate::{validate, Connector};
 
 /// Default cap on uploads returned by one call.
@@ -44,10 +44,6 @@ pub struct MultipartUpload {
     pub initiated: Option<String>,
     /// How long ago it was started, in whole seconds.
     pub age_seconds: Option<u64>,
-    /// When it was started, as a time (not serialized).
-    #[serde(skip)]
-    #[cfg_attr(feature = "openapi", schema(ignore))]
-    pub(crate) initiated_at: Option<std::time::SystemTime>,
 }
 
 /// Result.
@@ -66,7 +62,7 @@ pub struct ListMultipartUploadsResult {
 /// Reads an age: `30m`, `24h`, `7d`, a number of seconds, or an ISO-8601 duration (`P7D`).
 pub fn parse_age(field: &str, text: &str) -> Result<std::time::Duration> {
     if text.trim().to_ascii_uppercase().starts_with('P') {
-        return crate::camunda::job::parse_duration(text)
+        return crate::config::parse_iso8601_duration(text)
             .ok_or_else(|| Error::invalid_input(field, format!("{text:?} is not an ISO-8601 duration like P7D")));
     }
     crate::config::parse_duration(field, text)
@@ -118,62 +114,27 @@ pub(crate) async fn list(
 ) -> Result<(Vec<MultipartUpload>, bool)> {
     let now = std::time::SystemTime::now();
     let mut found = Vec::new();
-    let (mut key_marker, mut id_marker): (Option<String>, Option<String>) = (None, None);
-    let mut markers = crate::actions::Markers::new(None);
-    loop {
-        let out = conn
-            .client()
-            .list_multipart_uploads()
-            .bucket(bucket)
-            .set_prefix(prefix.map(str::to_string))
-            .set_key_marker(key_marker.clone())
-            .set_upload_id_marker(id_marker.clone())
-            .encoding_type(aws_sdk_s3::types::EncodingType::Url)
-            .send()
-            .await
-            .map_err(|e| Error::from_sdk(e, &format!("ListMultipartUploads {bucket}"), Missing::Bucket))?;
-        let encoded = out.encoding_type() == Some(&aws_sdk_s3::types::EncodingType::Url);
-        for u in out.uploads() {
-            let (Some(key), Some(upload_id)) = (u.key(), u.upload_id()) else {
-                continue;
-            };
-            let key = &crate::actions::listed_name(key, encoded);
-            let age = u
-                .initiated()
-                .and_then(|t| std::time::SystemTime::try_from(*t).ok())
-                .and_then(|t| now.duration_since(t).ok());
-            // A zero age asks for every upload, those whose start is unknown (or ahead of our
-            // clock) included.
-            if let Some(min) = min_age.filter(|m| !m.is_zero()) {
-                // An upload whose start is unknown is never old enough: aborting it might cut
-                // off a live upload.
-                if age.is_none_or(|a| a < min) {
-                    continue;
-                }
+    let truncated = uploads_in_progress(conn, bucket, prefix, |u| {
+        let age = u.started().and_then(|t| now.duration_since(t).ok());
+        // A zero age asks for every upload, those whose start is unknown (or ahead of our
+        // clock) included. Otherwise an upload whose start is unknown is never old enough:
+        // aborting it might cut off a live upload.
+        if let Some(min) = min_age.filter(|m| !m.is_zero()) {
+            if age.is_none_or(|a| a < min) {
+                return true;
             }
-            if found.len() == max {
-                return Ok((found, true));
-            }
-            found.push(MultipartUpload {
-                key: key.to_string(),
-                upload_id: upload_id.to_string(),
-                initiated: u.initiated().and_then(rfc3339),
-                age_seconds: age.map(|a| a.as_secs()),
-                initiated_at: u.initiated().and_then(|t| std::time::SystemTime::try_from(*t).ok()),
-            });
         }
-        if out.is_truncated() != Some(true) {
-            return Ok((found, false));
+        if found.len() == max {
+            return false;
         }
-        // The key marker comes encoded like the keys, and goes back as the key it is.
-        key_marker = out.next_key_marker().map(|m| crate::actions::listed_name(m, encoded));
-        id_marker = out.next_upload_id_marker().map(str::to_string);
-        if key_marker.is_none() && id_marker.is_none() {
-            return Ok((found, false));
-        }
-        markers.follow(
-            (key_marker.clone(), id_marker.clone()),
-            &format!("ListMultipartUploads {bucket}"),
-        )?;
-    }
+        found.push(MultipartUpload {
+            initiated: u.initiated.as_ref().and_then(rfc3339),
+            age_seconds: age.map(|a| a.as_secs()),
+            key: u.key,
+            upload_id: u.upload_id,
+        });
+        true
+    })
+    .await?;
+    Ok((found, truncated))
 }

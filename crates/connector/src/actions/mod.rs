@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::error::{Error, Result};
+pub(crate) use crate::listing::{listed_name, rfc3339, Markers};
 use crate::transfer::{NoProgress, Progress};
 use crate::Connector;
 
@@ -276,11 +277,6 @@ pub async fn within_deadline<T>(conn: &Connector, work: impl std::future::Future
     }
 }
 
-/// RFC 3339 form of an SDK timestamp.
-pub(crate) fn rfc3339(t: &aws_sdk_s3::primitives::DateTime) -> Option<String> {
-    t.fmt(aws_sdk_s3::primitives::DateTimeFormat::DateTime).ok()
-}
-
 /// Percent-encodes a key for a URL path, keeping `/` as the separator.
 pub(crate) fn encode_key(key: &str) -> String {
     use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
@@ -308,44 +304,6 @@ pub fn guess_content_type(name: &str) -> Option<String> {
     mime_guess::from_path(name).first_raw().map(str::to_string)
 }
 
-/// A key or prefix as a listing gave it. Listings ask for `encoding-type=url`, as aws-cli does:
-/// XML 1.0 cannot carry control characters, so a key holding one would make the whole page
-/// unreadable. The store says whether it encoded (`encoded`); one that ignored the request
-/// sent names as they are. S3 encodes a space as `+` and a `+` as `%2B`.
-pub(crate) fn listed_name(name: &str, encoded: bool) -> String {
-    if !encoded {
-        return name.to_string();
-    }
-    let spaced = name.replace('+', " ");
-    percent_encoding::percent_decode_str(&spaced)
-        .decode_utf8()
-        .map(|s| s.into_owned())
-        .unwrap_or_else(|_| name.to_string())
-}
-
-/// The markers (continuation tokens) a listing has followed. A store that hands one back
-/// again would have the listing page forever, so that is refused.
-pub(crate) struct Markers<T>(std::collections::HashSet<T>);
-
-impl<T: std::hash::Hash + Eq> Markers<T> {
-    /// Markers of a listing that starts at `first` (a caller's token), if any.
-    pub(crate) fn new(first: Option<T>) -> Self {
-        Markers(first.into_iter().collect())
-    }
-
-    /// Notes `next` as followed; `ServiceError` when it was followed before. `what` names the
-    /// request.
-    pub(crate) fn follow(&mut self, next: T, what: &str) -> Result<()> {
-        if !self.0.insert(next) {
-            return Err(Error::new(
-                crate::ErrorCode::ServiceError,
-                format!("{what}: the store answered a page with a marker it had sent before, so the listing would never end; stopped"),
-            ));
-        }
-        Ok(())
-    }
-}
-
 /// Strips the quotes S3 puts around ETags, so results compare cleanly.
 pub(crate) fn unquote(etag: Option<&str>) -> Option<String> {
     etag.map(|e| e.trim_matches('"').to_string())
@@ -358,12 +316,6 @@ mod tests {
     #[test]
     fn keys_encode_for_urls() {
         assert_eq!(encode_key("a b/c+d&e=f%g/ü.txt"), "a%20b/c%2Bd%26e%3Df%25g/%C3%BC.txt");
-    }
-
-    #[test]
-    fn listed_names_are_decoded_only_when_the_store_encoded_them() {
-        assert_eq!(listed_name("a+b%2Bc%00d/%C3%BC", true), "a b+c\u{0}d/ü");
-        assert_eq!(listed_name("100%25+x", false), "100%25+x");
     }
 
     #[test]
@@ -386,20 +338,6 @@ mod tests {
             let err = Action::from_json(bad.clone()).expect_err(&bad.to_string());
             assert_eq!(err.code, crate::ErrorCode::InvalidInput, "{bad}");
         }
-    }
-
-    #[test]
-    fn a_listing_that_hands_back_its_own_marker_stops() {
-        let what = "ListObjectsV2 b";
-        let mut markers = Markers::new(None);
-        assert!(markers.follow("t1", what).is_ok(), "the first page");
-        assert!(markers.follow("t2", what).is_ok());
-        let err = markers.follow("t2", what).expect_err("the same marker");
-        assert_eq!(err.code, crate::ErrorCode::ServiceError);
-        assert!(err.message.contains("never end"), "{}", err.message);
-        assert!(markers.follow("t1", what).is_err(), "a marker from two pages back");
-        let mut from_caller = Markers::new(Some("t9"));
-        assert!(from_caller.follow("t9", what).is_err(), "the caller's own token back");
     }
 
     #[test]

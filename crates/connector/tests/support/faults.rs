@@ -299,10 +299,13 @@ async fn serve(client: TcpStream, backend: SocketAddr, fault: ConnFault, shared:
             down.abort();
         }
         Some(End::Reset) => {
-            up.abort();
+            // The store side stays open until the down side is gone: closing it first would let
+            // the store answer the cut-off request (400 IncompleteBody) and that answer reach
+            // the client before the reset, which no real reset does.
             down.abort();
-            let _ = up.await;
             let _ = down.await;
+            up.abort();
+            let _ = up.await;
             let w = cw.lock().await;
             // Deprecated because a lingering close can block the thread; a zero linger never
             // waits, it resets the connection, which is the point here.
@@ -532,6 +535,9 @@ async fn forward_up(
                 ConnFault::Reset(..) => {
                     shared.stats.resets.fetch_add(1, Ordering::SeqCst);
                     let _ = end.send(Some(End::Reset));
+                    // Hold the store side (see `serve`): it is closed when this task is aborted.
+                    std::future::pending::<()>().await;
+                    drop(sw);
                     return;
                 }
                 _ => {
