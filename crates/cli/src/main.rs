@@ -242,8 +242,8 @@ static WAITING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize:
 pub(crate) struct Waiting;
 
 impl Waiting {
-    /// A service (serve, worker) holds one for its whole run: a signal that arrives while it
-    /// sets up or drains is its to handle, and a second one must not cut the drain short.
+    /// A service (serve, worker) holds one from the moment it starts serving to its end: a
+    /// second signal must not cut its drain short. (While it sets up, a signal ends it at once.)
     pub(crate) fn new() -> Waiting {
         WAITING.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         Waiting
@@ -256,19 +256,22 @@ impl Drop for Waiting {
     }
 }
 
-/// Announces a signal. When nothing was waiting to handle it (the command is still setting up,
-/// or is past its work), the process ends at once with the signal's status, as it would without
-/// a handler; there is nothing of ours to clean up then. Whether anyone waits is read before
-/// the announcement: a waiter that wakes on it stops counting at once, and reading after
-/// would take it for no one and end the process in the middle of its clean-up.
+/// Announces a signal. When nothing was waiting to handle it, the process ends at once, as it
+/// would without a handler: a one-shot command still setting up (no request sent yet), or
+/// between the first signal and its clean-up's wait for a second, or waiting for the clean-up
+/// after its work ended (where a signal means "do not wait"). The status is the first signal's.
+/// Whether anyone waits is read before the announcement: a waiter that wakes on it stops
+/// counting at once, and reading after would take it for no one and end the process in the
+/// middle of its clean-up.
 fn announce(tx: &tokio::sync::watch::Sender<Stops>, stop: Stop) {
     let handled = WAITING.load(std::sync::atomic::Ordering::SeqCst) > 0;
+    let mut status = stop.exit_status();
     tx.send_modify(|(n, first)| {
         *n += 1;
-        first.get_or_insert(stop);
+        status = first.get_or_insert(stop).exit_status();
     });
     if !handled {
-        std::process::exit(stop.exit_status());
+        std::process::exit(status);
     }
 }
 
@@ -286,27 +289,36 @@ pub(crate) fn listen_for_stops() -> tokio::sync::watch::Receiver<Stops> {
             {
                 use tokio::signal::unix::{signal, SignalKind};
                 // Registered here, synchronously: from now on these signals are ours.
-                let streams = (
-                    signal(SignalKind::interrupt()),
-                    signal(SignalKind::terminate()),
-                    signal(SignalKind::hangup()),
-                );
-                if let (Ok(mut int), Ok(mut term), Ok(mut hup)) = streams {
-                    tokio::spawn(async move {
-                        loop {
-                            let stop = tokio::select! {
-                                Some(()) = int.recv() => Stop::Interrupt,
-                                Some(()) = term.recv() => Stop::Terminate,
-                                Some(()) = hup.recv() => Stop::Hangup,
-                                else => return,
-                            };
-                            announce(&tx, stop);
+                // Each stream that registered is kept even if another failed: a registered
+                // signal no longer has its default effect, so dropping its stream would make
+                // the process deaf to it.
+                let register = |kind: SignalKind, name: &str| {
+                    signal(kind)
+                        .map_err(|e| {
+                            tracing::warn!("cannot listen for {name}: it ends the process without clean-up ({e})")
+                        })
+                        .ok()
+                };
+                let mut int = register(SignalKind::interrupt(), "SIGINT");
+                let mut term = register(SignalKind::terminate(), "SIGTERM");
+                let mut hup = register(SignalKind::hangup(), "SIGHUP");
+                tokio::spawn(async move {
+                    async fn next(s: &mut Option<tokio::signal::unix::Signal>) -> Option<()> {
+                        match s {
+                            Some(s) => s.recv().await,
+                            None => std::future::pending().await,
                         }
-                    });
-                } else {
-                    tracing::warn!("cannot listen for stop signals: they end the process without clean-up");
-                    drop(tx);
-                }
+                    }
+                    loop {
+                        let stop = tokio::select! {
+                            Some(()) = next(&mut int) => Stop::Interrupt,
+                            Some(()) = next(&mut term) => Stop::Terminate,
+                            Some(()) = next(&mut hup) => Stop::Hangup,
+                            else => return,
+                        };
+                        announce(&tx, stop);
+                    }
+                });
             }
             #[cfg(not(unix))]
             tokio::spawn(async move {

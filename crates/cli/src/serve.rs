@@ -61,7 +61,6 @@ pub async fn stop_signal() {
 
 /// Runs the service.
 pub async fn run(g: &Global, args: &ServeArgs) -> Result<(), Error> {
-    let _stops_are_ours = crate::Waiting::new();
     let token = token(args.token.as_ref(), args.token_file.as_deref())?;
     s3_connector_server::check_bind(&args.listen, token.is_some()).map_err(|m| Error::invalid_input("listen", m))?;
     let embedded = match connection_configured(g) {
@@ -113,6 +112,7 @@ pub async fn run(g: &Global, args: &ServeArgs) -> Result<(), Error> {
     } else {
         eprintln!("serving on http://{addr} with no token: loopback only, set S3_CONNECTOR_TOKEN to require one; Ctrl-C stops");
     }
+    let _stops_are_ours = crate::Waiting::new();
     s3_connector_server::serve(listener, state, stop_signal())
         .await
         .map_err(|e| Error::new(ErrorCode::LocalIo, format!("the service stopped: {e}")))?;

@@ -38,7 +38,6 @@ fn auth(args: &WorkerArgs) -> Result<ClusterAuth, Error> {
 
 /// Runs the worker.
 pub async fn run(g: &Global, args: &WorkerArgs) -> Result<(), Error> {
-    let _stops_are_ours = crate::Waiting::new();
     let auth = Arc::new(auth(args)?);
     // Jobs carry their own S3 connection; this one serves an s3 document store. Kept alive
     // while the worker runs: dropping it stops an embedded store.
@@ -92,6 +91,7 @@ pub async fn run(g: &Global, args: &WorkerArgs) -> Result<(), Error> {
         ExternalFetch::from_env()?,
         Box::new(move |name| secrets.lookup(name)),
     )?);
+    let _stops_are_ours = crate::Waiting::new();
     let report = worker.run(crate::serve::stop_signal()).await;
     eprintln!(
         "stopped: {} completed, {} failed, {} BPMN errors, {} handed back, {} reports refused",

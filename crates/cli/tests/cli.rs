@@ -430,6 +430,58 @@ fn sighup_aborts_an_upload_in_flight() {
     interrupt_an_upload("HUP", 129, "stopping (Hangup)");
 }
 
+/// A store that takes connections and never answers: the first SIGTERM stops an upload whose
+/// start is unanswered, and the clean-up (which looks for the upload it may have started) waits
+/// on the silent store; a second SIGTERM exits at once, with the first signal's status.
+#[test]
+fn a_second_signal_skips_the_wait_for_the_clean_up() {
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = silent.local_addr().expect("addr");
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in silent.incoming().flatten() {
+            held.push(conn);
+        }
+    });
+    let tmp = tempfile::tempdir().expect("tmp");
+    let big = tmp.path().join("big.bin");
+    std::fs::write(&big, vec![1u8; 20 * 1024 * 1024]).expect("write");
+    let mut child = bin()
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "testtesttest")
+        .args(["--endpoint", &format!("http://{addr}"), "--region", "us-east-1"])
+        .args(["--attempt-timeout", "60s", "--stall-timeout", "60s"])
+        .args(["put-object", "silent", "big.bin", big.to_str().expect("utf8")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let kill = |pid: u32| {
+        assert!(Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .expect("kill")
+            .success());
+    };
+    // Long enough to be waiting for CreateMultipartUpload's answer.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert!(child.try_wait().expect("poll").is_none(), "still uploading");
+    kill(child.id());
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    assert!(
+        child.try_wait().expect("poll").is_none(),
+        "the first signal waits for the clean-up"
+    );
+    let second = std::time::Instant::now();
+    kill(child.id());
+    let out = child.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(second.elapsed() < std::time::Duration::from_secs(5), "{stderr}");
+    assert_eq!(out.status.code(), Some(143), "{stderr}");
+    assert!(stderr.contains("stopping (Terminate)"), "{stderr}");
+    assert!(stderr.contains("stopped again"), "{stderr}");
+}
+
 /// The embedded store keeps each unfinished multipart upload as a directory there.
 fn unfinished_uploads(data: &Path) -> usize {
     std::fs::read_dir(data.join(".s3-connector").join("uploads"))

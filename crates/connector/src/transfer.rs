@@ -300,6 +300,7 @@ impl<'a> Multipart<'a> {
             key: t.key,
             started,
             creating: Some(conn.creating(t.bucket, t.key)),
+            may_have_started: false,
         };
         let mut unanswered = false;
         let mut attempt = 0;
@@ -315,6 +316,7 @@ impl<'a> Multipart<'a> {
             if checksums {
                 req = req.checksum_algorithm(ChecksumAlgorithm::Crc32);
             }
+            in_flight.may_have_started = true;
             let sent = req
                 .customize()
                 .config_override(
@@ -337,6 +339,7 @@ impl<'a> Multipart<'a> {
                         _ => false,
                     };
                     unanswered |= !answered;
+                    in_flight.may_have_started = unanswered;
                     let err = Error::from_sdk(e, &what, Missing::Bucket);
                     if !err.retryable() || attempt >= conn.max_attempts() {
                         break Err(err);
@@ -642,6 +645,9 @@ struct CreateInFlight<'a> {
     started: std::time::SystemTime,
     /// Taken once the create settled.
     creating: Option<crate::client::Creating>,
+    /// Whether an attempt may have started an upload: one is being sent, or one went
+    /// unanswered. Cancelled in a pause after answered refusals, there is nothing to look for.
+    may_have_started: bool,
 }
 
 /// How long a cancelled create's clean-up waits before it looks: a store that had the request
@@ -652,7 +658,7 @@ impl Drop for CreateInFlight<'_> {
     fn drop(&mut self) {
         // Dropping the count at once: this create will never make an upload live, and other
         // uploads' clean-ups need not wait for it.
-        if self.creating.take().is_none() {
+        if self.creating.take().is_none() || !self.may_have_started {
             return;
         }
         let conn = self.conn.clone();
@@ -679,10 +685,10 @@ const STRAY_SCAN: usize = 10_000;
 /// Aborts the uploads of `key` that attempts of ours may have started without us learning their
 /// ids: those started since `since` (less a few seconds for the store's clock), except `kept` and
 /// every upload this process has running (other jobs may be writing the same key; their creates
-/// still in flight are waited for: `own` of those in flight are the caller's). Another process starting an upload of the very same key in
-/// those seconds would have it aborted, and fail with a retryable error; that window is the
-/// price of not leaving billed uploads behind, and it opens only after a create went
-/// unanswered.
+/// still in flight are waited for: `own` of those in flight are the caller's). Another process
+/// starting an upload of the very same key in those seconds would have it aborted, and fail
+/// with a retryable error; that window is the price of not leaving billed uploads behind, and
+/// it opens only after a create went unanswered (or was cancelled while it was being sent).
 async fn abort_strays(
     conn: &Connector,
     bucket: &str,
@@ -691,35 +697,42 @@ async fn abort_strays(
     kept: Option<&str>,
     own: usize,
 ) {
-    // Another upload of this key starting in this process would look like a stray until its
-    // create is answered: wait for it.
-    let until = tokio::time::Instant::now() + STRAY_WAIT;
-    while conn.creates_in_flight(bucket, key) > own {
-        if tokio::time::Instant::now() >= until {
-            tracing::warn!(
-                bucket,
-                key,
-                "other uploads of this key are still starting; uploads started by unanswered attempts are left: check with list-multipart-uploads"
-            );
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
     let since = since - Duration::from_secs(5);
-    let (mut uploads, mut seen) = (Vec::new(), 0usize);
-    // Longer keys under the same prefix are skipped, not a reason to stop: not every store
-    // lists in key order.
-    let listed = crate::listing::uploads_in_progress(conn, bucket, Some(key), |u| {
-        if seen == STRAY_SCAN {
-            return false;
+    let until = tokio::time::Instant::now() + STRAY_WAIT;
+    // Another upload of this key starting in this process would look like a stray until its
+    // create is answered and it is live: no create of another may be in flight from before the
+    // listing until after it. One that was is waited for and the listing taken again; one that
+    // ended before the check below is in the live set read after it.
+    let (uploads, listed) = loop {
+        while conn.creates_in_flight(bucket, key) > own {
+            if tokio::time::Instant::now() >= until {
+                tracing::warn!(
+                    bucket,
+                    key,
+                    "other uploads of this key are still starting; uploads started by unanswered attempts are left: check with list-multipart-uploads"
+                );
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        seen += 1;
-        if u.key == key {
-            uploads.push(u);
+        let (mut uploads, mut seen) = (Vec::new(), 0usize);
+        // Longer keys under the same prefix are skipped, not a reason to stop: not every store
+        // lists in key order.
+        let listed = crate::listing::uploads_in_progress(conn, bucket, Some(key), |u| {
+            if seen == STRAY_SCAN {
+                return false;
+            }
+            seen += 1;
+            if u.key == key {
+                uploads.push(u);
+            }
+            true
+        })
+        .await;
+        if conn.creates_in_flight(bucket, key) <= own {
+            break (uploads, listed);
         }
-        true
-    })
-    .await;
+    };
     match listed {
         Err(e) => {
             tracing::warn!(
