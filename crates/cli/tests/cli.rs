@@ -632,6 +632,14 @@ impl Drop for Server {
 }
 
 /// Starts `serve-s3` on a free loopback port; returns it and the settings it printed.
+/// The value of `name` in the environment `serve_s3` printed, or "".
+fn env_value(env: &[(String, String)], name: &str) -> String {
+    env.iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default()
+}
+
 fn serve_s3(data: &Path) -> (Server, Vec<(String, String)>) {
     use std::io::BufRead;
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -825,12 +833,7 @@ fn documents_put_get_delete_on_local_and_s3_stores() {
 fn job_prints_how_a_camunda_job_ends() {
     let tmp = tempfile::tempdir().expect("tmp");
     let (server, env) = serve_s3(&tmp.path().join("served"));
-    let get = |k: &str| {
-        env.iter()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default()
-    };
+    let get = |k: &str| env_value(&env, k);
     let docs = tmp.path().join("docs");
     let job = |action: Value, headers: Value, extra: &[&str]| -> (Output, Value) {
         let vars = tmp.path().join("vars.json");
@@ -1034,12 +1037,7 @@ fn job_endpoints_and_secrets_are_guarded_in_the_job_command() {
 fn job_secrets_never_resolve_the_commands_own_settings() {
     let tmp = tempfile::tempdir().expect("tmp");
     let (_server, env) = serve_s3(&tmp.path().join("served"));
-    let get = |k: &str| {
-        env.iter()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default()
-    };
+    let get = |k: &str| env_value(&env, k);
     let client = |args: &[&str]| {
         let mut c = bin();
         c.envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())));

@@ -72,10 +72,7 @@ fn canned_answers_have_the_length_they_declare() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_reset_mid_upload_never_lets_the_stores_answer_through() {
     let t = support::embedded().await;
-    let bucket = t.bucket("reset-up");
-    act(&t.conn, json!({"action": "createBucket", "bucket": bucket}))
-        .await
-        .expect("bucket");
+    let bucket = t.new_bucket("reset-up").await;
     let dir = tempfile::tempdir().expect("tmp");
     let src = dir.path().join("src.bin");
     std::fs::write(&src, pseudo_random(2 * MIB, 7)).expect("write");
@@ -112,10 +109,7 @@ async fn a_reset_mid_upload_never_lets_the_stores_answer_through() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_upload_cancelled_while_it_starts_leaves_no_upload() {
     let t = support::embedded().await;
-    let bucket = t.bucket("cancel-create");
-    act(&t.conn, json!({"action": "createBucket", "bucket": bucket}))
-        .await
-        .expect("bucket");
+    let bucket = t.new_bucket("cancel-create").await;
     let dir = tempfile::tempdir().expect("tmp");
     let src = dir.path().join("src.bin");
     std::fs::write(&src, pseudo_random(20 * MIB, 11)).expect("write");
@@ -167,10 +161,7 @@ async fn an_upload_cancelled_while_it_starts_leaves_no_upload() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn twenty_uploads_and_downloads_of_20_mib_survive_ten_percent_faults() {
     let t = support::embedded().await;
-    let bucket = t.bucket("faults");
-    act(&t.conn, json!({"action": "createBucket", "bucket": bucket}))
-        .await
-        .expect("bucket");
+    let bucket = t.new_bucket("faults").await;
     let proxy = FaultProxy::start(
         t.addr(),
         FaultPlan {
@@ -291,10 +282,7 @@ async fn twenty_uploads_and_downloads_of_20_mib_survive_ten_percent_faults() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn single_puts_are_retried_through_resets_and_stalls() {
     let t = support::embedded().await;
-    let bucket = t.bucket("puts");
-    act(&t.conn, json!({"action": "createBucket", "bucket": bucket}))
-        .await
-        .expect("bucket");
+    let bucket = t.new_bucket("puts").await;
     let proxy = FaultProxy::start(
         t.addr(),
         FaultPlan {
@@ -429,10 +417,7 @@ async fn a_store_that_never_answers_ends_in_timeout_within_the_bound() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn aborts_finish_while_the_store_throttles() {
     let t = support::embedded().await;
-    let bucket = t.bucket("throttled");
-    act(&t.conn, json!({"action": "createBucket", "bucket": bucket}))
-        .await
-        .expect("bucket");
+    let bucket = t.new_bucket("throttled").await;
     let proxy = FaultProxy::start(
         t.addr(),
         FaultPlan {
@@ -500,10 +485,7 @@ async fn aborts_finish_while_the_store_throttles() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_broken_download_resumes_and_a_replaced_object_fails_the_resume() {
     let t = support::embedded().await;
-    let bucket = t.bucket("resume");
-    act(&t.conn, json!({"action": "createBucket", "bucket": bucket}))
-        .await
-        .expect("bucket");
+    let bucket = t.new_bucket("resume").await;
     let dir = tempfile::tempdir().expect("tmp");
     let v1 = pseudo_random(6 * MIB, 1);
     let src = dir.path().join("v1.bin");
@@ -596,10 +578,7 @@ async fn a_broken_download_resumes_and_a_replaced_object_fails_the_resume() {
 async fn a_lost_create_answer_is_cleaned_up_and_other_jobs_uploads_are_spared() {
     use tokio::io::AsyncWriteExt;
     let t = support::embedded().await;
-    let bucket = t.bucket("lost-create");
-    act(&t.conn, json!({"action": "createBucket", "bucket": bucket}))
-        .await
-        .expect("bucket");
+    let bucket = t.new_bucket("lost-create").await;
     let registry = s3_connector::CleanupTasks::default();
     let connect = |settings: ConnectionSettings| {
         Connector::connect_with(

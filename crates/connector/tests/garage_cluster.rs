@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use s3_connector::{Connector, ErrorCode, TimeoutSettings};
 use serde_json::json;
-use support::{act, free_port, garage_cmd, pseudo_random, wait_for_port, ChildGuard};
+use support::{act, free_port, garage_cmd, garage_key, garage_node_id, pseudo_random, wait_for_port, ChildGuard};
 
 const MIB: usize = 1024 * 1024;
 
@@ -49,25 +49,6 @@ impl Node {
     fn stop(&mut self) {
         // Dropping the guard kills the process and waits for it: a node that is simply gone.
         self.process = None;
-    }
-}
-
-fn node_id(bin: &Path, config: &Path) -> String {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let out = Command::new(bin)
-            .arg("-c")
-            .arg(config)
-            .args(["node", "id", "-q"])
-            .output();
-        if let Ok(out) = out {
-            let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
-            if out.status.success() && !text.is_empty() {
-                return text;
-            }
-        }
-        assert!(Instant::now() < deadline, "garage node id did not answer");
-        std::thread::sleep(Duration::from_millis(200));
     }
 }
 
@@ -110,7 +91,10 @@ async fn cluster(bin: &Path, dir: &Path) -> (Vec<Node>, String, String) {
     for node in &nodes {
         wait_for_port(node.rpc_port, "garage rpc").await;
     }
-    let ids: Vec<String> = nodes.iter().map(|n| node_id(bin, &n.config)).collect();
+    let mut ids = Vec::new();
+    for node in &nodes {
+        ids.push(garage_node_id(bin, &node.config).await);
+    }
     for id in &ids[1..] {
         garage_cmd(bin, &nodes[0].config, &["node", "connect", id]);
     }
@@ -123,15 +107,7 @@ async fn cluster(bin: &Path, dir: &Path) -> (Vec<Node>, String, String) {
         );
     }
     garage_cmd(bin, &nodes[0].config, &["layout", "apply", "--version", "1"]);
-    let key_out = garage_cmd(bin, &nodes[0].config, &["key", "create", "cluster"]);
-    let field = |name: &str| {
-        key_out
-            .lines()
-            .find_map(|l| l.strip_prefix(name).map(|v| v.trim().to_string()))
-            .unwrap_or_else(|| panic!("no {name} in garage key output:\n{key_out}"))
-    };
-    let (key, secret_key) = (field("Key ID:"), field("Secret key:"));
-    garage_cmd(bin, &nodes[0].config, &["key", "allow", "--create-bucket", "cluster"]);
+    let (key, secret_key) = garage_key(bin, &nodes[0].config, "cluster");
     for node in &nodes {
         wait_for_port(node.s3_port, "garage s3 api").await;
     }

@@ -188,6 +188,27 @@ pub struct Claims<'a> {
     pub trailers: Option<&'a s3s::TrailingHeaders>,
 }
 
+/// The [`Claims`] of a write request `input` (PutObject's or UploadPart's: two s3s types with
+/// the same fields) that came as `req`.
+macro_rules! claims_of {
+    ($input:ident, $req:ident) => {
+        $crate::content::Claims {
+            given: $crate::meta::Checksums {
+                crc32: $input.checksum_crc32,
+                crc32c: $input.checksum_crc32c,
+                sha1: $input.checksum_sha1,
+                sha256: $input.checksum_sha256,
+                crc64nvme: $input.checksum_crc64nvme,
+            },
+            algorithm: $input.checksum_algorithm.as_ref(),
+            content_md5: $input.content_md5.as_deref(),
+            headers: &$req.headers,
+            trailers: $req.trailing_headers.as_ref(),
+        }
+    };
+}
+pub(crate) use claims_of;
+
 /// Streams `body` into a new temporary file in `dir`, hashing it as `claims` ask, and
 /// verifies Content-MD5 and every claimed checksum (trailers included): what PutObject and
 /// UploadPart both do before anything is put in place. On any error the temporary file is

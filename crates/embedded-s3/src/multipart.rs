@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use s3s::dto::*;
 use s3s::{s3_error, S3Error, S3Request, S3Response, S3Result};
 
-use crate::content::{hex, internal, receive_body, Claims, TempFile};
+use crate::content::{claims_of, hex, internal, receive_body, TempFile};
 use crate::layout::Layout;
 use crate::meta::{is_missing, read_json, Checksums, Headers, ObjectMeta, PartInfo, UploadInfo};
 use crate::namespace::{place, place_file};
@@ -222,19 +222,7 @@ impl Store {
             let (id, b, k) = (input.upload_id.clone(), input.bucket.clone(), input.key.clone());
             blocking(move || load_upload(&layout, &id, &b, Some(&k)).map(|_| ())).await?;
         }
-        let claims = Claims {
-            given: Checksums {
-                crc32: input.checksum_crc32,
-                crc32c: input.checksum_crc32c,
-                sha1: input.checksum_sha1,
-                sha256: input.checksum_sha256,
-                crc64nvme: input.checksum_crc64nvme,
-            },
-            algorithm: input.checksum_algorithm.as_ref(),
-            content_md5: input.content_md5.as_deref(),
-            headers: &req.headers,
-            trailers: req.trailing_headers.as_ref(),
-        };
+        let claims = claims_of!(input, req);
         let (temp, written) = receive_body(&self.layout.tmp_dir(), input.body, claims).await?;
         let e_tag = hex(&written.md5);
         let info = PartInfo {

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use s3s::dto::*;
 use s3s::{s3_error, S3Error, S3Request, S3Response, S3Result, S3};
 
-use crate::content::{hex, internal, md5_of_file, receive_body, Claims, FileBody, TempFile};
+use crate::content::{claims_of, hex, internal, md5_of_file, receive_body, FileBody, TempFile};
 use crate::layout::{check_key, sidecar_of, BadKey, Layout};
 use crate::meta::{read_json, read_legacy, Checksums, Headers, ObjectMeta};
 use crate::namespace::{locate, place, remove, BucketLocks};
@@ -513,19 +513,7 @@ impl S3 for Store {
             let b = bucket.clone();
             blocking(move || require_bucket(&layout, &b)).await?;
         }
-        let claims = Claims {
-            given: Checksums {
-                crc32: input.checksum_crc32,
-                crc32c: input.checksum_crc32c,
-                sha1: input.checksum_sha1,
-                sha256: input.checksum_sha256,
-                crc64nvme: input.checksum_crc64nvme,
-            },
-            algorithm: input.checksum_algorithm.as_ref(),
-            content_md5: input.content_md5.as_deref(),
-            headers: &req.headers,
-            trailers: req.trailing_headers.as_ref(),
-        };
+        let claims = claims_of!(input, req);
         let (temp, written) = receive_body(&self.layout.tmp_dir(), input.body, claims).await?;
         let e_tag = hex(&written.md5);
         let meta = ObjectMeta {

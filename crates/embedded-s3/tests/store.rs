@@ -802,20 +802,20 @@ async fn buckets() {
     assert!(client.head_bucket().bucket("mid").send().await.is_err());
 }
 
-/// Sends a PUT whose body stops after 100 of its announced 1000 bytes.
-async fn cut_off_put(client: &Client, bucket: &str, key: &str) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let presigned = client
-        .put_object()
-        .bucket(bucket)
-        .key(key)
-        .presigned(aws_sdk_s3::presigning::PresigningConfig::expires_in(Duration::from_secs(300)).expect("config"))
-        .await
-        .expect("presign");
+/// How long a presigned request made here stays valid.
+fn presigning() -> aws_sdk_s3::presigning::PresigningConfig {
+    aws_sdk_s3::presigning::PresigningConfig::expires_in(Duration::from_secs(300)).expect("config")
+}
+
+/// Connects to the store and sends the head of the PUT `presigned`, announcing `length` body
+/// bytes, with `Connection: close` so that the answer ends with the connection. The caller sends
+/// the body, or not all of it.
+async fn send_put_head(presigned: &aws_sdk_s3::presigning::PresignedRequest, length: usize) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt;
     let uri: http::Uri = presigned.uri().parse().expect("uri");
     let authority = uri.authority().expect("authority").to_string();
     let mut request = format!(
-        "PUT {} HTTP/1.1\r\nHost: {authority}\r\nContent-Length: 1000\r\n",
+        "PUT {} HTTP/1.1\r\nHost: {authority}\r\nContent-Length: {length}\r\nConnection: close\r\n",
         uri.path_and_query().map(|p| p.as_str()).unwrap_or("/")
     );
     for (name, value) in presigned.headers() {
@@ -826,6 +826,20 @@ async fn cut_off_put(client: &Client, bucket: &str, key: &str) {
     request.push_str("\r\n");
     let mut socket = tokio::net::TcpStream::connect(&authority).await.expect("connect");
     socket.write_all(request.as_bytes()).await.expect("send head");
+    socket
+}
+
+/// Sends a PUT whose body stops after 100 of its announced 1000 bytes.
+async fn cut_off_put(client: &Client, bucket: &str, key: &str) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let presigned = client
+        .put_object()
+        .bucket(bucket)
+        .key(key)
+        .presigned(presigning())
+        .await
+        .expect("presign");
+    let mut socket = send_put_head(&presigned, 1000).await;
     socket.write_all(&[b'z'; 100]).await.expect("send some body");
     socket.shutdown().await.expect("shutdown");
     let mut answer = Vec::new();
@@ -1007,24 +1021,10 @@ async fn start_part_upload(
         .key(key)
         .upload_id(upload_id)
         .part_number(part_number)
-        .presigned(aws_sdk_s3::presigning::PresigningConfig::expires_in(Duration::from_secs(300)).expect("config"))
+        .presigned(presigning())
         .await
         .expect("presign");
-    let uri: http::Uri = presigned.uri().parse().expect("uri");
-    let authority = uri.authority().expect("authority").to_string();
-    let mut request = format!(
-        "PUT {} HTTP/1.1\r\nHost: {authority}\r\nContent-Length: {}\r\nConnection: close\r\n",
-        uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"),
-        body.len()
-    );
-    for (name, value) in presigned.headers() {
-        if !name.eq_ignore_ascii_case("host") && !name.eq_ignore_ascii_case("content-length") {
-            request.push_str(&format!("{name}: {value}\r\n"));
-        }
-    }
-    request.push_str("\r\n");
-    let mut socket = tokio::net::TcpStream::connect(&authority).await.expect("connect");
-    socket.write_all(request.as_bytes()).await.expect("send head");
+    let mut socket = send_put_head(&presigned, body.len()).await;
     socket.write_all(&body[..first]).await.expect("send some body");
     socket.flush().await.expect("flush");
     socket

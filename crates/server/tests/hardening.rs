@@ -22,7 +22,7 @@ use s3_connector::net::AddressGuard;
 use s3_connector::{Connector, Secret};
 use s3_connector_server::{AppState, Limits, ServerConfig};
 use serde_json::{json, Value};
-use support::{bytes, client, post_json, put_streamed, s3, serve, serve_plain, TOKEN};
+use support::{bytes, client, post_json, put_streamed, s3, serve, serve_plain, serve_state, TOKEN};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const MIB: usize = 1024 * 1024;
@@ -33,13 +33,7 @@ const MIB: usize = 1024 * 1024;
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_streamed_download_resumes_when_the_store_connection_breaks() {
     let s3 = s3().await;
-    s3.conn
-        .client()
-        .create_bucket()
-        .bucket("big")
-        .send()
-        .await
-        .expect("bucket");
+    s3.create_bucket("big").await;
     let content = bytes(20 * MIB, 9);
     s3.conn
         .client()
@@ -364,16 +358,10 @@ async fn job_endpoints_on_internal_addresses_make_no_connection() {
         guard: AddressGuard::new().allowing("127.0.0.1".parse().expect("ip")),
         ..Default::default()
     };
-    let state = AppState::new(
-        s3.conn.clone(),
-        Arc::new(MemoryStore::new()),
-        ExternalFetch::default(),
-        config,
-    );
-    let (addr, _stop) = start(state).await;
+    let allowing = serve_configured(&s3, config).await;
     let (status, outcome) = post_json(
         &c,
-        &format!("http://{addr}/v1/jobs"),
+        &format!("{}/v1/jobs", allowing.base),
         job_to(&format!("http://127.0.0.1:{port}")),
     )
     .await;
@@ -384,14 +372,15 @@ async fn job_endpoints_on_internal_addresses_make_no_connection() {
     );
 }
 
-async fn start(state: AppState) -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(s3_connector_server::serve(listener, state, async move {
-        let _ = rx.await;
-    }));
-    (addr, tx)
+/// A service on `s3` with `config`, a memory document store and no external documents.
+async fn serve_configured(s3: &support::S3, config: ServerConfig) -> support::Service {
+    serve_state(AppState::new(
+        s3.conn.clone(),
+        Arc::new(MemoryStore::new()),
+        ExternalFetch::default(),
+        config,
+    ))
+    .await
 }
 
 /// With the widest secret scope (an empty prefix: any variable), a job still cannot read the
@@ -399,13 +388,7 @@ async fn start(state: AppState) -> (SocketAddr, tokio::sync::oneshot::Sender<()>
 #[tokio::test]
 async fn job_secrets_never_reach_the_services_own_settings() {
     let s3 = s3().await;
-    s3.conn
-        .client()
-        .create_bucket()
-        .bucket("leak")
-        .send()
-        .await
-        .expect("bucket");
+    s3.create_bucket("leak").await;
     // The environment the service would see; setting the process's own while other tests run
     // on other threads would be a data race.
     let env = |name: &str| match name {
@@ -419,13 +402,7 @@ async fn job_secrets_never_reach_the_services_own_settings() {
         secrets: SecretSource::new(Some(""), None).with_env(env),
         ..Default::default()
     };
-    let state = AppState::new(
-        s3.conn.clone(),
-        Arc::new(MemoryStore::new()),
-        ExternalFetch::default(),
-        config,
-    );
-    let (addr, _stop) = start(state).await;
+    let svc = serve_configured(&s3, config).await;
     let content = "{{secrets.S3_CONNECTOR_TOKEN}}|{{secrets.HARDENING_TEST_TOKEN_COPY}}|{{secrets.AWS_SECRET_ACCESS_KEY}}|{{secrets.HARDENING_TEST_PLAIN}}";
     let job = json!({"variables": {
         "authentication": {"type": "credentials", "accessKey": s3.settings.access_key_id, "secretKey": s3.settings.secret_access_key.as_ref().map(|s| s.expose().to_string())},
@@ -433,7 +410,7 @@ async fn job_secrets_never_reach_the_services_own_settings() {
         "actionDiscriminator": "uploadObject",
         "action": {"bucket": "leak", "key": "leak.txt", "document": {"camunda.document.type": "inline", "content": content, "name": "leak.txt"}}
     }});
-    let (status, outcome) = post_json(&client(), &format!("http://{addr}/v1/jobs"), job).await;
+    let (status, outcome) = post_json(&client(), &format!("{}/v1/jobs", svc.base), job).await;
     assert_eq!(status, 200);
     assert_eq!(outcome["outcome"], "complete", "{outcome}");
     let stored = s3
@@ -464,13 +441,7 @@ async fn job_secrets_never_reach_the_services_own_settings() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn shutdown_past_the_grace_aborts_the_upload_in_flight() {
     let s3 = s3().await;
-    s3.conn
-        .client()
-        .create_bucket()
-        .bucket("stop")
-        .send()
-        .await
-        .expect("bucket");
+    s3.create_bucket("stop").await;
     let limits = Limits {
         shutdown_grace: Duration::from_millis(300),
         ..Limits::default()
@@ -519,13 +490,7 @@ async fn shutdown_past_the_grace_aborts_the_upload_in_flight() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_request_waiting_for_a_slot_at_shutdown_is_stopped_too() {
     let s3 = s3().await;
-    s3.conn
-        .client()
-        .create_bucket()
-        .bucket("slot")
-        .send()
-        .await
-        .expect("bucket");
+    s3.create_bucket("slot").await;
     s3.conn
         .client()
         .put_object()

@@ -329,19 +329,30 @@ impl<T> StallGuard<T> {
         }
     }
 
-    fn progressed(&mut self) {
-        let next = tokio::time::Instant::now() + self.timeout;
-        self.deadline.as_mut().reset(next);
-    }
-
-    /// Called when the inner socket is not ready: fails once the deadline has passed.
-    fn check(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Error> {
-        match self.deadline.as_mut().poll(cx) {
-            Poll::Ready(()) => Poll::Ready(timed_out(format!(
-                "the connection stalled: no bytes moved for {} s",
-                self.timeout.as_secs_f64()
-            ))),
-            Poll::Pending => Poll::Pending,
+    /// Passes on what the inner socket answered. A read or write that finished moves the
+    /// deadline (`counts`: a flush moves no byte of its own); one not ready fails once the
+    /// deadline has passed.
+    fn pass<R>(
+        &mut self,
+        cx: &mut Context<'_>,
+        poll: Poll<std::io::Result<R>>,
+        counts: bool,
+    ) -> Poll<std::io::Result<R>> {
+        match poll {
+            Poll::Ready(r) => {
+                if counts {
+                    let next = tokio::time::Instant::now() + self.timeout;
+                    self.deadline.as_mut().reset(next);
+                }
+                Poll::Ready(r)
+            }
+            Poll::Pending => match self.deadline.as_mut().poll(cx) {
+                Poll::Ready(()) => Poll::Ready(Err(timed_out(format!(
+                    "the connection stalled: no bytes moved for {} s",
+                    self.timeout.as_secs_f64()
+                )))),
+                Poll::Pending => Poll::Pending,
+            },
         }
     }
 }
@@ -349,26 +360,16 @@ impl<T> StallGuard<T> {
 impl<T: AsyncRead + Unpin> AsyncRead for StallGuard<T> {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
         let me = self.get_mut();
-        match Pin::new(&mut me.inner).poll_read(cx, buf) {
-            Poll::Ready(r) => {
-                me.progressed();
-                Poll::Ready(r)
-            }
-            Poll::Pending => me.check(cx).map(Err),
-        }
+        let poll = Pin::new(&mut me.inner).poll_read(cx, buf);
+        me.pass(cx, poll, true)
     }
 }
 
 impl<T: AsyncWrite + Unpin> AsyncWrite for StallGuard<T> {
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
         let me = self.get_mut();
-        match Pin::new(&mut me.inner).poll_write(cx, buf) {
-            Poll::Ready(r) => {
-                me.progressed();
-                Poll::Ready(r)
-            }
-            Poll::Pending => me.check(cx).map(Err),
-        }
+        let poll = Pin::new(&mut me.inner).poll_write(cx, buf);
+        me.pass(cx, poll, true)
     }
 
     fn poll_write_vectored(
@@ -377,13 +378,8 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for StallGuard<T> {
         bufs: &[std::io::IoSlice<'_>],
     ) -> Poll<std::io::Result<usize>> {
         let me = self.get_mut();
-        match Pin::new(&mut me.inner).poll_write_vectored(cx, bufs) {
-            Poll::Ready(r) => {
-                me.progressed();
-                Poll::Ready(r)
-            }
-            Poll::Pending => me.check(cx).map(Err),
-        }
+        let poll = Pin::new(&mut me.inner).poll_write_vectored(cx, bufs);
+        me.pass(cx, poll, true)
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -392,10 +388,8 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for StallGuard<T> {
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         let me = self.get_mut();
-        match Pin::new(&mut me.inner).poll_flush(cx) {
-            Poll::Ready(r) => Poll::Ready(r),
-            Poll::Pending => me.check(cx).map(Err),
-        }
+        let poll = Pin::new(&mut me.inner).poll_flush(cx);
+        me.pass(cx, poll, false)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {

@@ -49,6 +49,18 @@ impl Target {
         format!("t-{}-{purpose}-{nanos}", self.name)
     }
 
+    /// Creates a bucket named as [`Target::bucket`] does, and returns its name.
+    pub async fn new_bucket(&self, purpose: &str) -> String {
+        let bucket = self.bucket(purpose);
+        act(
+            &self.conn,
+            serde_json::json!({"action": "createBucket", "bucket": bucket}),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("createBucket {bucket}: {e}"));
+        bucket
+    }
+
     /// A connector with other transfer settings.
     pub async fn with_transfer(&self, transfer: TransferSettings) -> Connector {
         let mut s = self.settings.clone();
@@ -204,6 +216,39 @@ pub fn garage_cmd(bin: &Path, config: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// The id (`id@address`) of the Garage node that `config` configures, once it answers.
+pub async fn garage_node_id(bin: &Path, config: &Path) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let out = Command::new(bin)
+            .arg("-c")
+            .arg(config)
+            .args(["node", "id", "-q"])
+            .output();
+        if let Ok(out) = out {
+            let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
+            if out.status.success() && !text.is_empty() {
+                return text;
+            }
+        }
+        assert!(Instant::now() < deadline, "garage node id did not answer");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Creates the Garage key `name`, allowed to create buckets; returns its id and secret.
+pub fn garage_key(bin: &Path, config: &Path, name: &str) -> (String, String) {
+    let out = garage_cmd(bin, config, &["key", "create", name]);
+    let field = |label: &str| {
+        out.lines()
+            .find_map(|l| l.strip_prefix(label).map(|v| v.trim().to_string()))
+            .unwrap_or_else(|| panic!("no {label} in garage key output:\n{out}"))
+    };
+    let key = (field("Key ID:"), field("Secret key:"));
+    garage_cmd(bin, config, &["key", "allow", "--create-bucket", name]);
+    key
+}
+
 /// A single-node Garage: writes its config, starts it, assigns the layout, creates a key.
 pub async fn garage() -> Option<Target> {
     let Some(bin) = find_binary("GARAGE_BIN", "garage", "garage") else {
@@ -241,35 +286,11 @@ pub async fn garage() -> Option<Target> {
         .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
     let guard = ChildGuard(child);
     wait_for_port(rpc_port, "garage rpc").await;
-    let node = {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let out = Command::new(&bin)
-                .arg("-c")
-                .arg(&config)
-                .args(["node", "id", "-q"])
-                .output();
-            if let Ok(out) = out {
-                let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
-                if out.status.success() && !text.is_empty() {
-                    break text.split('@').next().unwrap_or_default().to_string();
-                }
-            }
-            assert!(Instant::now() < deadline, "garage node id did not answer");
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    };
-    garage_cmd(&bin, &config, &["layout", "assign", "-z", "dc1", "-c", "1G", &node]);
+    let node = garage_node_id(&bin, &config).await;
+    let node = node.split('@').next().unwrap_or_default();
+    garage_cmd(&bin, &config, &["layout", "assign", "-z", "dc1", "-c", "1G", node]);
     garage_cmd(&bin, &config, &["layout", "apply", "--version", "1"]);
-    let key_out = garage_cmd(&bin, &config, &["key", "create", "conformance"]);
-    let field = |name: &str| {
-        key_out
-            .lines()
-            .find_map(|l| l.strip_prefix(name).map(|v| v.trim().to_string()))
-            .unwrap_or_else(|| panic!("no {name} in garage key output:\n{key_out}"))
-    };
-    let (key, secret_key) = (field("Key ID:"), field("Secret key:"));
-    garage_cmd(&bin, &config, &["key", "allow", "--create-bucket", "conformance"]);
+    let (key, secret_key) = garage_key(&bin, &config, "conformance");
     wait_for_port(s3_port, "garage s3 api").await;
     let settings = settings(format!("http://127.0.0.1:{s3_port}"), &key, &secret_key);
     let conn = Connector::connect(settings.clone()).await.expect("connect");

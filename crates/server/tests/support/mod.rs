@@ -97,6 +97,11 @@ pub async fn serve(
         config,
         Box::new(lookup),
     );
+    serve_state(state).await
+}
+
+/// Serves `state` on a fresh port of 127.0.0.1.
+pub async fn serve_state(state: AppState) -> Service {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -171,6 +176,17 @@ pub fn bytes(len: usize, seed: u64) -> Vec<u8> {
 }
 
 impl S3 {
+    /// Creates `bucket`.
+    pub async fn create_bucket(&self, bucket: &str) {
+        self.conn
+            .client()
+            .create_bucket()
+            .bucket(bucket)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("create bucket {bucket}: {e}"));
+    }
+
     /// Unfinished multipart uploads: the embedded store keeps each as a directory under
     /// `.s3-connector/uploads` (read directly, so that this works without a runtime).
     pub fn unfinished_uploads(&self) -> Vec<String> {
