@@ -173,21 +173,12 @@ async fn run_action_command(cli: &Cli, conn: &Connector) -> Result<(), Error> {
 
 /// The service's own secret values, which no job may read as a secret: the AWS credentials of
 /// `settings` (given, or found by the default chain: environment, profile, SSO, instance role),
-/// looked up once and bounded in time.
+/// looked up once and bounded in time. (The values of the service's credential variables, such
+/// as `S3_CONNECTOR_TOKEN` or `CAMUNDA_CLIENT_SECRET`, `SecretSource::from_env` refuses itself.)
 pub(crate) async fn own_secret_values(settings: &ConnectionSettings) -> Vec<String> {
     let mut values = settings.secret_values();
     if let Ok(conn) = Connector::connect(settings.clone()).await {
         values.extend(conn.own_credential_values().await);
-    }
-    // Camunda tokens given by environment are refused by name already; their values too.
-    for name in [
-        s3_connector::documents::CAMUNDA_TOKEN_ENV,
-        "CAMUNDA_CLIENT_SECRET",
-        "CAMUNDA_TOKEN",
-    ] {
-        if let Ok(v) = std::env::var(name) {
-            values.push(v);
-        }
     }
     values
 }

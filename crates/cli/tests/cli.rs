@@ -1044,7 +1044,7 @@ fn job_secrets_never_resolve_the_commands_own_settings() {
         c.args(args).output().expect("client")
     };
     assert!(client(&["create-bucket", "leak"]).status.success());
-    let content = "{{secrets.AWS_SECRET_ACCESS_KEY}}|{{secrets.S3_CONNECTOR_TOKEN}}|{{secrets.ZEEBE_CLIENT_SECRET}}|{{secrets.JOB_TEST_PLAIN}}";
+    let content = "{{secrets.AWS_SECRET_ACCESS_KEY}}|{{secrets.S3_CONNECTOR_TOKEN}}|{{secrets.ZEEBE_CLIENT_SECRET}}|{{secrets.COPY_OF_TOKEN}}|{{secrets.COPY_OF_CLUSTER_SECRET}}|{{secrets.JOB_TEST_PLAIN}}";
     let vars = tmp.path().join("vars.json");
     std::fs::write(
         &vars,
@@ -1061,6 +1061,9 @@ fn job_secrets_never_resolve_the_commands_own_settings() {
     c.envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     c.env("S3_CONNECTOR_TOKEN", "the-commands-own-token-0123456789");
     c.env("ZEEBE_CLIENT_SECRET", "the-commands-cluster-secret");
+    // The same values under names no rule refuses: refused by value.
+    c.env("COPY_OF_TOKEN", "the-commands-own-token-0123456789");
+    c.env("COPY_OF_CLUSTER_SECRET", "the-commands-cluster-secret");
     c.env("JOB_TEST_PLAIN", "ordinary-value");
     c.env("CAMUNDA_CONNECTOR_SECRETPROVIDER_ENVIRONMENT_PREFIX", "");
     let out = c
@@ -1080,6 +1083,6 @@ fn job_secrets_never_resolve_the_commands_own_settings() {
     assert!(stored.status.success(), "{}", String::from_utf8_lossy(&stored.stderr));
     assert_eq!(
         String::from_utf8_lossy(&stored.stdout),
-        "{{secrets.AWS_SECRET_ACCESS_KEY}}|{{secrets.S3_CONNECTOR_TOKEN}}|{{secrets.ZEEBE_CLIENT_SECRET}}|ordinary-value"
+        "{{secrets.AWS_SECRET_ACCESS_KEY}}|{{secrets.S3_CONNECTOR_TOKEN}}|{{secrets.ZEEBE_CLIENT_SECRET}}|{{secrets.COPY_OF_TOKEN}}|{{secrets.COPY_OF_CLUSTER_SECRET}}|ordinary-value"
     );
 }

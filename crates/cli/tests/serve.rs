@@ -32,12 +32,18 @@ fn free_port() -> u16 {
 }
 
 async fn start(env: &[(&str, &str)], args: &[&str]) -> Service {
+    start_with(env, args, &[]).await
+}
+
+/// [`start`], with `serve_args` after the subcommand.
+async fn start_with(env: &[(&str, &str)], args: &[&str], serve_args: &[&str]) -> Service {
     let dir = tempfile::tempdir().expect("dir");
     let port = free_port();
     let log = dir.path().join("serve.log");
     let mut child = Command::new(env!("CARGO_BIN_EXE_s3-connector"))
         .args(args)
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .args(serve_args)
         .envs(env.iter().copied())
         .current_dir(dir.path())
         .env("S3_CONNECTOR_TOKEN", TOKEN)
@@ -192,4 +198,74 @@ async fn json_logs_name_requests_but_never_tokens_secrets_or_content() {
     for needle in [TOKEN, "guessed-token", SECRET, CONTENT] {
         assert!(!log.contains(needle), "the log holds {needle:?}:\n{log}");
     }
+}
+
+/// A real SIGTERM to `serve` with an upload still streaming: the service drains for its grace,
+/// aborts the upload, and exits 0. A second SIGTERM during the drain does not cut it short
+/// (the service owns the signals while it serves); only the grace ends it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_drains_serve_and_a_second_one_does_not_cut_the_drain_short() {
+    let mut svc = start_with(&[], &[], &["--shutdown-grace", "2"]).await;
+    let c = reqwest::Client::new();
+    let url = format!("{}/v1/actions", svc.base);
+    let created = c
+        .post(&url)
+        .bearer_auth(TOKEN)
+        .json(&json!({"action": "createBucket", "bucket": "draining"}))
+        .send()
+        .await
+        .expect("send");
+    assert!(created.status().is_success());
+    // 9 MiB at once (a multipart upload starts with its first part), then a trickle.
+    let chunks = futures::stream::unfold(0u64, |i| async move {
+        match i {
+            0 => Some((Ok::<_, std::io::Error>(vec![7u8; 9 * 1024 * 1024]), 1)),
+            n if n < 200 => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                Some((Ok(vec![8u8; 1024]), n + 1))
+            }
+            _ => None,
+        }
+    });
+    let request = json!({"action": "putObject", "bucket": "draining", "key": "long"}).to_string();
+    let upload = tokio::spawn(
+        c.post(&url)
+            .bearer_auth(TOKEN)
+            .header("S3-Connector-Request", request)
+            .body(reqwest::Body::wrap_stream(chunks))
+            .send(),
+    );
+    let uploads = svc._dir.path().join("s3-connector-data/s3/.s3-connector/uploads");
+    let open = || std::fs::read_dir(&uploads).map(|d| d.count()).unwrap_or(0);
+    let until = Instant::now() + Duration::from_secs(20);
+    while open() == 0 {
+        assert!(Instant::now() < until, "the multipart upload never started");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let term = |pid: u32| {
+        assert!(Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .expect("kill")
+            .success())
+    };
+    let stopped = Instant::now();
+    term(svc.child.id());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    term(svc.child.id());
+    let status = loop {
+        if let Some(status) = svc.child.try_wait().expect("poll") {
+            break status;
+        }
+        assert!(stopped.elapsed() < Duration::from_secs(60), "serve did not stop");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let log = std::fs::read_to_string(&svc.log).unwrap_or_default();
+    assert_eq!(status.code(), Some(0), "{log}");
+    assert!(
+        stopped.elapsed() >= Duration::from_millis(1900),
+        "the second signal cut the drain short: {log}"
+    );
+    assert_eq!(open(), 0, "the upload was not aborted: {log}");
+    let _ = upload.await;
 }

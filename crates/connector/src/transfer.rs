@@ -570,7 +570,9 @@ async fn abort_one(client: &aws_sdk_s3::Client, bucket: &str, key: &str, upload_
     let deadline = tokio::time::Instant::now() + ABORT_BUDGET;
     let mut wait = Duration::from_millis(200);
     let what = format!("AbortMultipartUpload s3://{bucket}/{key}");
-    let mut first = true;
+    // Whether no earlier attempt can have aborted the upload: those the store answered with an
+    // error (SlowDown, a refusal) did not; one whose answer never came may have.
+    let mut none_applied = true;
     loop {
         // One attempt per send, each bounded by what is left of the budget: the loop is the
         // retry, so that the budget is a bound and not a hint.
@@ -599,7 +601,7 @@ async fn abort_one(client: &aws_sdk_s3::Client, bucket: &str, key: &str, upload_
             }
         };
         if err.code == ErrorCode::NoSuchKey {
-            if named && first {
+            if named && none_applied {
                 return Err(Error::new(
                     ErrorCode::NoSuchKey,
                     format!("no upload {upload_id} of s3://{bucket}/{key} is in progress (see listMultipartUploads)"),
@@ -607,7 +609,9 @@ async fn abort_one(client: &aws_sdk_s3::Client, bucket: &str, key: &str, upload_
             }
             return Ok(());
         }
-        first = false;
+        if matches!(err.code, ErrorCode::Network | ErrorCode::Timeout) {
+            none_applied = false;
+        }
         let pause = if err.code == ErrorCode::Throttled {
             wait.max(Duration::from_secs(1))
         } else {
@@ -1414,10 +1418,12 @@ pub async fn download_to_file(
                 format!("{what}: the store gave no ETag, so the parts of the download cannot be pinned to one version"),
             ));
         };
-        let starts: Vec<u64> = (written..total).step_by(part_size as usize).collect();
+        // Lazily, and without overflow: `total` is what the store said, and a hostile one
+        // could claim an object of 2^64 bytes.
+        let starts = (written..total).step_by(part_size as usize);
         let mut parts = futures::stream::iter(starts)
             .map(|start| {
-                let end = (start + part_size).min(total);
+                let end = start.saturating_add(part_size).min(total);
                 let etag = etag.clone();
                 let temp_path = temp_path.clone();
                 let what = what.clone();

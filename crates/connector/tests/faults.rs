@@ -66,6 +66,35 @@ fn canned_answers_have_the_length_they_declare() {
     }
 }
 
+/// A named upload that does not exist is a failure even when the store throttled the first
+/// abort: a SlowDown answer aborted nothing, so the NoSuchUpload that follows is about the id,
+/// not about an earlier attempt that went through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_mistyped_upload_id_fails_even_after_a_slow_down() {
+    let t = support::embedded().await;
+    let bucket = t.new_bucket("typo-throttled").await;
+    let proxy = FaultProxy::start(
+        t.addr(),
+        FaultPlan {
+            slow_down_first: 1,
+            ..Default::default()
+        },
+    )
+    .await;
+    let conn = Connector::connect(settings_via(&t, proxy.addr, 3))
+        .await
+        .expect("connect");
+    let out = act(
+        &conn,
+        json!({"action": "abortMultipartUploads", "bucket": bucket, "key": "k.bin", "uploadId": "no-such-upload"}),
+    )
+    .await
+    .expect("a result naming the failure");
+    assert_eq!(proxy.stats.slow_downs.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!(out["aborted"], json!([]), "{out}");
+    assert_eq!(out["failed"][0]["code"], "NoSuchKey", "{out}");
+}
+
 /// A reset in the middle of an upload reaches the client as a broken connection, never as the
 /// store's answer to the cut-off body (400 IncompleteBody, which no client retries): the proxy
 /// once closed the store side first, and the store's answer sometimes slipped through.
@@ -344,6 +373,66 @@ async fn black_hole() -> (std::net::SocketAddr, tokio::task::JoinHandle<()>) {
         }
     });
     (addr, task)
+}
+
+/// A store that claims an object of 2^64 - 1 bytes (and answers every ranged GET with its
+/// first 10 bytes) fails the download with a typed error and leaves nothing: the parts are not
+/// planned all at once (that would take 16 TiB of memory and abort the process), and no range
+/// end overflows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_store_claiming_an_endless_object_fails_the_download_cleanly() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let server = tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 64 * 1024];
+                let mut seen = Vec::new();
+                loop {
+                    let Ok(n) = socket.read(&mut buf).await else { return };
+                    if n == 0 {
+                        return;
+                    }
+                    seen.extend_from_slice(&buf[..n]);
+                    // Requests without bodies (HEAD, GET): one per blank line.
+                    while let Some(end) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
+                        let head = String::from_utf8_lossy(&seen[..end]).to_string();
+                        seen.drain(..end + 4);
+                        let body: &[u8] = if head.starts_with("HEAD") { b"" } else { b"0123456789" };
+                        let answer = "HTTP/1.1 206 Partial Content\r\nContent-Length: 10\r\nContent-Range: bytes 0-9/18446744073709551615\r\nETag: \"e\"\r\nLast-Modified: Tue, 01 Dec 2026 00:00:00 GMT\r\n\r\n";
+                        if socket.write_all(answer.as_bytes()).await.is_err() || socket.write_all(body).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    let settings = ConnectionSettings {
+        endpoint: Some(format!("http://{addr}")),
+        region: Some("us-east-1".into()),
+        access_key_id: Some("AK".into()),
+        secret_access_key: Some(s3_connector::Secret::new("SK")),
+        max_attempts: Some(2),
+        ..Default::default()
+    };
+    let conn = Connector::connect(settings).await.expect("connect");
+    let dir = tempfile::tempdir().expect("tmp");
+    let target = dir.path().join("down.bin");
+    let err = act(
+        &conn,
+        json!({"action": "getObject", "bucket": "endless", "key": "k", "file": target}),
+    )
+    .await
+    .expect_err("no such object can be downloaded");
+    assert!(
+        matches!(err.code, ErrorCode::Network | ErrorCode::ServiceError),
+        "{err}"
+    );
+    assert!(!target.exists(), "no partial download");
+    assert!(files_in(dir.path()).is_empty(), "no temp files");
+    server.abort();
 }
 
 /// A store that accepts and never answers ends every kind of request in `Timeout` within the

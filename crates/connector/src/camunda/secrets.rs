@@ -144,6 +144,19 @@ pub const DEFAULT_PREFIX: &str = "SECRET_";
 /// Variable names a secret may never read: the settings of the service itself.
 pub const RESERVED_PREFIXES: [&str; 4] = ["S3_CONNECTOR_", "AWS_", "CAMUNDA_", "ZEEBE_"];
 
+/// Words that mark a variable's value as a credential rather than a setting.
+const SECRET_WORDS: [&str; 4] = ["SECRET", "TOKEN", "PASSWORD", "KEY"];
+
+/// Whether the variable `name` holds one of the service's own credentials: a reserved name
+/// (`S3_CONNECTOR_TOKEN`, `AWS_SECRET_ACCESS_KEY`, `ZEEBE_CLIENT_SECRET`, ...) that names a
+/// secret. Its value is refused whatever name a job reads it under. Plain settings
+/// (`AWS_REGION=us-east-1`) are not: refusing their values would refuse ordinary secrets that
+/// happen to be equal.
+fn holds_own_secret(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    RESERVED_PREFIXES.iter().any(|p| upper.starts_with(p)) && SECRET_WORDS.iter().any(|w| upper.contains(w))
+}
+
 /// Reads one environment variable; the process environment unless a test supplies its own.
 pub type EnvReader = std::sync::Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
 
@@ -210,7 +223,10 @@ impl SecretSource {
                 ));
             }
         }
-        Ok(SecretSource::new(enabled.then_some(prefix.as_str()), dir))
+        let own = std::env::vars()
+            .filter(|(name, _)| holds_own_secret(name))
+            .map(|(_, v)| v);
+        Ok(SecretSource::new(enabled.then_some(prefix.as_str()), dir).refusing(own))
     }
 
     /// A source that reads the environment with `prefix` (`None`: not at all) and the files in
@@ -345,6 +361,28 @@ mod tests {
         assert!(!masked.contains("AKIA123") && !masked.contains("s3cr3t"), "{masked}");
         assert_eq!(used.mask_value(&out)["action"]["bucket"], "***");
         assert!(!format!("{used:?}").contains("AKIA"));
+    }
+
+    #[test]
+    fn the_values_of_the_services_credential_variables_are_its_own() {
+        for name in [
+            "S3_CONNECTOR_TOKEN",
+            "S3_CONNECTOR_CAMUNDA_TOKEN",
+            "AWS_SECRET_ACCESS_KEY",
+            "aws_session_token",
+            "CAMUNDA_CLIENT_SECRET",
+            "ZEEBE_CLIENT_SECRET",
+        ] {
+            assert!(holds_own_secret(name), "{name}");
+        }
+        for name in [
+            "AWS_REGION",
+            "S3_CONNECTOR_CONNECT_TIMEOUT",
+            "SECRET_DB_PASSWORD",
+            "MY_TOKEN",
+        ] {
+            assert!(!holds_own_secret(name), "{name}");
+        }
     }
 
     #[test]

@@ -60,6 +60,8 @@ pub struct FaultPlan {
     pub connection_faults: f64,
     /// Fraction of requests answered 503 SlowDown.
     pub slow_down: f64,
+    /// How many of the first requests are answered 503 SlowDown, before any drawn at random.
+    pub slow_down_first: u64,
     /// Fraction of CompleteMultipartUpload requests answered 200 with an `<Error>` body.
     pub error_200: f64,
     /// Faults land at a byte below this, counted from the start of the request or its answer.
@@ -77,6 +79,7 @@ impl Default for FaultPlan {
             seed: 1,
             connection_faults: 0.0,
             slow_down: 0.0,
+            slow_down_first: 0,
             error_200: 0.0,
             max_offset: 2 * 1024 * 1024,
             script: Vec::new(),
@@ -474,7 +477,9 @@ async fn forward_up(
                         .flatten();
                     let first_line = text.lines().next().unwrap_or_default().to_string();
                     let completion = first_line.starts_with("post ") && first_line.contains("uploadid=");
-                    if shared.chance(shared.plan.slow_down) {
+                    let scripted_slow_down =
+                        shared.stats.requests.load(Ordering::SeqCst) <= shared.plan.slow_down_first;
+                    if scripted_slow_down || shared.chance(shared.plan.slow_down) {
                         shared.stats.slow_downs.fetch_add(1, Ordering::SeqCst);
                         state = Reading::Drain(length.unwrap_or(0), SLOW_DOWN);
                     } else if completion && shared.chance(shared.plan.error_200) {
