@@ -1,13 +1,11 @@
-//! Command-line arguments, and their translation into the JSON request every action takes.
-//!
-//! Each action subcommand only builds `{"action": ..., fields...}`; the core parses and
-//! validates it exactly as it does for `exec`, so the two cannot drift apart.
+//! Command-line arguments. The action subcommands are the core's [`Action`] itself (clap derive
+//! on the request types, the core's `cli` feature): a subcommand parses into the same request
+//! `exec` reads from JSON, and the core validates both alike, so the two cannot drift apart.
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-use s3_connector::Secret;
-use serde_json::{json, Map, Value};
+use s3_connector::{Action, Secret};
 
 /// Amazon S3 connector for process automation: upload, download, list, copy, move and
 /// delete objects in S3 and S3-compatible stores.
@@ -28,6 +26,8 @@ pub struct Cli {
 /// Settings that apply to every command. Flags beat environment variables, which beat the
 /// config file.
 #[derive(Debug, Args)]
+// Listed after each subcommand's own arguments in its help.
+#[command(next_display_order = 1000)]
 pub struct Global {
     /// Custom S3 endpoint URL (MinIO, Ceph, Garage, R2...). Env: AWS_ENDPOINT_URL.
     #[arg(long, global = true, value_name = "URL")]
@@ -112,218 +112,14 @@ pub struct Global {
     pub log_format: String,
 }
 
-/// The subcommands: one per action, plus exec, serve-s3 and demo.
+/// The subcommands: one per action, plus exec, the services, documents, job and demo.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// List every bucket the credentials can see.
-    #[command(after_help = "Example:\n  s3-connector --embedded ./data list-buckets --json")]
-    ListBuckets {
-        /// Only buckets whose name starts with this.
-        #[arg(long)]
-        prefix: Option<String>,
-    },
-    /// Create a bucket.
-    #[command(after_help = "Example:\n  s3-connector --embedded ./data create-bucket reports")]
-    CreateBucket {
-        /// Bucket name (3-63 of a-z 0-9 . -).
-        bucket: String,
-        /// Region to create it in (default: the connection's).
-        #[arg(long = "bucket-region")]
-        bucket_region: Option<String>,
-    },
-    /// Delete an empty bucket.
-    #[command(after_help = "Example:\n  s3-connector --embedded ./data delete-bucket reports")]
-    DeleteBucket {
-        /// Bucket name.
-        bucket: String,
-    },
-    /// Check that a bucket exists and is reachable.
-    #[command(after_help = "Example:\n  s3-connector --embedded ./data head-bucket reports")]
-    HeadBucket {
-        /// Bucket name.
-        bucket: String,
-    },
-    /// List objects (pages past 1000 keys for you).
-    #[command(
-        after_help = "Example:\n  s3-connector --embedded ./data list-objects reports --prefix 2026/ --delimiter /"
-    )]
-    ListObjects {
-        /// Bucket name.
-        bucket: String,
-        /// Only keys starting with this.
-        #[arg(long)]
-        prefix: Option<String>,
-        /// Group keys by this delimiter, e.g. /.
-        #[arg(long)]
-        delimiter: Option<String>,
-        /// Only keys after this one.
-        #[arg(long)]
-        start_after: Option<String>,
-        /// Most keys to return (default 100000).
-        #[arg(long)]
-        max_keys: Option<u32>,
-        /// Resume from a previous nextContinuationToken.
-        #[arg(long)]
-        continuation_token: Option<String>,
-    },
-    /// List the common prefixes ("folders") under a delimiter.
-    #[command(after_help = "Example:\n  s3-connector --embedded ./data list-prefixes reports --prefix 2026/")]
-    ListPrefixes {
-        /// Bucket name.
-        bucket: String,
-        /// Parent prefix to look under.
-        #[arg(long)]
-        prefix: Option<String>,
-        /// Delimiter (default /).
-        #[arg(long)]
-        delimiter: Option<String>,
-    },
-    /// Show an object's size, content type, ETag, last modified and metadata.
-    #[command(after_help = "Example:\n  s3-connector --embedded ./data head-object reports 2026/q1.pdf")]
-    HeadObject {
-        /// Bucket name.
-        bucket: String,
-        /// Object key.
-        key: String,
-    },
-    /// Download an object to a file (atomically) or to stdout.
-    #[command(
-        after_help = "Examples:\n  s3-connector --embedded ./data get-object reports 2026/q1.pdf q1.pdf\n  s3-connector --embedded ./data get-object reports 2026/q1.csv - --range bytes=0-99"
-    )]
-    GetObject {
-        /// Bucket name.
-        bucket: String,
-        /// Object key.
-        key: String,
-        /// Target file; `-` or absent for stdout.
-        file: Option<PathBuf>,
-        /// Byte range: bytes=0-99, bytes=100-, bytes=-100.
-        #[arg(long)]
-        range: Option<String>,
-    },
-    /// Upload a file, stdin, or inline text.
-    #[command(
-        after_help = "Examples:\n  s3-connector --embedded ./data put-object reports 2026/q1.pdf ./q1.pdf\n  tar c dir | s3-connector --embedded ./data put-object backups dir.tar -\n  s3-connector --embedded ./data put-object notes hello.txt --content 'hello' --metadata owner=ops"
-    )]
-    PutObject {
-        /// Bucket name.
-        bucket: String,
-        /// Object key.
-        key: String,
-        /// Source file; `-` or absent for stdin.
-        file: Option<PathBuf>,
-        /// Inline text to upload instead of a file.
-        #[arg(long, conflicts_with = "file")]
-        content: Option<String>,
-        /// Content type (default: guessed from the key).
-        #[arg(long)]
-        content_type: Option<String>,
-        /// User metadata, NAME=VALUE; repeat for more.
-        #[arg(long = "metadata", value_name = "NAME=VALUE")]
-        metadata: Vec<String>,
-    },
-    /// Delete one object (a missing key succeeds).
-    #[command(after_help = "Example:\n  s3-connector --embedded ./data delete-object reports 2026/q1.pdf")]
-    DeleteObject {
-        /// Bucket name.
-        bucket: String,
-        /// Object key.
-        key: String,
-    },
-    /// Delete many keys, or everything under a prefix.
-    #[command(
-        after_help = "Examples:\n  s3-connector --embedded ./data delete-objects reports a.txt b.txt\n  s3-connector --embedded ./data delete-objects reports --prefix 2025/"
-    )]
-    DeleteObjects {
-        /// Bucket name.
-        bucket: String,
-        /// Keys to delete.
-        keys: Vec<String>,
-        /// Delete every key under this prefix ("" = the whole bucket).
-        #[arg(long, conflicts_with = "keys")]
-        prefix: Option<String>,
-    },
-    /// Copy an object to another bucket and/or key.
-    #[command(
-        after_help = "Example:\n  s3-connector --embedded ./data copy-object reports 2026/q1.pdf --to-bucket archive"
-    )]
-    CopyObject {
-        #[command(flatten)]
-        target: Transfer,
-    },
-    /// Move an object safely: copy, verify, then delete the source.
-    #[command(
-        after_help = "Example:\n  s3-connector --embedded ./data move-object inbox scan.pdf --to-bucket processed --to-key 2026/scan.pdf"
-    )]
-    MoveObject {
-        #[command(flatten)]
-        target: Transfer,
-        /// Refuse to delete the source on stores that ignore If-Match on DeleteObject.
-        #[arg(long)]
-        require_conditional_delete: bool,
-    },
-    /// List multipart uploads that were started and never finished (they hold billed parts).
-    #[command(
-        after_help = "Examples:\n  s3-connector --embedded ./data list-multipart-uploads backups\n  s3-connector list-multipart-uploads backups --prefix db/ --older-than 24h"
-    )]
-    ListMultipartUploads {
-        /// Bucket name.
-        bucket: String,
-        /// Only uploads of keys starting with this.
-        #[arg(long)]
-        prefix: Option<String>,
-        /// Only uploads started longer ago than this: 30m, 24h, 7d.
-        #[arg(long, value_name = "AGE")]
-        older_than: Option<String>,
-        /// Most uploads to list (default 10000).
-        #[arg(long)]
-        max_uploads: Option<u32>,
-    },
-    /// Abort multipart uploads left behind, by prefix and age, or one by key and upload id.
-    #[command(
-        after_help = "Examples:\n  s3-connector abort-multipart-uploads backups --older-than 24h --dry-run\n  s3-connector abort-multipart-uploads backups --prefix db/2026-11-30.dump --older-than 0s\n  s3-connector abort-multipart-uploads backups --key db.dump --upload-id 2~abc\n\nAn abort cuts a running upload off, so --older-than is required: an age longer than any of your uploads runs, or 0s for every upload."
-    )]
-    AbortMultipartUploads {
-        /// Bucket name.
-        bucket: String,
-        /// Only uploads of keys starting with this.
-        #[arg(long)]
-        prefix: Option<String>,
-        /// Only uploads started longer ago than this: 30m, 24h, 7d; 0s for every upload.
-        #[arg(long, value_name = "AGE", required_unless_present = "key")]
-        older_than: Option<String>,
-        /// Most uploads to abort in one call (default 10000).
-        #[arg(long)]
-        max_uploads: Option<u32>,
-        /// With --upload-id: the key of the one upload to abort.
-        #[arg(long, requires = "upload_id")]
-        key: Option<String>,
-        /// With --key: the upload to abort.
-        #[arg(long, requires = "key")]
-        upload_id: Option<String>,
-        /// Only list what would be aborted.
-        #[arg(long)]
-        dry_run: bool,
-    },
-    /// Make a presigned GET or PUT URL (at most 7 days).
-    #[command(
-        after_help = "Example:\n  s3-connector --embedded ./data presign-url reports 2026/q1.pdf --expires-in 600"
-    )]
-    PresignUrl {
-        /// Bucket name.
-        bucket: String,
-        /// Object key.
-        key: String,
-        /// GET or PUT.
-        #[arg(long, default_value = "GET")]
-        method: String,
-        /// Lifetime in seconds (1 to 604800).
-        #[arg(long)]
-        expires_in: Option<u64>,
-        /// For PUT: the content type the uploader must send.
-        #[arg(long)]
-        content_type: Option<String>,
-    },
+    /// The actions, each a subcommand: `list-objects`, `put-object`, ... Their arguments are
+    /// derived from the request types in the core, so a flag is a request field by
+    /// construction.
+    #[command(flatten)]
+    Action(Action),
     /// Run one JSON request {"action": "...", ...} from FILE or stdin; print the JSON result.
     #[command(
         after_help = "Examples:\n  echo '{\"action\":\"headObject\",\"bucket\":\"reports\",\"key\":\"q1.pdf\"}' | s3-connector --embedded ./data exec\n  s3-connector exec request.json\n  s3-connector exec --batch requests.jsonl --jobs 32\n\nWith --batch each output line is {\"result\": ...} or {\"error\": {\"code\", \"message\"}}; the exit status is that of the first failure.\nOn failure prints {\"error\":{\"code\",\"message\"}} on stderr and exits with the code's status."
@@ -435,217 +231,6 @@ pub enum DocumentsCommand {
     },
 }
 
-/// Source and destination of a copy or move.
-#[derive(Debug, Args)]
-pub struct Transfer {
-    /// Source bucket.
-    pub bucket: String,
-    /// Source key.
-    pub key: String,
-    /// Destination bucket (default: the source bucket).
-    #[arg(long)]
-    pub to_bucket: Option<String>,
-    /// Destination key (default: the source key).
-    #[arg(long)]
-    pub to_key: Option<String>,
-    /// Only if the source still has this ETag.
-    #[arg(long)]
-    pub if_match: Option<String>,
-}
-
-fn put(map: &mut Map<String, Value>, name: &str, value: Option<impl Into<Value>>) {
-    if let Some(v) = value {
-        map.insert(name.to_string(), v.into());
-    }
-}
-
-fn path_or_stream(p: Option<PathBuf>) -> Option<String> {
-    p.filter(|p| p.as_os_str() != "-")
-        .map(|p| p.to_string_lossy().into_owned())
-}
-
-impl Command {
-    /// The JSON request for an action subcommand; `None` for exec, serve-s3 and demo.
-    pub fn request(&self) -> Option<Value> {
-        let mut m = Map::new();
-        let action = match self {
-            Command::ListBuckets { prefix } => {
-                put(&mut m, "prefix", prefix.clone());
-                "listBuckets"
-            }
-            Command::CreateBucket { bucket, bucket_region } => {
-                put(&mut m, "bucket", Some(bucket.clone()));
-                put(&mut m, "region", bucket_region.clone());
-                "createBucket"
-            }
-            Command::DeleteBucket { bucket } => {
-                put(&mut m, "bucket", Some(bucket.clone()));
-                "deleteBucket"
-            }
-            Command::HeadBucket { bucket } => {
-                put(&mut m, "bucket", Some(bucket.clone()));
-                "headBucket"
-            }
-            Command::ListObjects {
-                bucket,
-                prefix,
-                delimiter,
-                start_after,
-                max_keys,
-                continuation_token,
-            } => {
-                put(&mut m, "bucket", Some(bucket.clone()));
-                put(&mut m, "prefix", prefix.clone());
-                put(&mut m, "delimiter", delimiter.clone());
-                put(&mut m, "startAfter", start_after.clone());
-                put(&mut m, "maxKeys", *max_keys);
-                put(&mut m, "continuationToken", continuation_token.clone());
-                "listObjects"
-            }
-            Command::ListPrefixes {
-                bucket,
-                prefix,
-                delimiter,
-            } => {
-                put(&mut m, "bucket", Some(bucket.clone()));
-                put(&mut m, "prefix", prefix.clone());
-                put(&mut m, "delimiter", delimiter.clone());
-                "listPrefixes"
-            }
-            Command::HeadObject { bucket, key } => {
-                put(&mut m, "bucket", Some(bucket.clone()));
-                put(&mut m, "key", Some(key.clone()));
-                "headObject"
-            }
-            Command::GetObject {
-                bucket,
-                key,
-                file,
-                range,
-            } => {
-                put(&mut m, "bucket", Some(bucket.clone()));
-                put(&mut m, "key", Some(key.clone()));
-                put(&mut m, "file", path_or_stream(file.clone()));
-                put(&mut m, "range", range.clone());
-                "getObject"
-            }
-            Command::PutObject {
-                bucket,
-                key,
-                file,
-                content,
-                content_type,
-                metadata,
-            } => {
-                put(&mut m, "bucket", Some(bucket.clone()));
-                put(&mut m, "key", Some(key.clone()));
-                put(&mut m, "file", path_or_stream(file.clone()));
-                put(&mut m, "content", content.clone());
-                put(&mut m, "contentType", content_type.clone());
-                let mut meta = Map::new();
-                for pair in metadata {
-                    // A pair without '=' becomes a name with an empty value; validation
-                    // then reports anything malformed by name.
-                    let (k, v) = pair.split_once('=').unwrap_or((pair.as_str(), ""));
-                    meta.insert(k.to_string(), json!(v));
-                }
-                if !meta.is_empty() {
-                    m.insert("metadata".into(), Value::Object(meta));
-                }
-                "putObject"
-            }
-            Command::DeleteObject { bucket, key } => {
-                put(&mut m, "bucket", Some(bucket.clone()));
-                put(&mut m, "key", Some(key.clone()));
-                "deleteObject"
-            }
-            Command::DeleteObjects { bucket, keys, prefix } => {
-                put(&mut m, "bucket", Some(bucket.clone()));
-                if !keys.is_empty() {
-                    m.insert("keys".into(), json!(keys));
-                }
-                put(&mut m, "prefix", prefix.clone());
-                "deleteObjects"
-            }
-            Command::CopyObject { target } | Command::MoveObject { target, .. } => {
-                put(&mut m, "bucket", Some(target.bucket.clone()));
-                put(&mut m, "key", Some(target.key.clone()));
-                put(&mut m, "destinationBucket", target.to_bucket.clone());
-                put(&mut m, "destinationKey", target.to_key.clone());
-                put(&mut m, "ifMatch", target.if_match.clone());
-                match self {
-                    Command::MoveObject {
-                        require_conditional_delete,
-                        ..
-                    } => {
-                        if *require_conditional_delete {
-                            m.insert("requireConditionalDelete".into(), json!(true));
-                        }
-                        "moveObject"
-                    }
-                    _ => "copyObject",
-                }
-            }
-            Command::PresignUrl {
-                bucket,
-                key,
-                method,
-                expires_in,
-                content_type,
-            } => {
-                put(&mut m, "bucket", Some(bucket.clone()));
-                put(&mut m, "key", Some(key.clone()));
-                put(&mut m, "method", Some(method.to_ascii_uppercase()));
-                put(&mut m, "expiresIn", *expires_in);
-                put(&mut m, "contentType", content_type.clone());
-                "presignUrl"
-            }
-            Command::ListMultipartUploads {
-                bucket,
-                prefix,
-                older_than,
-                max_uploads,
-            } => {
-                put(&mut m, "bucket", Some(bucket.clone()));
-                put(&mut m, "prefix", prefix.clone());
-                put(&mut m, "olderThan", older_than.clone());
-                put(&mut m, "maxUploads", *max_uploads);
-                "listMultipartUploads"
-            }
-            Command::AbortMultipartUploads {
-                bucket,
-                prefix,
-                older_than,
-                max_uploads,
-                key,
-                upload_id,
-                dry_run,
-            } => {
-                put(&mut m, "bucket", Some(bucket.clone()));
-                put(&mut m, "prefix", prefix.clone());
-                put(&mut m, "olderThan", older_than.clone());
-                put(&mut m, "maxUploads", *max_uploads);
-                put(&mut m, "key", key.clone());
-                put(&mut m, "uploadId", upload_id.clone());
-                if *dry_run {
-                    m.insert("dryRun".into(), json!(true));
-                }
-                "abortMultipartUploads"
-            }
-            Command::Exec { .. }
-            | Command::ServeS3 { .. }
-            | Command::Serve(_)
-            | Command::Worker(_)
-            | Command::Demo
-            | Command::Documents(_)
-            | Command::Job { .. }
-            | Command::ElementTemplate => return None,
-        };
-        m.insert("action".into(), json!(action));
-        Some(Value::Object(m))
-    }
-}
-
 /// `s3-connector serve`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -744,6 +329,48 @@ fn secret(text: &str) -> Result<Secret, std::convert::Infallible> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_action_is_a_subcommand_that_parses_into_its_request() {
+        use clap::CommandFactory;
+        let cli = Cli::command();
+        for entry in s3_connector::actions::CATALOG {
+            let kebab: String = entry
+                .name
+                .chars()
+                .flat_map(|c| {
+                    let sep = c.is_uppercase().then_some('-');
+                    sep.into_iter().chain(c.to_lowercase())
+                })
+                .collect();
+            assert!(cli.find_subcommand(&kebab).is_some(), "no subcommand {kebab}");
+        }
+        let parsed = Cli::try_parse_from([
+            "s3-connector",
+            "put-object",
+            "b1b",
+            "k",
+            "-",
+            "--metadata",
+            "owner=ops",
+            "--metadata",
+            "team=x",
+        ])
+        .expect("put-object parses");
+        let Command::Action(Action::PutObject(put)) = parsed.command else {
+            panic!("not a putObject: {parsed:?}");
+        };
+        let json = Action::from_json(serde_json::json!({"action": "putObject", "bucket": "b1b", "key": "k",
+            "metadata": {"owner": "ops", "team": "x"}}))
+        .expect("JSON parses");
+        let Action::PutObject(from_json) = json else { panic!() };
+        assert_eq!((&put.metadata, put.source_file()), (&from_json.metadata, None));
+        let copy = Cli::try_parse_from(["s3-connector", "copy-object", "b1b", "k", "--to-key", "k2"]).expect("copy");
+        let Command::Action(Action::CopyObject(copy)) = copy.command else {
+            panic!()
+        };
+        assert_eq!((copy.destination_key.as_deref(), copy.metadata), (Some("k2"), None));
+    }
 
     #[test]
     fn parsed_arguments_never_show_secrets() {

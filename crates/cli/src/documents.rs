@@ -35,7 +35,7 @@ pub async fn run(cmd: &DocumentsCommand, spec: &str, conn: Option<&Connector>) -
             });
             let content_type = content_type
                 .clone()
-                .or_else(|| file_name.as_deref().and_then(s3_connector::actions::guess_content_type));
+                .or_else(|| file_name.as_deref().and_then(s3_connector::s3::guess_content_type));
             let mut custom_properties = BTreeMap::new();
             for p in properties {
                 let (k, v) = p

@@ -144,12 +144,9 @@ async fn run_action_command(cli: &Cli, conn: &Connector) -> Result<(), Error> {
             jobs,
         } => interruptible(Some(conn), exec_batch(conn, file.clone(), *jobs)).await?,
         Command::Exec { file, .. } => interruptible(Some(conn), exec(conn, file.clone())).await?,
-        command => {
-            let request = command
-                .request()
-                .ok_or_else(|| Error::invalid_input("command", "not an action"))?;
-            let action = Action::from_json(request)?;
-            let to_stdout = matches!(&action, Action::GetObject(r) if r.file.is_none());
+        Command::Action(action) => {
+            let action = action.clone();
+            let to_stdout = matches!(&action, Action::GetObject(r) if r.to_stream());
             let streams = Streams {
                 input: Some(Box::new(tokio::io::stdin())),
                 output: Some(Box::new(tokio::io::stdout())),
@@ -168,6 +165,7 @@ async fn run_action_command(cli: &Cli, conn: &Connector) -> Result<(), Error> {
             }
             Ok(())
         }
+        _ => Err(Error::invalid_input("command", "not an action")),
     }
 }
 

@@ -395,7 +395,7 @@ impl Connector {
 
     /// The URL of an object at the configured endpoint, key percent-encoded (`/` kept).
     pub fn object_url(&self, bucket: &str, key: &str) -> String {
-        let key = crate::actions::encode_key(key);
+        let key = crate::s3::encode_key(key);
         match &self.settings.endpoint {
             Some(ep) => {
                 let ep = ep.trim_end_matches('/');

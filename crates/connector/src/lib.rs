@@ -21,8 +21,10 @@ pub mod compat;
 pub mod config;
 pub mod documents;
 pub mod error;
+pub mod fields;
 pub(crate) mod listing;
 pub mod net;
+pub mod s3;
 pub mod transfer;
 pub mod validate;
 

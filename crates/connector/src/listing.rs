@@ -1,16 +1,11 @@
 //! Reading S3's listings: the names a listing gives (URL-encoded on request), the markers that
-//! page through it, its timestamps, and the multipart uploads in progress. Below both the
+//! page through it, and the multipart uploads in progress. Below both the
 //! actions and the transfer machinery, which each page through listings.
 
 use std::time::SystemTime;
 
 use crate::error::{Error, Missing, Result};
 use crate::Connector;
-
-/// RFC 3339 form of an SDK timestamp.
-pub(crate) fn rfc3339(t: &aws_sdk_s3::primitives::DateTime) -> Option<String> {
-    t.fmt(aws_sdk_s3::primitives::DateTimeFormat::DateTime).ok()
-}
 
 /// A key or prefix as a listing gave it. Listings ask for `encoding-type=url`, as aws-cli does:
 /// XML 1.0 cannot carry control characters, so a key holding one would make the whole page

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use s3_connector::camunda::element_template::{element_template, TEMPLATE_ID};
-use s3_connector::camunda::{feel, CamundaInput, JOB_ACTIONS};
+use s3_connector::camunda::{feel, job_actions, CamundaInput};
 use serde_json::{json, Map, Value};
 
 fn manifest(path: &str) -> PathBuf {
@@ -144,7 +144,7 @@ fn every_action_in_the_template_binds_to_a_valid_job() {
         .iter()
         .filter_map(|c| c["value"].as_str().map(str::to_string))
         .collect();
-    assert_eq!(actions.len(), 3 + JOB_ACTIONS.len());
+    assert_eq!(actions.len(), 3 + job_actions().count());
     for action in &actions {
         let mut vars = json!({"actionDiscriminator": action, "authentication": {"type": "credentials", "accessKey": "k", "secretKey": "s"}});
         for p in &props {

@@ -70,6 +70,7 @@ mod multipart;
 mod namespace;
 mod startup;
 mod store;
+mod uploads;
 mod walk;
 
 use std::net::SocketAddr;

@@ -3,70 +3,21 @@
 //! object or aborted. ListMultipartUploads reads them, so unfinished uploads can be seen.
 
 use std::io;
-use std::path::PathBuf;
 
 use s3s::dto::*;
-use s3s::{s3_error, S3Error, S3Request, S3Response, S3Result};
+use s3s::{s3_error, S3Request, S3Response, S3Result};
 
 use crate::content::{claims_of, hex, internal, receive_body, TempFile};
-use crate::layout::Layout;
-use crate::meta::{is_missing, read_json, Checksums, Headers, ObjectMeta, PartInfo, UploadInfo};
+use crate::meta::{read_json, Checksums, Headers, ObjectMeta, PartInfo, UploadInfo};
 use crate::namespace::{place, place_file};
 use crate::store::{
     blocking, check_write_conditions, copy_to_temp, find, names, page_size, precondition_failed, require_bucket,
     url_encode, valid_bucket, valid_key, wants_url_encoding, Store,
 };
+use crate::uploads::{all_uploads, load_upload, new_upload_id, part_path, part_record_path, upload_dir};
 
 /// S3's smallest part, except for the last one.
 const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
-
-fn no_such_upload() -> S3Error {
-    s3_error!(
-        NoSuchUpload,
-        "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed."
-    )
-}
-
-/// Whether `id` has the form of the IDs made here (so that it may be joined onto a path).
-fn is_upload_id(id: &str) -> bool {
-    id.len() == 32 && id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-}
-
-/// A new upload ID: the creation time first, so that IDs sort as uploads were initiated
-/// (ListMultipartUploads orders by key, then initiation, and pages by ID).
-fn new_upload_id() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or_default();
-    format!("{nanos:016x}{:016x}", rand::random::<u64>())
-}
-
-fn upload_dir(layout: &Layout, id: &str) -> PathBuf {
-    layout.uploads_dir().join(id)
-}
-
-fn part_path(layout: &Layout, id: &str, n: i32) -> PathBuf {
-    upload_dir(layout, id).join(format!("part-{n}"))
-}
-
-fn part_record_path(layout: &Layout, id: &str, n: i32) -> PathBuf {
-    upload_dir(layout, id).join(format!("part-{n}.json"))
-}
-
-/// The upload `id` of `bucket` (and `key`, when given), or `NoSuchUpload`.
-fn load_upload(layout: &Layout, id: &str, bucket: &str, key: Option<&str>) -> S3Result<UploadInfo> {
-    if !is_upload_id(id) {
-        return Err(no_such_upload());
-    }
-    let info = read_json::<UploadInfo>(&upload_dir(layout, id).join("upload.json"))
-        .map_err(|e| internal("cannot read an upload", e))?
-        .ok_or_else(no_such_upload)?;
-    if info.bucket != bucket || key.is_some_and(|k| k != info.key) {
-        return Err(no_such_upload());
-    }
-    Ok(info)
-}
 
 fn check_part_number(n: i32) -> S3Result<()> {
     if (1..=10_000).contains(&n) {
@@ -77,39 +28,6 @@ fn check_part_number(n: i32) -> S3Result<()> {
             "Part number must be an integer between 1 and 10000, inclusive"
         ))
     }
-}
-
-/// Every upload record in the store, with its ID; unreadable ones are skipped.
-fn all_uploads(layout: &Layout) -> io::Result<Vec<(String, UploadInfo)>> {
-    let entries = match std::fs::read_dir(layout.uploads_dir()) {
-        Ok(entries) => entries,
-        Err(e) if is_missing(&e) => return Ok(Vec::new()),
-        Err(e) => return Err(e),
-    };
-    let mut out = Vec::new();
-    for entry in entries {
-        let entry = entry?;
-        let Ok(id) = entry.file_name().into_string() else {
-            continue;
-        };
-        if !is_upload_id(&id) {
-            continue;
-        }
-        if let Ok(Some(info)) = read_json::<UploadInfo>(&entry.path().join("upload.json")) {
-            out.push((id, info));
-        }
-    }
-    Ok(out)
-}
-
-/// Removes every unfinished upload into `bucket` (when the bucket is deleted).
-pub(crate) fn remove_uploads_of(layout: &Layout, bucket: &str) -> io::Result<()> {
-    for (id, info) in all_uploads(layout)? {
-        if info.bucket == bucket {
-            std::fs::remove_dir_all(upload_dir(layout, &id))?;
-        }
-    }
-    Ok(())
 }
 
 /// Parses `bytes=first-last` against an object of `size` bytes: `(first, length)`.
@@ -651,14 +569,5 @@ mod tests {
         assert!(copy_range(Some("bytes=2-10"), 10).is_err());
         assert!(copy_range(Some("bytes=5-2"), 10).is_err());
         assert!(copy_range(Some("2-5"), 10).is_err());
-    }
-
-    #[test]
-    fn upload_ids_sort_by_creation() {
-        let a = new_upload_id();
-        std::thread::sleep(std::time::Duration::from_millis(2));
-        let b = new_upload_id();
-        assert!(is_upload_id(&a) && is_upload_id(&b) && a < b);
-        assert!(!is_upload_id("../../etc/passwd"));
     }
 }

@@ -475,7 +475,7 @@ impl S3 for Store {
                     ));
                 }
                 // Its unfinished uploads go with it, as in S3.
-                crate::multipart::remove_uploads_of(&layout, &b).map_err(|e| internal("cannot remove uploads", e))?;
+                crate::uploads::remove_uploads_of(&layout, &b).map_err(|e| internal("cannot remove uploads", e))?;
                 // What is left is empty directories and names that are no objects.
                 std::fs::remove_dir_all(&dir).map_err(|e| internal("cannot delete the bucket", e))
             })

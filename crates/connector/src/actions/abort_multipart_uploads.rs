@@ -3,15 +3,18 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::actions::{ActionRequest, Human, Streams};
 use crate::actions::list_multipart_uploads::{list, parse_age, MultipartUpload, DEFAULT_MAX_UPLOADS};
 use crate::error::{Error, ErrorCode, Result};
-use crate::transfer::{abort_named_upload, abort_upload};
+use crate::transfer::multipart::{abort_named_upload, abort_upload};
 use crate::{validate, Connector};
 
 /// Request: the uploads under `prefix` (all when absent) older than `olderThan`, or exactly one
 /// with `key` and `uploadId`. `olderThan` is required in the first form: aborting every upload
 /// regardless of age (`"0s"`) cuts off uploads that are running, and must be asked for.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "cli", derive(clap::Args))]
+#[cfg_attr(feature = "cli", command(after_help = "Examples:\n  s3-connector abort-multipart-uploads backups --older-than 24h --dry-run\n  s3-connector abort-multipart-uploads backups --prefix db/2026-11-30.dump --older-than 0s\n  s3-connector abort-multipart-uploads backups --key db.dump --upload-id 2~abc\n\nAn abort cuts a running upload off, so --older-than is required: an age longer than any of your uploads runs, or 0s for every upload."))]
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AbortMultipartUploadsRequest {
@@ -19,23 +22,29 @@ pub struct AbortMultipartUploadsRequest {
     pub bucket: String,
     /// Only uploads of keys starting with this.
     #[serde(default)]
+    #[cfg_attr(feature = "cli", arg(long))]
     pub prefix: Option<String>,
     /// Only uploads started longer ago than this: `30m`, `24h`, `7d` (or ISO-8601 `P7D`).
     /// Required unless `key` and `uploadId` name one upload; `0s` means every upload, running
     /// ones included (an abort cuts a live upload off).
     #[serde(default)]
+    #[cfg_attr(feature = "cli", arg(long, value_name = "AGE", required_unless_present = "key"))]
     pub older_than: Option<String>,
     /// Most uploads to abort in one call (default 10,000); the result says when more matched.
     #[serde(default)]
+    #[cfg_attr(feature = "cli", arg(long))]
     pub max_uploads: Option<u32>,
     /// With `uploadId`: abort this one upload of this key.
     #[serde(default)]
+    #[cfg_attr(feature = "cli", arg(long, requires = "upload_id"))]
     pub key: Option<String>,
     /// With `key`: the upload to abort.
     #[serde(default)]
+    #[cfg_attr(feature = "cli", arg(long, requires = "key"))]
     pub upload_id: Option<String>,
     /// List what would be aborted, abort nothing.
     #[serde(default)]
+    #[cfg_attr(feature = "cli", arg(long))]
     pub dry_run: bool,
 }
 
@@ -71,9 +80,13 @@ pub struct AbortMultipartUploadsResult {
     pub truncated: bool,
 }
 
-impl AbortMultipartUploadsRequest {
+impl ActionRequest for AbortMultipartUploadsRequest {
+    const NAME: &'static str = "abortMultipartUploads";
+    const LABEL: &'static str = "Abort unfinished uploads";
+    type Result = AbortMultipartUploadsResult;
+
     /// Checks the fields: `key` and `uploadId` go together, and not with `prefix`/`olderThan`.
-    pub fn validate(&self) -> Result<()> {
+    fn validate(&self) -> Result<()> {
         validate::bucket("bucket", &self.bucket)?;
         if let Some(p) = &self.prefix {
             validate::prefix("prefix", p)?;
@@ -114,7 +127,7 @@ impl AbortMultipartUploadsRequest {
     /// backoff while the store throttles. One failure does not stop the others; each is in
     /// `failed`. An upload already gone counts as aborted. Objects are never touched: an abort
     /// only discards the parts of an upload that was never completed.
-    pub async fn execute(self, conn: &Connector) -> Result<AbortMultipartUploadsResult> {
+    async fn execute(self, conn: &Connector, _streams: Streams) -> Result<AbortMultipartUploadsResult> {
         self.validate()?;
         let one = matches!((&self.key, &self.upload_id), (Some(_), Some(_)));
         let (uploads, truncated) = match (&self.key, &self.upload_id) {
@@ -180,6 +193,24 @@ impl AbortMultipartUploadsRequest {
             failed,
             truncated,
         })
+    }
+
+    /// One line per entry, as columns.
+    fn human(result: &AbortMultipartUploadsResult) -> Human {
+        let verb = if result.dry_run { "would abort" } else { "aborted" };
+        let mut lines: Vec<String> = result
+            .aborted
+            .iter()
+            .map(|u| format!("{verb} {}  {}", u.key, u.upload_id))
+            .chain(
+                result
+                    .failed
+                    .iter()
+                    .map(|f| format!("FAILED  {}  {}: {}", f.key, f.upload_id, f.message)),
+            )
+            .collect();
+        lines.push(format!("{} {verb}, {} failed", result.aborted.len(), result.failed.len()));
+        Human { lines, hint: None }
     }
 }
 

@@ -1,19 +1,19 @@
 //! `copyObject`: copy an object to another bucket and/or key (Mendix "Copy Object").
 
-use std::collections::BTreeMap;
 
-use aws_sdk_s3::types::MetadataDirective;
-use futures::stream::StreamExt;
 use serde::{Deserialize, Serialize};
 
+use crate::actions::{ActionRequest, Streams};
 use crate::actions::head_object::head;
-use crate::actions::{encode_key, unquote, HeadObjectResult};
-use crate::error::{Error, ErrorCode, Missing, Result};
-use crate::transfer::{part_size_for, Multipart, UploadTarget};
+use crate::fields::Metadata;
+use crate::error::{Error, ErrorCode, Result};
+use crate::transfer::copy;
 use crate::{validate, Connector};
 
 /// Request. The destination defaults to the source's bucket and key; at least one must differ.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "cli", derive(clap::Args))]
+#[cfg_attr(feature = "cli", command(after_help = "Example:\n  s3-connector --embedded ./data copy-object reports 2026/q1.pdf --to-bucket archive"))]
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CopyObjectRequest {
@@ -23,18 +23,23 @@ pub struct CopyObjectRequest {
     pub key: String,
     /// Destination bucket; default: the source bucket.
     #[serde(default)]
+    #[cfg_attr(feature = "cli", arg(long = "to-bucket", visible_alias = "destination-bucket"))]
     pub destination_bucket: Option<String>,
     /// Destination key; default: the source key.
     #[serde(default)]
+    #[cfg_attr(feature = "cli", arg(long = "to-key", visible_alias = "destination-key"))]
     pub destination_key: Option<String>,
     /// Copy only if the source still has this ETag (optimistic concurrency).
     #[serde(default)]
+    #[cfg_attr(feature = "cli", arg(long))]
     pub if_match: Option<String>,
     /// Replace the user metadata (default: keep the source's).
     #[serde(default)]
-    pub metadata: Option<BTreeMap<String, String>>,
+    #[cfg_attr(feature = "cli", command(flatten))]
+    pub metadata: Option<Metadata>,
     /// Replace the content type (default: keep the source's).
     #[serde(default)]
+    #[cfg_attr(feature = "cli", arg(long))]
     pub content_type: Option<String>,
 }
 
@@ -67,9 +72,15 @@ impl CopyObjectRequest {
             self.destination_key.as_deref().unwrap_or(&self.key),
         )
     }
+}
+
+impl ActionRequest for CopyObjectRequest {
+    const NAME: &'static str = "copyObject";
+    const LABEL: &'static str = "Copy object";
+    type Result = CopyObjectResult;
 
     /// Checks both ends, and that they differ unless metadata is being replaced.
-    pub fn validate(&self) -> Result<()> {
+    fn validate(&self) -> Result<()> {
         validate::bucket("bucket", &self.bucket)?;
         validate::key("key", &self.key)?;
         if let Some(b) = &self.destination_bucket {
@@ -96,7 +107,7 @@ impl CopyObjectRequest {
     /// has that ETag, so the copy is of one version even if the source is being rewritten.
     /// Up to the copy threshold (5 GiB, S3's CopyObject limit) one CopyObject; above it a
     /// multipart copy with bounded concurrency, aborted on any failure.
-    pub async fn execute(self, conn: &Connector) -> Result<CopyObjectResult> {
+    async fn execute(self, conn: &Connector, _streams: Streams) -> Result<CopyObjectResult> {
         self.validate()?;
         let source = head(conn, &self.bucket, &self.key).await?;
         if let Some(expected) = &self.if_match {
@@ -115,10 +126,10 @@ impl CopyObjectRequest {
         let (dest_bucket, dest_key) = self.destination();
         let copied = copy(
             conn,
-            &source,
+            &source.as_copy_source(),
             dest_bucket,
             dest_key,
-            self.metadata.as_ref(),
+            self.metadata.as_deref(),
             self.content_type.as_deref(),
         )
         .await?;
@@ -132,110 +143,4 @@ impl CopyObjectRequest {
             multipart: copied.multipart,
         })
     }
-}
-
-/// What [`copy`] did.
-pub(crate) struct Copied {
-    pub etag: Option<String>,
-    pub multipart: bool,
-}
-
-/// Copies the object `source` describes, pinned to its ETag. Shared with `moveObject`.
-pub(crate) async fn copy(
-    conn: &Connector,
-    source: &HeadObjectResult,
-    dest_bucket: &str,
-    dest_key: &str,
-    metadata: Option<&BTreeMap<String, String>>,
-    content_type: Option<&str>,
-) -> Result<Copied> {
-    let copy_source = format!("{}/{}", source.bucket, encode_key(&source.key));
-    let etag = source.etag.clone().unwrap_or_default();
-    let quoted = format!("\"{etag}\"");
-    let what = format!(
-        "CopyObject s3://{}/{} to s3://{dest_bucket}/{dest_key}",
-        source.bucket, source.key
-    );
-    let changed = |e: Error| {
-        if e.code == ErrorCode::PreconditionFailed {
-            Error::new(
-                ErrorCode::PreconditionFailed,
-                format!("{what}: the source changed while being copied; nothing was copied"),
-            )
-        } else {
-            e
-        }
-    };
-    if source.size <= conn.transfer().multipart_copy_threshold {
-        let replace = metadata.is_some() || content_type.is_some();
-        let mut req = conn
-            .client()
-            .copy_object()
-            .bucket(dest_bucket)
-            .key(dest_key)
-            .copy_source(&copy_source)
-            .copy_source_if_match(&quoted);
-        if replace {
-            let meta = metadata.cloned().unwrap_or_else(|| source.metadata.clone());
-            req = req
-                .metadata_directive(MetadataDirective::Replace)
-                .set_metadata(Some(meta.into_iter().collect()))
-                .set_content_type(content_type.map(str::to_string).or_else(|| source.content_type.clone()));
-        }
-        // A copy's length depends on the object's size: the stall timeout bounds it, not the
-        // attempt timeout (S3 keeps a long copy's connection alive with whitespace).
-        let out = req
-            .customize()
-            .config_override(conn.no_attempt_timeout())
-            .send()
-            .await
-            .map_err(|e| changed(Error::from_sdk(e, &what, Missing::Key)))?;
-        return Ok(Copied {
-            etag: unquote(out.copy_object_result().and_then(|r| r.e_tag())),
-            multipart: false,
-        });
-    }
-
-    // Multipart copy: the new object gets the source's (or the given) type and metadata.
-    let meta = metadata.cloned().unwrap_or_else(|| source.metadata.clone());
-    let ctype = content_type
-        .map(str::to_string)
-        .or_else(|| source.content_type.clone())
-        .unwrap_or_else(|| "application/octet-stream".to_string());
-    let target = UploadTarget {
-        bucket: dest_bucket,
-        key: dest_key,
-        content_type: &ctype,
-        metadata: &meta,
-    };
-    let size = source.size;
-    let part_size = part_size_for(conn.transfer().copy_part_size, size);
-    let count = size.div_ceil(part_size);
-    let mpu = Multipart::create(conn, &target).await?;
-    let parts = async {
-        let mut pending = futures::stream::iter(0..count)
-            .map(|i| {
-                let start = i * part_size;
-                let end = (start + part_size).min(size) - 1;
-                let mpu = &mpu;
-                let copy_source = &copy_source;
-                let quoted = &quoted;
-                async move {
-                    mpu.upload_part_copy((i + 1) as i32, copy_source, format!("bytes={start}-{end}"), quoted)
-                        .await
-                }
-            })
-            .buffer_unordered(conn.transfer().concurrency);
-        let mut done = Vec::with_capacity(count as usize);
-        while let Some(p) = pending.next().await {
-            done.push(p.map_err(changed)?);
-        }
-        Ok(done)
-    }
-    .await;
-    let etag = mpu.finish(parts).await?;
-    Ok(Copied {
-        etag: unquote(etag.as_deref()),
-        multipart: true,
-    })
 }

@@ -3,11 +3,14 @@
 use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
 use serde::{Deserialize, Serialize};
 
+use crate::actions::{ActionRequest, Streams};
 use crate::error::{Error, Missing, Result};
 use crate::{validate, Connector};
 
 /// Request.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "cli", derive(clap::Args))]
+#[cfg_attr(feature = "cli", command(after_help = "Example:\n  s3-connector --embedded ./data create-bucket reports"))]
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateBucketRequest {
@@ -15,6 +18,7 @@ pub struct CreateBucketRequest {
     pub bucket: String,
     /// Region to create it in; defaults to the connector's region.
     #[serde(default)]
+    #[cfg_attr(feature = "cli", arg(long = "bucket-region"))]
     pub region: Option<String>,
 }
 
@@ -29,16 +33,20 @@ pub struct CreateBucketResult {
     pub location: Option<String>,
 }
 
-impl CreateBucketRequest {
+impl ActionRequest for CreateBucketRequest {
+    const NAME: &'static str = "createBucket";
+    const LABEL: &'static str = "Create bucket";
+    type Result = CreateBucketResult;
+
     /// Checks the bucket name against AWS's rules.
-    pub fn validate(&self) -> Result<()> {
+    fn validate(&self) -> Result<()> {
         validate::bucket("bucket", &self.bucket)
     }
 
     /// # Behavior
     /// Outside `us-east-1` the region goes in a location constraint, as S3 requires.
     /// A name already taken (by anyone, including you) is `BucketAlreadyExists`.
-    pub async fn execute(self, conn: &Connector) -> Result<CreateBucketResult> {
+    async fn execute(self, conn: &Connector, _streams: Streams) -> Result<CreateBucketResult> {
         self.validate()?;
         let region = self.region.clone().unwrap_or_else(|| conn.region().to_string());
         let mut req = conn.client().create_bucket().bucket(&self.bucket);

@@ -2,11 +2,14 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::actions::{ActionRequest, Streams};
 use crate::error::{Error, Missing, Result};
 use crate::{validate, Connector};
 
 /// Request.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "cli", derive(clap::Args))]
+#[cfg_attr(feature = "cli", command(after_help = "Example:\n  s3-connector --embedded ./data delete-bucket reports"))]
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DeleteBucketRequest {
@@ -23,16 +26,20 @@ pub struct DeleteBucketResult {
     pub bucket: String,
 }
 
-impl DeleteBucketRequest {
+impl ActionRequest for DeleteBucketRequest {
+    const NAME: &'static str = "deleteBucket";
+    const LABEL: &'static str = "Delete bucket";
+    type Result = DeleteBucketResult;
+
     /// Checks the bucket name.
-    pub fn validate(&self) -> Result<()> {
+    fn validate(&self) -> Result<()> {
         validate::bucket("bucket", &self.bucket)
     }
 
     /// # Behavior
     /// A bucket that still holds objects is `BucketNotEmpty` and stays; empty it first with
     /// `deleteObjects` and a prefix. A missing bucket is `NoSuchBucket`.
-    pub async fn execute(self, conn: &Connector) -> Result<DeleteBucketResult> {
+    async fn execute(self, conn: &Connector, _streams: Streams) -> Result<DeleteBucketResult> {
         self.validate()?;
         conn.client()
             .delete_bucket()

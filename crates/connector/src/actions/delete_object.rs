@@ -2,11 +2,14 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::actions::{ActionRequest, Streams};
 use crate::error::{Error, Missing, Result};
 use crate::{validate, Connector};
 
 /// Request.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "cli", derive(clap::Args))]
+#[cfg_attr(feature = "cli", command(after_help = "Example:\n  s3-connector --embedded ./data delete-object reports 2026/q1.pdf"))]
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DeleteObjectRequest {
@@ -27,9 +30,14 @@ pub struct DeleteObjectResult {
     pub key: String,
 }
 
-impl DeleteObjectRequest {
+impl ActionRequest for DeleteObjectRequest {
+    const NAME: &'static str = "deleteObject";
+    const LABEL: &'static str = "Delete object";
+    const NOT_FOR_JOBS: Option<&'static str> = Some("Camunda's own `deleteObject` operation has this name in jobs, with Camunda's fields and result");
+    type Result = DeleteObjectResult;
+
     /// Checks bucket and key.
-    pub fn validate(&self) -> Result<()> {
+    fn validate(&self) -> Result<()> {
         validate::bucket("bucket", &self.bucket)?;
         validate::key("key", &self.key)
     }
@@ -37,7 +45,7 @@ impl DeleteObjectRequest {
     /// # Behavior
     /// Deleting a missing key succeeds, with the same result (S3 semantics; idempotent).
     /// A missing bucket is `NoSuchBucket`.
-    pub async fn execute(self, conn: &Connector) -> Result<DeleteObjectResult> {
+    async fn execute(self, conn: &Connector, _streams: Streams) -> Result<DeleteObjectResult> {
         self.validate()?;
         conn.client()
             .delete_object()

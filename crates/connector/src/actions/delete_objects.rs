@@ -7,6 +7,7 @@ use base64::Engine as _;
 use md5::{Digest, Md5};
 use serde::{Deserialize, Serialize};
 
+use crate::actions::{ActionRequest, Human, Streams};
 use crate::error::{Error, ErrorCode, Missing, Result};
 use crate::{validate, Connector};
 
@@ -15,6 +16,8 @@ pub const BATCH: usize = 1000;
 
 /// Request: exactly one of `keys` and `prefix`.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "cli", derive(clap::Args))]
+#[cfg_attr(feature = "cli", command(after_help = "Examples:\n  s3-connector --embedded ./data delete-objects reports a.txt b.txt\n  s3-connector --embedded ./data delete-objects reports --prefix 2025/"))]
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DeleteObjectsRequest {
@@ -25,6 +28,7 @@ pub struct DeleteObjectsRequest {
     pub keys: Option<Vec<String>>,
     /// Delete every key starting with this. `""` means every key in the bucket.
     #[serde(default)]
+    #[cfg_attr(feature = "cli", arg(long, conflicts_with = "keys"))]
     pub prefix: Option<String>,
 }
 
@@ -60,9 +64,13 @@ pub struct DeleteObjectsResult {
     pub results: Vec<KeyOutcome>,
 }
 
-impl DeleteObjectsRequest {
+impl ActionRequest for DeleteObjectsRequest {
+    const NAME: &'static str = "deleteObjects";
+    const LABEL: &'static str = "Delete objects";
+    type Result = DeleteObjectsResult;
+
     /// Checks the bucket, and that exactly one of `keys`/`prefix` is given with valid keys.
-    pub fn validate(&self) -> Result<()> {
+    fn validate(&self) -> Result<()> {
         validate::bucket("bucket", &self.bucket)?;
         match (&self.keys, &self.prefix) {
             (Some(_), Some(_)) => Err(Error::invalid_input("prefix", "give either keys or prefix, not both")),
@@ -88,7 +96,7 @@ impl DeleteObjectsRequest {
     /// S3-compatible stores). A prefix is listed and deleted page by page, so memory stays
     /// bounded by one page. One key failing does not stop the others; each key's outcome is
     /// in `results`. A whole batch refused (e.g. `AccessDenied`) is returned as an error.
-    pub async fn execute(self, conn: &Connector) -> Result<DeleteObjectsResult> {
+    async fn execute(self, conn: &Connector, _streams: Streams) -> Result<DeleteObjectsResult> {
         self.validate()?;
         let mut results = Vec::new();
         match (&self.keys, &self.prefix) {
@@ -99,7 +107,7 @@ impl DeleteObjectsRequest {
             }
             (None, Some(prefix)) => {
                 let mut token = None;
-                let mut markers = crate::actions::Markers::new(None);
+                let mut markers = crate::listing::Markers::new(None);
                 loop {
                     let out = conn
                         .client()
@@ -116,7 +124,7 @@ impl DeleteObjectsRequest {
                     let keys: Vec<String> = out
                         .contents()
                         .iter()
-                        .filter_map(|o| o.key().map(|k| crate::actions::listed_name(k, encoded)))
+                        .filter_map(|o| o.key().map(|k| crate::listing::listed_name(k, encoded)))
                         .collect();
                     if !keys.is_empty() {
                         results.extend(delete_batch(conn, &self.bucket, &keys).await?);
@@ -139,6 +147,20 @@ impl DeleteObjectsRequest {
             failed: results.len() - deleted,
             results,
         })
+    }
+
+    /// One line per entry, as columns.
+    fn human(result: &DeleteObjectsResult) -> Human {
+        let mut lines: Vec<String> = result
+            .results
+            .iter()
+            .map(|k| match &k.message {
+                None => format!("deleted {}", k.key),
+                Some(m) => format!("FAILED  {}: {m}", k.key),
+            })
+            .collect();
+        lines.push(format!("{} deleted, {} failed", result.deleted, result.failed));
+        Human { lines, hint: None }
     }
 }
 

@@ -5,13 +5,16 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::actions::{unquote, Streams};
+use crate::actions::{ActionRequest, Streams};
 use crate::error::{Error, Result};
+use crate::s3::unquote;
 use crate::transfer::{download_to_file, download_to_writer, open_object, OpenedObject};
 use crate::{validate, Connector};
 
 /// Request.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "cli", derive(clap::Args))]
+#[cfg_attr(feature = "cli", command(after_help = "Examples:\n  s3-connector --embedded ./data get-object reports 2026/q1.pdf q1.pdf\n  s3-connector --embedded ./data get-object reports 2026/q1.csv - --range bytes=0-99"))]
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct GetObjectRequest {
@@ -19,12 +22,13 @@ pub struct GetObjectRequest {
     pub bucket: String,
     /// Key.
     pub key: String,
-    /// Where to write. Absent (or `-` on the CLI): the caller's output stream.
+    /// The file to write (atomically). Absent or `-`: the caller's output stream (stdout).
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub file: Option<PathBuf>,
     /// A byte range: `bytes=0-99`, `bytes=100-`, `bytes=-100`.
     #[serde(default)]
+    #[cfg_attr(feature = "cli", arg(long))]
     pub range: Option<String>,
 }
 
@@ -55,22 +59,14 @@ pub struct GetObjectResult {
 }
 
 impl GetObjectRequest {
-    /// Checks bucket, key and range.
-    pub fn validate(&self) -> Result<()> {
-        validate::bucket("bucket", &self.bucket)?;
-        validate::key("key", &self.key)?;
-        if let Some(r) = &self.range {
-            validate::range("range", r)?;
-        }
-        if let Some(f) = &self.file {
-            if f.as_os_str().is_empty() {
-                return Err(Error::invalid_input(
-                    "file",
-                    "must not be empty; leave it out to stream",
-                ));
-            }
-        }
-        Ok(())
+    /// The file to write, if any: `file`, unless it is absent or `-` (the caller's stream).
+    pub fn target(&self) -> Option<&std::path::Path> {
+        self.file.as_deref().filter(|f| f.as_os_str() != "-")
+    }
+
+    /// Whether the content goes to the caller's stream rather than a file.
+    pub fn to_stream(&self) -> bool {
+        self.target().is_none()
     }
 
     /// Opens the object for a caller that streams the body itself (the HTTP API). The result
@@ -82,7 +78,7 @@ impl GetObjectRequest {
     /// caller can still answer with an error. A connection that breaks later fails the reader.
     pub async fn open(self, conn: &Connector) -> Result<(GetObjectResult, OpenedObject)> {
         self.validate()?;
-        if self.file.is_some() {
+        if self.target().is_some() {
             return Err(Error::invalid_input(
                 "file",
                 "cannot be used here: the content is the response body",
@@ -104,6 +100,31 @@ impl GetObjectRequest {
         };
         Ok((result, opened))
     }
+}
+
+impl ActionRequest for GetObjectRequest {
+    const NAME: &'static str = "getObject";
+    const LABEL: &'static str = "Download object";
+    const NOT_FOR_JOBS: Option<&'static str> = Some("its `file` would write files on the worker's machine at a process modeller's choice; jobs download through documents (`downloadObject`)");
+    type Result = GetObjectResult;
+
+    /// Checks bucket, key and range.
+    fn validate(&self) -> Result<()> {
+        validate::bucket("bucket", &self.bucket)?;
+        validate::key("key", &self.key)?;
+        if let Some(r) = &self.range {
+            validate::range("range", r)?;
+        }
+        if let Some(f) = &self.file {
+            if f.as_os_str().is_empty() {
+                return Err(Error::invalid_input(
+                    "file",
+                    "must not be empty; leave it out to stream",
+                ));
+            }
+        }
+        Ok(())
+    }
 
     /// # Behavior
     /// To a file: atomic. The bytes land in a temporary file beside the target, renamed over
@@ -111,11 +132,12 @@ impl GetObjectRequest {
     /// as parallel ranged GETs pinned to the first response's ETag, so an object replaced
     /// mid-download fails with `PreconditionFailed` instead of mixing two versions.
     /// To a stream: one sequential GET.
-    pub async fn execute(self, conn: &Connector, streams: Streams) -> Result<GetObjectResult> {
+    async fn execute(self, conn: &Connector, streams: Streams) -> Result<GetObjectResult> {
         self.validate()?;
         let range = self.range.as_deref().map(|r| validate::range("range", r)).transpose()?;
         let progress = streams.progress;
-        let d = match (&self.file, streams.output) {
+        let file = self.target().map(|f| f.to_path_buf());
+        let d = match (file.as_deref(), streams.output) {
             (Some(path), _) => download_to_file(conn, &self.bucket, &self.key, range, path, progress.as_ref()).await?,
             (None, Some(mut out)) => {
                 download_to_writer(conn, &self.bucket, &self.key, range, &mut out, progress.as_ref()).await?
@@ -136,7 +158,7 @@ impl GetObjectRequest {
             etag: unquote(d.etag.as_deref()),
             last_modified: d.last_modified,
             metadata: d.metadata,
-            file: self.file,
+            file,
         })
     }
 }

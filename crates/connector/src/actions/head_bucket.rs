@@ -2,11 +2,14 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::actions::{ActionRequest, Streams};
 use crate::error::{Error, Missing, Result};
 use crate::{validate, Connector};
 
 /// Request.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "cli", derive(clap::Args))]
+#[cfg_attr(feature = "cli", command(after_help = "Example:\n  s3-connector --embedded ./data head-bucket reports"))]
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct HeadBucketRequest {
@@ -27,15 +30,19 @@ pub struct HeadBucketResult {
     pub region: Option<String>,
 }
 
-impl HeadBucketRequest {
+impl ActionRequest for HeadBucketRequest {
+    const NAME: &'static str = "headBucket";
+    const LABEL: &'static str = "Check bucket";
+    type Result = HeadBucketResult;
+
     /// Checks the bucket name.
-    pub fn validate(&self) -> Result<()> {
+    fn validate(&self) -> Result<()> {
         validate::bucket("bucket", &self.bucket)
     }
 
     /// # Behavior
     /// A missing bucket is `NoSuchBucket`; one you may not use is `AccessDenied`.
-    pub async fn execute(self, conn: &Connector) -> Result<HeadBucketResult> {
+    async fn execute(self, conn: &Connector, _streams: Streams) -> Result<HeadBucketResult> {
         self.validate()?;
         let out = conn
             .client()

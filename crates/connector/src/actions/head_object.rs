@@ -4,12 +4,16 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::actions::{rfc3339, unquote};
+use crate::actions::{ActionRequest, Streams};
 use crate::error::{Error, ErrorCode, Missing, Result};
+use crate::s3::{rfc3339, unquote};
+use crate::transfer::CopySource;
 use crate::{validate, Connector};
 
 /// Request.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "cli", derive(clap::Args))]
+#[cfg_attr(feature = "cli", command(after_help = "Example:\n  s3-connector --embedded ./data head-object reports 2026/q1.pdf"))]
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct HeadObjectRequest {
@@ -42,16 +46,34 @@ pub struct HeadObjectResult {
     pub metadata: BTreeMap<String, String>,
 }
 
-impl HeadObjectRequest {
+impl HeadObjectResult {
+    /// The object as the source of a copy, pinned to the ETag this HEAD found.
+    pub(crate) fn as_copy_source(&self) -> CopySource<'_> {
+        CopySource {
+            bucket: &self.bucket,
+            key: &self.key,
+            size: self.size,
+            etag: self.etag.as_deref().unwrap_or_default(),
+            content_type: self.content_type.as_deref(),
+            metadata: &self.metadata,
+        }
+    }
+}
+
+impl ActionRequest for HeadObjectRequest {
+    const NAME: &'static str = "headObject";
+    const LABEL: &'static str = "Get object metadata";
+    type Result = HeadObjectResult;
+
     /// Checks bucket and key.
-    pub fn validate(&self) -> Result<()> {
+    fn validate(&self) -> Result<()> {
         validate::bucket("bucket", &self.bucket)?;
         validate::key("key", &self.key)
     }
 
     /// # Behavior
     /// A missing key is `NoSuchKey`, a missing bucket `NoSuchBucket`.
-    pub async fn execute(self, conn: &Connector) -> Result<HeadObjectResult> {
+    async fn execute(self, conn: &Connector, _streams: Streams) -> Result<HeadObjectResult> {
         self.validate()?;
         head(conn, &self.bucket, &self.key).await
     }

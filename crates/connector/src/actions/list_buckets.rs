@@ -2,17 +2,21 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::actions::rfc3339;
+use crate::actions::{ActionRequest, Human, Streams};
 use crate::error::{Error, Missing, Result};
+use crate::s3::rfc3339;
 use crate::Connector;
 
 /// Request: no fields.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "cli", derive(clap::Args))]
+#[cfg_attr(feature = "cli", command(after_help = "Example:\n  s3-connector --embedded ./data list-buckets --json"))]
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ListBucketsRequest {
     /// Only buckets whose name starts with this.
     #[serde(default)]
+    #[cfg_attr(feature = "cli", arg(long))]
     pub prefix: Option<String>,
 }
 
@@ -39,19 +43,23 @@ pub struct ListBucketsResult {
     pub buckets: Vec<Bucket>,
 }
 
-impl ListBucketsRequest {
+impl ActionRequest for ListBucketsRequest {
+    const NAME: &'static str = "listBuckets";
+    const LABEL: &'static str = "List buckets";
+    type Result = ListBucketsResult;
+
     /// Nothing to check but the prefix length.
-    pub fn validate(&self) -> Result<()> {
+    fn validate(&self) -> Result<()> {
         crate::validate::prefix("prefix", self.prefix.as_deref().unwrap_or(""))
     }
 
     /// # Behavior
     /// Pages through ListBuckets until the store says there are no more.
-    pub async fn execute(self, conn: &Connector) -> Result<ListBucketsResult> {
+    async fn execute(self, conn: &Connector, _streams: Streams) -> Result<ListBucketsResult> {
         self.validate()?;
         let mut buckets = Vec::new();
         let mut token: Option<String> = None;
-        let mut markers = super::Markers::new(None);
+        let mut markers = crate::listing::Markers::new(None);
         loop {
             let out = conn
                 .client()
@@ -79,5 +87,15 @@ impl ListBucketsRequest {
             }
         }
         Ok(ListBucketsResult { buckets })
+    }
+
+    /// One line per entry, as columns.
+    fn human(result: &ListBucketsResult) -> Human {
+        let lines = result
+            .buckets
+            .iter()
+            .map(|b| format!("{:<25} {}", b.creation_date.as_deref().unwrap_or("-"), b.name))
+            .collect();
+        Human { lines, hint: None }
     }
 }

@@ -6,8 +6,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::actions::{ActionRequest, Human, Streams};
 use crate::error::{Error, Result};
-use crate::listing::{rfc3339, uploads_in_progress};
+use crate::listing::uploads_in_progress;
+use crate::s3::rfc3339;
 use crate::{validate, Connector};
 
 /// Default cap on uploads returned by one call.
@@ -15,6 +17,8 @@ pub const DEFAULT_MAX_UPLOADS: u32 = 10_000;
 
 /// Request.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "cli", derive(clap::Args))]
+#[cfg_attr(feature = "cli", command(after_help = "Examples:\n  s3-connector --embedded ./data list-multipart-uploads backups\n  s3-connector list-multipart-uploads backups --prefix db/ --older-than 24h"))]
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ListMultipartUploadsRequest {
@@ -22,12 +26,15 @@ pub struct ListMultipartUploadsRequest {
     pub bucket: String,
     /// Only uploads of keys starting with this.
     #[serde(default)]
+    #[cfg_attr(feature = "cli", arg(long))]
     pub prefix: Option<String>,
     /// Only uploads started longer ago than this: `30m`, `24h`, `7d` (or ISO-8601 `P7D`).
     #[serde(default)]
+    #[cfg_attr(feature = "cli", arg(long, value_name = "AGE"))]
     pub older_than: Option<String>,
     /// Most uploads to return (default 10,000).
     #[serde(default)]
+    #[cfg_attr(feature = "cli", arg(long))]
     pub max_uploads: Option<u32>,
 }
 
@@ -68,9 +75,13 @@ pub fn parse_age(field: &str, text: &str) -> Result<std::time::Duration> {
     crate::config::parse_duration(field, text)
 }
 
-impl ListMultipartUploadsRequest {
+impl ActionRequest for ListMultipartUploadsRequest {
+    const NAME: &'static str = "listMultipartUploads";
+    const LABEL: &'static str = "List unfinished uploads";
+    type Result = ListMultipartUploadsResult;
+
     /// Checks the bucket, prefix, age and cap.
-    pub fn validate(&self) -> Result<()> {
+    fn validate(&self) -> Result<()> {
         validate::bucket("bucket", &self.bucket)?;
         if let Some(p) = &self.prefix {
             validate::prefix("prefix", p)?;
@@ -87,7 +98,7 @@ impl ListMultipartUploadsRequest {
     /// # Behavior
     /// Pages through ListMultipartUploads (1000 per request) and keeps the uploads older than
     /// `olderThan`. Changes nothing.
-    pub async fn execute(self, conn: &Connector) -> Result<ListMultipartUploadsResult> {
+    async fn execute(self, conn: &Connector, _streams: Streams) -> Result<ListMultipartUploadsResult> {
         self.validate()?;
         let max = self.max_uploads.unwrap_or(DEFAULT_MAX_UPLOADS) as usize;
         let min_age = self
@@ -101,6 +112,27 @@ impl ListMultipartUploadsRequest {
             uploads,
             truncated,
         })
+    }
+
+    /// One line per entry, as columns.
+    fn human(result: &ListMultipartUploadsResult) -> Human {
+        let lines = result
+            .uploads
+            .iter()
+            .map(|u| {
+                format!(
+                    "{:<25} {:>10} {}  {}",
+                    u.initiated.as_deref().unwrap_or("-"),
+                    u.age_seconds.map(|a| format!("{a}s")).unwrap_or_else(|| "-".into()),
+                    u.key,
+                    u.upload_id
+                )
+            })
+            .collect();
+        Human {
+            lines,
+            hint: result.truncated.then(|| "(more uploads match: raise --max-uploads)".to_string()),
+        }
     }
 }
 

@@ -2,8 +2,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::actions::{listed_name, rfc3339, unquote};
+use crate::actions::{ActionRequest, Human, Streams};
 use crate::error::{Error, Missing, Result};
+use crate::listing::listed_name;
+use crate::s3::{rfc3339, unquote};
 use crate::{validate, Connector};
 
 /// Default cap on keys returned by one call; past it the result carries a continuation token.
@@ -11,6 +13,8 @@ pub const DEFAULT_MAX_KEYS: u32 = 100_000;
 
 /// Request.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "cli", derive(clap::Args))]
+#[cfg_attr(feature = "cli", command(after_help = "Example:\n  s3-connector --embedded ./data list-objects reports --prefix 2026/ --delimiter /"))]
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ListObjectsRequest {
@@ -18,18 +22,23 @@ pub struct ListObjectsRequest {
     pub bucket: String,
     /// Only keys starting with this.
     #[serde(default)]
+    #[cfg_attr(feature = "cli", arg(long))]
     pub prefix: Option<String>,
     /// Group keys by this delimiter (usually `/`); grouped keys come back in `commonPrefixes`.
     #[serde(default)]
+    #[cfg_attr(feature = "cli", arg(long))]
     pub delimiter: Option<String>,
     /// Only keys after this one (lexicographically).
     #[serde(default)]
+    #[cfg_attr(feature = "cli", arg(long))]
     pub start_after: Option<String>,
     /// Most keys to return in all, across pages (default 100,000).
     #[serde(default)]
+    #[cfg_attr(feature = "cli", arg(long))]
     pub max_keys: Option<u32>,
     /// Resume a listing from a previous result's `nextContinuationToken`.
     #[serde(default)]
+    #[cfg_attr(feature = "cli", arg(long))]
     pub continuation_token: Option<String>,
 }
 
@@ -69,9 +78,13 @@ pub struct ListObjectsResult {
     pub next_continuation_token: Option<String>,
 }
 
-impl ListObjectsRequest {
+impl ActionRequest for ListObjectsRequest {
+    const NAME: &'static str = "listObjects";
+    const LABEL: &'static str = "List objects";
+    type Result = ListObjectsResult;
+
     /// Checks bucket, prefix and limits.
-    pub fn validate(&self) -> Result<()> {
+    fn validate(&self) -> Result<()> {
         validate::bucket("bucket", &self.bucket)?;
         validate::prefix("prefix", self.prefix.as_deref().unwrap_or(""))?;
         validate::prefix("startAfter", self.start_after.as_deref().unwrap_or(""))?;
@@ -91,13 +104,13 @@ impl ListObjectsRequest {
     /// Sends ListObjectsV2 pages of up to 1000 keys until `maxKeys` keys (objects plus common
     /// prefixes) are gathered or the listing ends. When it stops early, `isTruncated` is true
     /// and `nextContinuationToken` resumes exactly where it stopped.
-    pub async fn execute(self, conn: &Connector) -> Result<ListObjectsResult> {
+    async fn execute(self, conn: &Connector, _streams: Streams) -> Result<ListObjectsResult> {
         self.validate()?;
         let max = self.max_keys.unwrap_or(DEFAULT_MAX_KEYS) as usize;
         let mut objects = Vec::new();
         let mut common_prefixes = Vec::new();
         let mut token = self.continuation_token.clone();
-        let mut markers = super::Markers::new(token.clone());
+        let mut markers = crate::listing::Markers::new(token.clone());
         let mut first = true;
         let (is_truncated, next) = loop {
             let room = max - objects.len() - common_prefixes.len();
@@ -156,5 +169,25 @@ impl ListObjectsRequest {
             is_truncated,
             next_continuation_token: next,
         })
+    }
+
+    /// One line per entry, as columns.
+    fn human(result: &ListObjectsResult) -> Human {
+        let prefixes = result.common_prefixes.iter().map(|p| format!("{:>25} {:>12} {}", "", "PRE", p));
+        let objects = result.objects.iter().map(|o| {
+            format!(
+                "{:>25} {:>12} {}",
+                o.last_modified.as_deref().unwrap_or("-"),
+                o.size,
+                o.key
+            )
+        });
+        Human {
+            lines: prefixes.chain(objects).collect(),
+            hint: result
+                .next_continuation_token
+                .as_ref()
+                .map(|t| format!("(more keys: pass --continuation-token {t})")),
+        }
     }
 }

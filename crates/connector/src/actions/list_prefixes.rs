@@ -2,12 +2,15 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::actions::{ActionRequest, Human, Streams};
 use crate::actions::ListObjectsRequest;
 use crate::error::{Error, Result};
 use crate::{validate, Connector};
 
 /// Request.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "cli", derive(clap::Args))]
+#[cfg_attr(feature = "cli", command(after_help = "Example:\n  s3-connector --embedded ./data list-prefixes reports --prefix 2026/"))]
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ListPrefixesRequest {
@@ -15,9 +18,11 @@ pub struct ListPrefixesRequest {
     pub bucket: String,
     /// The parent prefix to look under, e.g. `reports/2024/`.
     #[serde(default)]
+    #[cfg_attr(feature = "cli", arg(long))]
     pub prefix: Option<String>,
     /// Delimiter; default `/`.
     #[serde(default)]
+    #[cfg_attr(feature = "cli", arg(long))]
     pub delimiter: Option<String>,
 }
 
@@ -41,9 +46,13 @@ pub struct ListPrefixesResult {
     pub prefixes: Vec<Prefix>,
 }
 
-impl ListPrefixesRequest {
+impl ActionRequest for ListPrefixesRequest {
+    const NAME: &'static str = "listPrefixes";
+    const LABEL: &'static str = "List folders";
+    type Result = ListPrefixesResult;
+
     /// Checks bucket, prefix and delimiter.
-    pub fn validate(&self) -> Result<()> {
+    fn validate(&self) -> Result<()> {
         validate::bucket("bucket", &self.bucket)?;
         validate::prefix("prefix", self.prefix.as_deref().unwrap_or(""))?;
         if self.delimiter.as_deref() == Some("") {
@@ -57,11 +66,11 @@ impl ListPrefixesRequest {
 
     /// # Behavior
     /// Pages through the whole listing (past 1000 keys) and returns only the prefixes.
-    pub async fn execute(self, conn: &Connector) -> Result<ListPrefixesResult> {
+    async fn execute(self, conn: &Connector, _streams: Streams) -> Result<ListPrefixesResult> {
         self.validate()?;
         let mut prefixes = Vec::new();
         let mut token = None;
-        let mut markers = super::Markers::new(None);
+        let mut markers = crate::listing::Markers::new(None);
         loop {
             let page = ListObjectsRequest {
                 bucket: self.bucket.clone(),
@@ -71,7 +80,7 @@ impl ListPrefixesRequest {
                 max_keys: None,
                 continuation_token: token.clone(),
             }
-            .execute(conn)
+            .execute(conn, Streams::default())
             .await?;
             prefixes.extend(page.common_prefixes.into_iter().map(|prefix| Prefix { prefix }));
             match page.next_continuation_token {
@@ -86,5 +95,13 @@ impl ListPrefixesRequest {
             bucket: self.bucket,
             prefixes,
         })
+    }
+
+    /// One line per entry, as columns.
+    fn human(result: &ListPrefixesResult) -> Human {
+        Human {
+            lines: result.prefixes.iter().map(|p| p.prefix.clone()).collect(),
+            hint: None,
+        }
     }
 }

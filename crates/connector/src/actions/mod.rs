@@ -1,133 +1,218 @@
-//! The action catalog: one variant per action, one file per action.
+//! The action catalog: one file per action, one line per action in [`catalog!`] below.
 //!
 //! Every action is a typed request (deserialized from camelCase JSON, unknown fields
-//! refused so a typo is an error rather than a silently ignored option) and a typed result.
-//! [`Action::execute`] validates the request before any network call, then runs it.
-//! The CLI, `exec`, and later the HTTP API are thin layers over this one list.
+//! refused so a typo is an error rather than a silently ignored option) and a typed result,
+//! tied together by the action's [`ActionRequest`] implementation in its own file: its name,
+//! whether Camunda jobs may run it, its checks and its behaviour. The catalog line makes it part
+//! of [`Action`] (JSON, and the CLI's subcommands with the `cli` feature), [`ActionResult`],
+//! [`ACTION_NAMES`] and [`CATALOG`], from which the HTTP API, the job worker, the CLI and the
+//! element template all take their lists.
+
+use std::future::Future;
 
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::error::{Error, Result};
-pub(crate) use crate::listing::{listed_name, rfc3339, Markers};
 use crate::transfer::{NoProgress, Progress};
 use crate::Connector;
 
-pub mod abort_multipart_uploads;
-pub mod copy_object;
-pub mod create_bucket;
-pub mod delete_bucket;
-pub mod delete_object;
-pub mod delete_objects;
-pub mod get_object;
-pub mod head_bucket;
-pub mod head_object;
-pub mod list_buckets;
-pub mod list_multipart_uploads;
-pub mod list_objects;
-pub mod list_prefixes;
-pub mod move_object;
-pub mod presign_url;
-pub mod put_object;
+/// One action: its request type, named once, with what it checks and does. Each action's file
+/// implements it for its request; the [`catalog!`] line adds the action to every front end.
+pub trait ActionRequest: Sized + Send {
+    /// The JSON name, the `"action"` of a request, e.g. `headObject`.
+    const NAME: &'static str;
+    /// A short title, e.g. `Get object metadata` (the Modeler's dropdown).
+    const LABEL: &'static str;
+    /// Why a Camunda job may not run this action; `None` when it may. Jobs come from process
+    /// definitions we do not control, so an action that reaches the worker's own files is not
+    /// one of theirs.
+    const NOT_FOR_JOBS: Option<&'static str> = None;
+    /// What the action returns.
+    type Result: Serialize;
 
-pub use abort_multipart_uploads::{AbortFailure, AbortMultipartUploadsRequest, AbortMultipartUploadsResult};
-pub use copy_object::{CopyObjectRequest, CopyObjectResult};
-pub use create_bucket::{CreateBucketRequest, CreateBucketResult};
-pub use delete_bucket::{DeleteBucketRequest, DeleteBucketResult};
-pub use delete_object::{DeleteObjectRequest, DeleteObjectResult};
-pub use delete_objects::{DeleteObjectsRequest, DeleteObjectsResult, KeyOutcome};
-pub use get_object::{GetObjectRequest, GetObjectResult};
-pub use head_bucket::{HeadBucketRequest, HeadBucketResult};
-pub use head_object::{HeadObjectRequest, HeadObjectResult};
-pub use list_buckets::{Bucket, ListBucketsRequest, ListBucketsResult};
-pub use list_multipart_uploads::{ListMultipartUploadsRequest, ListMultipartUploadsResult, MultipartUpload};
-pub use list_objects::{ListObjectsRequest, ListObjectsResult, S3Object};
-pub use list_prefixes::{ListPrefixesRequest, ListPrefixesResult, Prefix};
-pub use move_object::{MoveObjectRequest, MoveObjectResult};
-pub use presign_url::{PresignMethod, PresignUrlRequest, PresignUrlResult};
-pub use put_object::{PutObjectRequest, PutObjectResult};
+    /// Checks the request; nothing is sent. `execute` runs it first too.
+    fn validate(&self) -> Result<()>;
 
-/// One request, tagged by `"action"`, e.g. `{"action": "headObject", "bucket": "b", "key": "k"}`.
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, Deserialize)]
-#[serde(tag = "action", rename_all = "camelCase")]
-pub enum Action {
-    /// All buckets the credentials can see.
-    ListBuckets(ListBucketsRequest),
-    /// Create a bucket.
-    CreateBucket(CreateBucketRequest),
-    /// Delete an empty bucket.
-    DeleteBucket(DeleteBucketRequest),
-    /// Check that a bucket exists and is reachable.
-    HeadBucket(HeadBucketRequest),
-    /// List objects, paging for the caller.
-    ListObjects(ListObjectsRequest),
-    /// List common prefixes under a delimiter.
-    ListPrefixes(ListPrefixesRequest),
-    /// An object's size, type, ETag and metadata.
-    HeadObject(HeadObjectRequest),
-    /// Download an object to a file or stream.
-    GetObject(GetObjectRequest),
-    /// Upload a file, stream or inline text.
-    PutObject(PutObjectRequest),
-    /// Delete one object; a missing key succeeds.
-    DeleteObject(DeleteObjectRequest),
-    /// Delete many objects, or everything under a prefix.
-    DeleteObjects(DeleteObjectsRequest),
-    /// Copy an object.
-    CopyObject(CopyObjectRequest),
-    /// Move an object safely: copy, verify, then delete the source.
-    MoveObject(MoveObjectRequest),
-    /// A presigned GET or PUT URL.
-    PresignUrl(PresignUrlRequest),
-    /// Multipart uploads started and never finished, by prefix and age.
-    ListMultipartUploads(ListMultipartUploadsRequest),
-    /// Abort multipart uploads left behind, by prefix and age, or one by key and id.
-    AbortMultipartUploads(AbortMultipartUploadsRequest),
+    /// Validates, then runs the action. `streams` are the caller's, for actions that move
+    /// content without a file; the others ignore them.
+    fn execute(self, conn: &Connector, streams: Streams) -> impl Future<Output = Result<Self::Result>> + Send;
+
+    /// The result for people (the CLI without `--json`). By default its fields as
+    /// `name: value` lines; listings override it with columns.
+    fn human(result: &Self::Result) -> Human {
+        Human::fields(result)
+    }
 }
 
-/// Every action's JSON name, in catalog order.
-pub const ACTION_NAMES: [&str; 16] = [
-    "listBuckets",
-    "createBucket",
-    "deleteBucket",
-    "headBucket",
-    "listObjects",
-    "listPrefixes",
-    "headObject",
-    "getObject",
-    "putObject",
-    "deleteObject",
-    "deleteObjects",
-    "copyObject",
-    "moveObject",
-    "presignUrl",
-    "listMultipartUploads",
-    "abortMultipartUploads",
-];
+/// A result as text for people: lines for stdout, and a hint for stderr (so that a pipe
+/// gets only the data).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Human {
+    /// The lines for stdout.
+    pub lines: Vec<String>,
+    /// A note for stderr, e.g. how to get the next page.
+    pub hint: Option<String>,
+}
 
-/// The result of any action; serializes as the inner result alone.
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, Serialize)]
-#[serde(untagged)]
-#[allow(missing_docs)]
-pub enum ActionResult {
-    ListBuckets(ListBucketsResult),
-    CreateBucket(CreateBucketResult),
-    DeleteBucket(DeleteBucketResult),
-    HeadBucket(HeadBucketResult),
-    ListObjects(ListObjectsResult),
-    ListPrefixes(ListPrefixesResult),
-    HeadObject(HeadObjectResult),
-    GetObject(GetObjectResult),
-    PutObject(PutObjectResult),
-    DeleteObject(DeleteObjectResult),
-    DeleteObjects(DeleteObjectsResult),
-    CopyObject(CopyObjectResult),
-    MoveObject(MoveObjectResult),
-    PresignUrl(PresignUrlResult),
-    ListMultipartUploads(ListMultipartUploadsResult),
-    AbortMultipartUploads(AbortMultipartUploadsResult),
+impl Human {
+    /// `name: value` lines of a result's JSON fields, absent and empty ones left out.
+    pub fn fields(result: &impl Serialize) -> Human {
+        let value = serde_json::to_value(result).unwrap_or_default();
+        let lines = value
+            .as_object()
+            .map(|map| {
+                map.iter()
+                    .filter_map(|(name, v)| match v {
+                        serde_json::Value::Null => None,
+                        serde_json::Value::Object(o) if o.is_empty() => None,
+                        serde_json::Value::String(s) => Some(format!("{name}: {s}")),
+                        other => Some(format!("{name}: {other}")),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Human { lines, hint: None }
+    }
+}
+
+/// What the catalog says of one action, for front ends that list them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CatalogEntry {
+    /// The JSON name ([`ActionRequest::NAME`]).
+    pub name: &'static str,
+    /// A short title ([`ActionRequest::LABEL`]).
+    pub label: &'static str,
+    /// What it does, in one sentence (the catalog line's doc comment).
+    pub summary: &'static str,
+    /// Why Camunda jobs may not run it ([`ActionRequest::NOT_FOR_JOBS`]).
+    pub not_for_jobs: Option<&'static str>,
+}
+
+impl CatalogEntry {
+    /// Whether a Camunda job may run it (by `actionDiscriminator`).
+    pub fn for_jobs(&self) -> bool {
+        self.not_for_jobs.is_none()
+    }
+}
+
+/// Declares the actions: per line, the action's file, its variant and its request and result
+/// types. Everything that lists the actions is made here from these lines.
+macro_rules! catalog {
+    ($( $(#[doc = $doc:literal])* $module:ident :: $variant:ident ( $request:ident -> $result:ident ) ),* $(,)?) => {
+        $(
+            pub mod $module;
+            pub use $module::*;
+        )*
+
+        /// One request, tagged by `"action"`, e.g. `{"action": "headObject", "bucket": "b", "key": "k"}`.
+        /// With the `cli` feature it is also the CLI's action subcommands (`head-object B K`).
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+        #[cfg_attr(feature = "cli", derive(clap::Subcommand))]
+        #[derive(Debug, Clone, Deserialize)]
+        #[serde(tag = "action", rename_all = "camelCase")]
+        pub enum Action {
+            $( $(#[doc = $doc])* $variant($request), )*
+        }
+
+        /// The result of any action; serializes as the inner result alone.
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+        #[derive(Debug, Clone, Serialize)]
+        #[serde(untagged)]
+        pub enum ActionResult {
+            $( #[doc = concat!("What `", stringify!($variant), "` returns.")] $variant($result), )*
+        }
+
+        /// Every action's JSON name, in catalog order.
+        pub const ACTION_NAMES: &[&str] = &[$( <$request as ActionRequest>::NAME ),*];
+
+        /// Every action, in catalog order.
+        pub const CATALOG: &[CatalogEntry] = &[$(
+            CatalogEntry {
+                name: <$request as ActionRequest>::NAME,
+                label: <$request as ActionRequest>::LABEL,
+                summary: concat!($($doc),*).trim_ascii(),
+                not_for_jobs: <$request as ActionRequest>::NOT_FOR_JOBS,
+            }
+        ),*];
+
+        /// The JSON schema of the request of the action `name` (the element template's fields).
+        #[cfg(feature = "openapi")]
+        pub fn request_schema(name: &str) -> Option<utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>> {
+            $(
+                if name == <$request as ActionRequest>::NAME {
+                    return Some(<$request as utoipa::PartialSchema>::schema());
+                }
+            )*
+            None
+        }
+
+        impl Action {
+            /// The action's JSON name.
+            pub fn name(&self) -> &'static str {
+                match self { $( Action::$variant(_) => <$request as ActionRequest>::NAME, )* }
+            }
+
+            /// Checks the request; nothing is sent. Also run by [`execute`](Self::execute).
+            pub fn validate(&self) -> Result<()> {
+                match self { $( Action::$variant(r) => r.validate(), )* }
+            }
+
+            async fn run(self, conn: &Connector, streams: Streams) -> Result<ActionResult> {
+                Ok(match self { $( Action::$variant(r) => ActionResult::$variant(r.execute(conn, streams).await?), )* })
+            }
+        }
+
+        impl ActionResult {
+            /// The result for people ([`ActionRequest::human`]).
+            pub fn human(&self) -> Human {
+                match self { $( ActionResult::$variant(r) => <$request as ActionRequest>::human(r), )* }
+            }
+        }
+
+        $(
+            impl From<$request> for Action {
+                fn from(request: $request) -> Action {
+                    Action::$variant(request)
+                }
+            }
+        )*
+    };
+}
+
+catalog! {
+    /// All buckets the credentials can see.
+    list_buckets::ListBuckets(ListBucketsRequest -> ListBucketsResult),
+    /// Create a bucket.
+    create_bucket::CreateBucket(CreateBucketRequest -> CreateBucketResult),
+    /// Delete an empty bucket.
+    delete_bucket::DeleteBucket(DeleteBucketRequest -> DeleteBucketResult),
+    /// Check that a bucket exists and is reachable.
+    head_bucket::HeadBucket(HeadBucketRequest -> HeadBucketResult),
+    /// List objects, paging for the caller.
+    list_objects::ListObjects(ListObjectsRequest -> ListObjectsResult),
+    /// List common prefixes ("folders") under a delimiter.
+    list_prefixes::ListPrefixes(ListPrefixesRequest -> ListPrefixesResult),
+    /// An object's size, type, ETag and metadata.
+    head_object::HeadObject(HeadObjectRequest -> HeadObjectResult),
+    /// Download an object to a file (atomically) or a stream.
+    get_object::GetObject(GetObjectRequest -> GetObjectResult),
+    /// Upload a file, a stream or inline text.
+    put_object::PutObject(PutObjectRequest -> PutObjectResult),
+    /// Delete one object; a missing key succeeds.
+    delete_object::DeleteObject(DeleteObjectRequest -> DeleteObjectResult),
+    /// Delete many objects, or everything under a prefix.
+    delete_objects::DeleteObjects(DeleteObjectsRequest -> DeleteObjectsResult),
+    /// Copy an object to another bucket and/or key.
+    copy_object::CopyObject(CopyObjectRequest -> CopyObjectResult),
+    /// Move an object safely: copy, verify, then delete the source.
+    move_object::MoveObject(MoveObjectRequest -> MoveObjectResult),
+    /// A presigned GET or PUT URL (at most 7 days).
+    presign_url::PresignUrl(PresignUrlRequest -> PresignUrlResult),
+    /// Multipart uploads started and never finished (they hold billed parts), by prefix and age.
+    list_multipart_uploads::ListMultipartUploads(ListMultipartUploadsRequest -> ListMultipartUploadsResult),
+    /// Abort multipart uploads left behind, by prefix and age, or one by key and upload id.
+    abort_multipart_uploads::AbortMultipartUploads(AbortMultipartUploadsRequest -> AbortMultipartUploadsResult),
 }
 
 /// The caller's byte streams and progress sink, for actions that move content.
@@ -181,50 +266,6 @@ impl Action {
         })
     }
 
-    /// The action's JSON name.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Action::ListBuckets(_) => "listBuckets",
-            Action::CreateBucket(_) => "createBucket",
-            Action::DeleteBucket(_) => "deleteBucket",
-            Action::HeadBucket(_) => "headBucket",
-            Action::ListObjects(_) => "listObjects",
-            Action::ListPrefixes(_) => "listPrefixes",
-            Action::HeadObject(_) => "headObject",
-            Action::GetObject(_) => "getObject",
-            Action::PutObject(_) => "putObject",
-            Action::DeleteObject(_) => "deleteObject",
-            Action::DeleteObjects(_) => "deleteObjects",
-            Action::CopyObject(_) => "copyObject",
-            Action::MoveObject(_) => "moveObject",
-            Action::PresignUrl(_) => "presignUrl",
-            Action::ListMultipartUploads(_) => "listMultipartUploads",
-            Action::AbortMultipartUploads(_) => "abortMultipartUploads",
-        }
-    }
-
-    /// Checks the request; nothing is sent. Also run by [`execute`](Self::execute).
-    pub fn validate(&self) -> Result<()> {
-        match self {
-            Action::ListBuckets(r) => r.validate(),
-            Action::CreateBucket(r) => r.validate(),
-            Action::DeleteBucket(r) => r.validate(),
-            Action::HeadBucket(r) => r.validate(),
-            Action::ListObjects(r) => r.validate(),
-            Action::ListPrefixes(r) => r.validate(),
-            Action::HeadObject(r) => r.validate(),
-            Action::GetObject(r) => r.validate(),
-            Action::PutObject(r) => r.validate(),
-            Action::DeleteObject(r) => r.validate(),
-            Action::DeleteObjects(r) => r.validate(),
-            Action::CopyObject(r) => r.validate(),
-            Action::MoveObject(r) => r.validate(),
-            Action::PresignUrl(r) => r.validate(),
-            Action::ListMultipartUploads(r) => r.validate(),
-            Action::AbortMultipartUploads(r) => r.validate(),
-        }
-    }
-
     /// Validates, then runs the action (each request's `execute` validates before it sends).
     ///
     /// # Behavior
@@ -233,27 +274,6 @@ impl Action {
     /// [`Connector::finish_cleanup`]) and fails with `Timeout`.
     pub async fn execute(self, conn: &Connector, streams: Streams) -> Result<ActionResult> {
         within_deadline(conn, self.run(conn, streams)).await
-    }
-
-    async fn run(self, conn: &Connector, streams: Streams) -> Result<ActionResult> {
-        Ok(match self {
-            Action::ListBuckets(r) => ActionResult::ListBuckets(r.execute(conn).await?),
-            Action::CreateBucket(r) => ActionResult::CreateBucket(r.execute(conn).await?),
-            Action::DeleteBucket(r) => ActionResult::DeleteBucket(r.execute(conn).await?),
-            Action::HeadBucket(r) => ActionResult::HeadBucket(r.execute(conn).await?),
-            Action::ListObjects(r) => ActionResult::ListObjects(r.execute(conn).await?),
-            Action::ListPrefixes(r) => ActionResult::ListPrefixes(r.execute(conn).await?),
-            Action::HeadObject(r) => ActionResult::HeadObject(r.execute(conn).await?),
-            Action::GetObject(r) => ActionResult::GetObject(r.execute(conn, streams).await?),
-            Action::PutObject(r) => ActionResult::PutObject(r.execute(conn, streams).await?),
-            Action::DeleteObject(r) => ActionResult::DeleteObject(r.execute(conn).await?),
-            Action::DeleteObjects(r) => ActionResult::DeleteObjects(r.execute(conn).await?),
-            Action::CopyObject(r) => ActionResult::CopyObject(r.execute(conn).await?),
-            Action::MoveObject(r) => ActionResult::MoveObject(r.execute(conn).await?),
-            Action::PresignUrl(r) => ActionResult::PresignUrl(r.execute(conn).await?),
-            Action::ListMultipartUploads(r) => ActionResult::ListMultipartUploads(r.execute(conn).await?),
-            Action::AbortMultipartUploads(r) => ActionResult::AbortMultipartUploads(r.execute(conn).await?),
-        })
     }
 }
 
@@ -277,52 +297,23 @@ pub async fn within_deadline<T>(conn: &Connector, work: impl std::future::Future
     }
 }
 
-/// Percent-encodes a key for a URL path, keeping `/` as the separator.
-pub(crate) fn encode_key(key: &str) -> String {
-    use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
-    // RFC 3986 unreserved characters stay as they are; everything else is encoded, except '/'.
-    const KEY: &AsciiSet = &NON_ALPHANUMERIC
-        .remove(b'-')
-        .remove(b'.')
-        .remove(b'_')
-        .remove(b'~')
-        .remove(b'/');
-    utf8_percent_encode(key, KEY).to_string()
-}
-
-/// The content type for a key: the given one, else guessed from its extension, else
-/// `application/octet-stream`.
-pub(crate) fn content_type_for(given: Option<&str>, key: &str) -> String {
-    match given {
-        Some(t) if !t.trim().is_empty() => t.to_string(),
-        _ => guess_content_type(key).unwrap_or_else(|| "application/octet-stream".to_string()),
-    }
-}
-
-/// The media type a file name or key suggests by its extension, if any.
-pub fn guess_content_type(name: &str) -> Option<String> {
-    mime_guess::from_path(name).first_raw().map(str::to_string)
-}
-
-/// Strips the quotes S3 puts around ETags, so results compare cleanly.
-pub(crate) fn unquote(etag: Option<&str>) -> Option<String> {
-    etag.map(|e| e.trim_matches('"').to_string())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn keys_encode_for_urls() {
-        assert_eq!(encode_key("a b/c+d&e=f%g/ü.txt"), "a%20b/c%2Bd%26e%3Df%25g/%C3%BC.txt");
-    }
-
-    #[test]
-    fn content_types() {
-        assert_eq!(content_type_for(None, "a/b.json"), "application/json");
-        assert_eq!(content_type_for(Some("text/csv"), "a.json"), "text/csv");
-        assert_eq!(content_type_for(Some(" "), "noext"), "application/octet-stream");
+    fn every_catalog_name_is_the_json_name_of_its_variant() {
+        assert_eq!(CATALOG.len(), ACTION_NAMES.len());
+        for entry in CATALOG {
+            // Serde names the variants by its own renaming; a NAME that differs would be
+            // listed and documented, and then refused as an unknown variant.
+            let err = Action::from_json(serde_json::json!({"action": entry.name})).err();
+            let message = err.map(|e| e.message).unwrap_or_default();
+            assert!(!message.contains("unknown variant"), "{}: {message}", entry.name);
+            assert!(!entry.summary.is_empty() && !entry.label.is_empty(), "{}", entry.name);
+        }
+        let jobs: Vec<&str> = CATALOG.iter().filter(|e| !e.for_jobs()).map(|e| e.name).collect();
+        assert_eq!(jobs, ["getObject", "putObject", "deleteObject"]);
     }
 
     #[test]

@@ -20,14 +20,17 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::actions::copy_object::copy;
+use crate::actions::{ActionRequest, Streams};
 use crate::actions::head_object::head;
 use crate::actions::CopyObjectRequest;
 use crate::error::{Error, ErrorCode, Missing, Result};
+use crate::transfer::copy;
 use crate::Connector;
 
 /// Request: the same fields as `copyObject`.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "cli", derive(clap::Args))]
+#[cfg_attr(feature = "cli", command(after_help = "Example:\n  s3-connector --embedded ./data move-object inbox scan.pdf --to-bucket processed --to-key 2026/scan.pdf"))]
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct MoveObjectRequest {
@@ -37,16 +40,20 @@ pub struct MoveObjectRequest {
     pub key: String,
     /// Destination bucket; default: the source bucket.
     #[serde(default)]
+    #[cfg_attr(feature = "cli", arg(long = "to-bucket", visible_alias = "destination-bucket"))]
     pub destination_bucket: Option<String>,
     /// Destination key; default: the source key.
     #[serde(default)]
+    #[cfg_attr(feature = "cli", arg(long = "to-key", visible_alias = "destination-key"))]
     pub destination_key: Option<String>,
     /// Move only if the source has this ETag.
     #[serde(default)]
+    #[cfg_attr(feature = "cli", arg(long))]
     pub if_match: Option<String>,
     /// Refuse to delete the source on stores that ignore `If-Match` on DeleteObject
     /// (the copy is kept; the error says so). Default false: re-read and delete.
     #[serde(default)]
+    #[cfg_attr(feature = "cli", arg(long))]
     pub require_conditional_delete: bool,
 }
 
@@ -77,6 +84,27 @@ pub struct MoveObjectResult {
 }
 
 impl MoveObjectRequest {
+    fn done(
+        self,
+        destination_bucket: String,
+        destination_key: String,
+        dest: crate::actions::HeadObjectResult,
+        verified: Vec<String>,
+        enforced: bool,
+    ) -> MoveObjectResult {
+        MoveObjectResult {
+            bucket: self.bucket,
+            key: self.key,
+            destination_bucket,
+            destination_key,
+            size: dest.size,
+            etag: dest.etag,
+            verified,
+            source_deleted: true,
+            delete_guard: if enforced { "ifMatch" } else { "recheck" }.to_string(),
+        }
+    }
+
     fn as_copy(&self) -> CopyObjectRequest {
         CopyObjectRequest {
             bucket: self.bucket.clone(),
@@ -88,9 +116,15 @@ impl MoveObjectRequest {
             content_type: None,
         }
     }
+}
+
+impl ActionRequest for MoveObjectRequest {
+    const NAME: &'static str = "moveObject";
+    const LABEL: &'static str = "Move object";
+    type Result = MoveObjectResult;
 
     /// The same checks as `copyObject`: both ends valid, and not the same object.
-    pub fn validate(&self) -> Result<()> {
+    fn validate(&self) -> Result<()> {
         self.as_copy().validate()
     }
 
@@ -98,7 +132,7 @@ impl MoveObjectRequest {
     /// See the module docs. Errors carry the step: `step 1 (copy)` leaves the source as it was
     /// and no new object; `step 2 (verify)` leaves the source and the suspect copy; `step 3
     /// (delete source)` leaves both the source and the verified copy.
-    pub async fn execute(self, conn: &Connector) -> Result<MoveObjectResult> {
+    async fn execute(self, conn: &Connector, _streams: Streams) -> Result<MoveObjectResult> {
         self.validate()?;
         let copy_req = self.as_copy();
         let (dest_bucket, dest_key) = copy_req.destination();
@@ -125,7 +159,7 @@ impl MoveObjectRequest {
         }
 
         // Step 1: copy, pinned to the ETag we just read.
-        let copied = copy(conn, &source, &dest_bucket, &dest_key, None, None)
+        let copied = copy(conn, &source.as_copy_source(), &dest_bucket, &dest_key, None, None)
             .await
             .map_err(|e| {
                 e.context(format!(
@@ -235,26 +269,6 @@ impl MoveObjectRequest {
         Ok(self.done(dest_bucket, dest_key, dest, verified, enforced))
     }
 
-    fn done(
-        self,
-        destination_bucket: String,
-        destination_key: String,
-        dest: crate::actions::HeadObjectResult,
-        verified: Vec<String>,
-        enforced: bool,
-    ) -> MoveObjectResult {
-        MoveObjectResult {
-            bucket: self.bucket,
-            key: self.key,
-            destination_bucket,
-            destination_key,
-            size: dest.size,
-            etag: dest.etag,
-            verified,
-            source_deleted: true,
-            delete_guard: if enforced { "ifMatch" } else { "recheck" }.to_string(),
-        }
-    }
 }
 
 fn is_md5(etag: &str) -> bool {

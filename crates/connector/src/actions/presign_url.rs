@@ -5,6 +5,7 @@ use std::time::{Duration, SystemTime};
 use aws_sdk_s3::presigning::PresigningConfig;
 use serde::{Deserialize, Serialize};
 
+use crate::actions::{ActionRequest, Human, Streams};
 use crate::error::{Error, Missing, Result};
 use crate::{validate, Connector};
 
@@ -13,18 +14,23 @@ pub const DEFAULT_EXPIRES_IN: u64 = 3600;
 
 /// The HTTP method the URL is for.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum PresignMethod {
     /// Download.
     #[default]
+    #[cfg_attr(feature = "cli", value(name = "GET"))]
     Get,
     /// Upload.
+    #[cfg_attr(feature = "cli", value(name = "PUT"))]
     Put,
 }
 
 /// Request.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "cli", derive(clap::Args))]
+#[cfg_attr(feature = "cli", command(after_help = "Example:\n  s3-connector --embedded ./data presign-url reports 2026/q1.pdf --expires-in 600"))]
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PresignUrlRequest {
@@ -32,14 +38,18 @@ pub struct PresignUrlRequest {
     pub bucket: String,
     /// Key.
     pub key: String,
-    /// `GET` (default) or `PUT`.
+    /// `GET` (default) to download, `PUT` to upload.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(inline))]
+    #[cfg_attr(feature = "cli", arg(long, value_enum, ignore_case = true, default_value = "GET"))]
     pub method: PresignMethod,
     /// Lifetime in seconds, 1 to 604800 (7 days); default 3600.
     #[serde(default)]
+    #[cfg_attr(feature = "cli", arg(long, value_name = "SECONDS"))]
     pub expires_in: Option<u64>,
     /// For PUT: the content type the uploader must send (it becomes part of the signature).
     #[serde(default)]
+    #[cfg_attr(feature = "cli", arg(long))]
     pub content_type: Option<String>,
 }
 
@@ -58,9 +68,13 @@ pub struct PresignUrlResult {
     pub headers: std::collections::BTreeMap<String, String>,
 }
 
-impl PresignUrlRequest {
+impl ActionRequest for PresignUrlRequest {
+    const NAME: &'static str = "presignUrl";
+    const LABEL: &'static str = "Presign URL";
+    type Result = PresignUrlResult;
+
     /// Checks bucket, key and expiry.
-    pub fn validate(&self) -> Result<()> {
+    fn validate(&self) -> Result<()> {
         validate::bucket("bucket", &self.bucket)?;
         validate::key("key", &self.key)?;
         validate::expiry("expiresIn", self.expires_in.unwrap_or(DEFAULT_EXPIRES_IN))?;
@@ -74,7 +88,7 @@ impl PresignUrlRequest {
     /// Signs locally (SigV4 query string); nothing is sent to the store, so the object need
     /// not exist. Uses the configured endpoint and addressing style, so URLs for MinIO,
     /// Garage or the embedded store point there.
-    pub async fn execute(self, conn: &Connector) -> Result<PresignUrlResult> {
+    async fn execute(self, conn: &Connector, _streams: Streams) -> Result<PresignUrlResult> {
         self.validate()?;
         let secs = self.expires_in.unwrap_or(DEFAULT_EXPIRES_IN);
         let config = PresigningConfig::expires_in(Duration::from_secs(secs))
@@ -103,12 +117,20 @@ impl PresignUrlRequest {
         Ok(PresignUrlResult {
             url: req.uri().to_string(),
             method: self.method,
-            expires_at: crate::actions::rfc3339(&expires_at).unwrap_or_default(),
+            expires_at: crate::s3::rfc3339(&expires_at).unwrap_or_default(),
             headers: req
                 .headers()
                 .filter(|(name, _)| !name.eq_ignore_ascii_case("host"))
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
         })
+    }
+
+    /// One line per entry, as columns.
+    fn human(result: &PresignUrlResult) -> Human {
+        Human {
+            lines: vec![result.url.clone()],
+            hint: None,
+        }
     }
 }

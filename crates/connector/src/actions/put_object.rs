@@ -1,18 +1,21 @@
 //! `putObject`: upload a file, a stream or inline text (Mendix "Put Object").
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::actions::{content_type_for, unquote, Streams};
+use crate::actions::{ActionRequest, Streams};
+use crate::fields::Metadata;
 use crate::error::{Error, Result};
+use crate::s3::{content_type_for, unquote};
 use crate::transfer::{upload, UploadSource, UploadTarget};
 use crate::{validate, Connector};
 
 /// Request. Give at most one of `file` and `content`; with neither, the caller's input stream
 /// is uploaded.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "cli", derive(clap::Args))]
+#[cfg_attr(feature = "cli", command(after_help = "Examples:\n  s3-connector --embedded ./data put-object reports 2026/q1.pdf ./q1.pdf\n  tar c dir | s3-connector --embedded ./data put-object backups dir.tar -\n  s3-connector --embedded ./data put-object notes hello.txt --content 'hello' --metadata owner=ops"))]
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PutObjectRequest {
@@ -20,19 +23,22 @@ pub struct PutObjectRequest {
     pub bucket: String,
     /// Key.
     pub key: String,
-    /// A local file to upload.
+    /// A local file to upload. Absent or `-` (and no `content`): the caller's input stream (stdin).
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub file: Option<PathBuf>,
     /// Inline text content (UTF-8), for small objects.
     #[serde(default)]
+    #[cfg_attr(feature = "cli", arg(long, conflicts_with = "file"))]
     pub content: Option<String>,
     /// Content type; default guessed from the key, else `application/octet-stream`.
     #[serde(default)]
+    #[cfg_attr(feature = "cli", arg(long))]
     pub content_type: Option<String>,
     /// User metadata (`x-amz-meta-*`).
     #[serde(default)]
-    pub metadata: BTreeMap<String, String>,
+    #[cfg_attr(feature = "cli", command(flatten))]
+    pub metadata: Metadata,
 }
 
 /// Result.
@@ -55,15 +61,27 @@ pub struct PutObjectResult {
 }
 
 impl PutObjectRequest {
+    /// The file to upload, if any: `file`, unless it is absent or `-` (the caller's stream).
+    pub fn source_file(&self) -> Option<&std::path::Path> {
+        self.file.as_deref().filter(|f| f.as_os_str() != "-")
+    }
+}
+
+impl ActionRequest for PutObjectRequest {
+    const NAME: &'static str = "putObject";
+    const LABEL: &'static str = "Upload object";
+    const NOT_FOR_JOBS: Option<&'static str> = Some("its `file` would read files on the worker's machine at a process modeller's choice; jobs upload documents (`uploadObject`)");
+    type Result = PutObjectResult;
+
     /// Checks bucket, key, metadata and the choice of source.
-    pub fn validate(&self) -> Result<()> {
+    fn validate(&self) -> Result<()> {
         validate::bucket("bucket", &self.bucket)?;
         validate::key("key", &self.key)?;
         validate::metadata("metadata", &self.metadata)?;
-        if self.file.is_some() && self.content.is_some() {
+        if self.source_file().is_some() && self.content.is_some() {
             return Err(Error::invalid_input("content", "give either file or content, not both"));
         }
-        if let Some(f) = &self.file {
+        if let Some(f) = self.source_file() {
             if !f.is_file() {
                 return Err(Error::invalid_input(
                     "file",
@@ -79,10 +97,10 @@ impl PutObjectRequest {
     /// applies atomically. Above it, a multipart upload with bounded concurrency; on any
     /// failure the upload is aborted, so no half-written object and no orphaned parts remain,
     /// and an existing object under the key is left as it was.
-    pub async fn execute(self, conn: &Connector, streams: Streams) -> Result<PutObjectResult> {
+    async fn execute(self, conn: &Connector, streams: Streams) -> Result<PutObjectResult> {
         self.validate()?;
         let content_type = content_type_for(self.content_type.as_deref(), &self.key);
-        let source = match (self.file.clone(), self.content.clone(), streams.input) {
+        let source = match (self.source_file().map(|f| f.to_path_buf()), self.content.clone(), streams.input) {
             (Some(path), _, _) => UploadSource::File(path),
             (None, Some(text), _) => UploadSource::Bytes(text.into_bytes().into()),
             (None, None, Some(reader)) => UploadSource::Reader(reader),

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use crate::actions::DeleteObjectRequest;
+use crate::actions::{ActionRequest, DeleteObjectRequest, Streams};
 use crate::error::Result;
 use crate::Connector;
 
@@ -21,7 +21,7 @@ pub async fn delete_object(conn: &Connector, bucket: &str, key: &str) -> Result<
         bucket: bucket.to_string(),
         key: key.to_string(),
     }
-    .execute(conn)
+    .execute(conn, Streams::default())
     .await?;
     Ok(DeleteObjectResult {
         bucket: done.bucket,

@@ -6,11 +6,11 @@ use serde::Serialize;
 use serde_json::Value;
 use tokio::io::AsyncReadExt;
 
+use crate::actions::GetObjectRequest;
 use crate::camunda::ReturnFormat;
 use crate::documents::external::stream_reader;
 use crate::documents::{DocumentMetadata, DocumentReference, DocumentStore};
 use crate::error::{Error, ErrorCode, Result};
-use crate::transfer::open_object;
 use crate::{validate, Connector};
 
 /// The most a TEXT, JSON or by-content-type result may hold: 1.5 MiB, as in Camunda.
@@ -85,10 +85,15 @@ pub async fn download_object(
     validate::bucket("action.bucket", bucket)?;
     validate::key("action.key", key)?;
     let what = format!("s3://{bucket}/{key}");
-    // The same open as getObject's: a body that breaks part-way resumes, pinned to the ETag.
-    let opened = open_object(conn, bucket, key, None).await?;
-    let content_type = opened.info.content_type.clone();
-    let size = opened.info.size;
+    // getObject's own open: a body that breaks part-way resumes, pinned to the ETag.
+    let get = GetObjectRequest {
+        bucket: bucket.to_string(),
+        key: key.to_string(),
+        file: None,
+        range: None,
+    };
+    let (got, opened) = get.open(conn).await?;
+    let (content_type, size) = (got.content_type, got.size);
     let body = stream_reader(opened.body);
 
     if *format == ReturnFormat::Document {

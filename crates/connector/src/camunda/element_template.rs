@@ -5,11 +5,12 @@
 //! `io.camunda:aws-s3:1`) one version up: every property of Camunda's version 6 keeps its id,
 //! binding and condition, so the modeller offers to upgrade existing tasks in place and their
 //! values carry over. On top it shows `configuration.endpoint` (we honour it; Camunda hides
-//! it) and adds our other job actions ([`JOB_ACTIONS`]), each field bound to `action.<field>`.
+//! it) and adds our other job actions ([`job_actions`]), each field bound to `action.<field>`,
+//! the fields taken from the request types' JSON schemas.
 
 use serde_json::{json, Value};
 
-use super::input::JOB_ACTIONS;
+use super::input::job_actions;
 
 /// The template's id: Camunda's, so that existing diagrams upgrade to ours.
 pub const TEMPLATE_ID: &str = "io.camunda.connectors.aws.s3.v1";
@@ -17,249 +18,53 @@ pub const TEMPLATE_ID: &str = "io.camunda.connectors.aws.s3.v1";
 /// One past the newest Camunda version the contract covers (8).
 pub const TEMPLATE_VERSION: u32 = 9;
 
-/// How a field of one of our actions is edited.
-#[derive(Clone, Copy)]
-enum Kind {
-    /// Plain text (FEEL allowed).
-    Text,
-    /// A number.
-    Number,
-    /// True or false.
-    Boolean,
-    /// A FEEL expression giving a list or context, e.g. `=["a.txt", "b.txt"]`.
-    Feel,
-    /// One of fixed values.
-    Choice(&'static [&'static str]),
+/// The template's fields for the job action `action`: its request's properties, as the
+/// request type's JSON schema states them (name, type, whether required, the doc comment as the
+/// tooltip), in declaration order. Nothing here lists an action's fields by hand, so a field
+/// added to a request shows up in the Modeler too.
+fn fields(action: &str) -> Vec<Value> {
+    let Some(schema) = crate::actions::request_schema(action) else {
+        return Vec::new();
+    };
+    let schema = serde_json::to_value(schema).unwrap_or_default();
+    let required: Vec<&str> = schema["required"]
+        .as_array()
+        .map(|r| r.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    schema["properties"]
+        .as_object()
+        .map(|props| {
+            props
+                .iter()
+                .map(|(name, p)| native_property(action, name, p, required.contains(&name.as_str())))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
-/// One request field of our actions: JSON name, label, kind, required, tooltip.
-type Field = (&'static str, &'static str, Kind, bool, &'static str);
-
-fn fields(action: &str) -> &'static [Field] {
-    use Kind::*;
-    const BUCKET: Field = ("bucket", "Bucket", Text, true, "The bucket's name.");
-    const KEY: Field = (
-        "key",
-        "Key",
-        Text,
-        true,
-        "The object's key, e.g. invoices/2026/inv-1.pdf.",
-    );
-    const DEST_BUCKET: Field = (
-        "destinationBucket",
-        "Destination bucket",
-        Text,
-        false,
-        "Default: the source bucket.",
-    );
-    const DEST_KEY: Field = (
-        "destinationKey",
-        "Destination key",
-        Text,
-        false,
-        "Default: the source key.",
-    );
-    const PREFIX_UPLOADS: Field = (
-        "prefix",
-        "Key prefix",
-        Text,
-        false,
-        "Only uploads of keys starting with this.",
-    );
-    const OLDER_THAN: Field = (
-        "olderThan",
-        "Older than",
-        Text,
-        false,
-        "Only uploads started longer ago than this, e.g. 24h or P1D. Set it whenever uploads may be running.",
-    );
-    const IF_MATCH: Field = (
-        "ifMatch",
-        "Only if ETag is",
-        Text,
-        false,
-        "Act only if the source still has this ETag.",
-    );
-    match action {
-        "listBuckets" => &[(
-            "prefix",
-            "Name prefix",
-            Text,
-            false,
-            "Only buckets whose name starts with this.",
-        )],
-        "createBucket" => &[
-            BUCKET,
-            (
-                "region",
-                "Region",
-                Text,
-                false,
-                "Where to create it; default: the connection's region.",
-            ),
-        ],
-        "deleteBucket" | "headBucket" => &[BUCKET],
-        "listObjects" => &[
-            BUCKET,
-            ("prefix", "Prefix", Text, false, "Only keys starting with this."),
-            (
-                "delimiter",
-                "Delimiter",
-                Text,
-                false,
-                "Group keys by this (usually /) into commonPrefixes.",
-            ),
-            ("startAfter", "Start after", Text, false, "Only keys after this one."),
-            (
-                "maxKeys",
-                "Max keys",
-                Number,
-                false,
-                "Most keys to return; default 100,000.",
-            ),
-            (
-                "continuationToken",
-                "Continuation token",
-                Text,
-                false,
-                "Resume from a previous result's nextContinuationToken.",
-            ),
-        ],
-        "listPrefixes" => &[
-            BUCKET,
-            (
-                "prefix",
-                "Parent prefix",
-                Text,
-                false,
-                "Look under this prefix, e.g. reports/2026/.",
-            ),
-            ("delimiter", "Delimiter", Text, false, "Default /."),
-        ],
-        "headObject" => &[BUCKET, KEY],
-        "deleteObjects" => &[
-            BUCKET,
-            (
-                "keys",
-                "Keys",
-                Feel,
-                false,
-                "A FEEL list of keys, e.g. =[\"a.txt\", \"b.txt\"].",
-            ),
-            (
-                "prefix",
-                "Prefix",
-                Text,
-                false,
-                "Delete every key starting with this (instead of keys).",
-            ),
-        ],
-        "copyObject" => &[
-            BUCKET,
-            KEY,
-            DEST_BUCKET,
-            DEST_KEY,
-            IF_MATCH,
-            ("contentType", "Content type", Text, false, "Replace the content type."),
-            (
-                "metadata",
-                "Metadata",
-                Feel,
-                false,
-                "Replace the user metadata: a FEEL context of strings.",
-            ),
-        ],
-        "moveObject" => &[
-            BUCKET,
-            KEY,
-            DEST_BUCKET,
-            DEST_KEY,
-            IF_MATCH,
-            (
-                "requireConditionalDelete",
-                "Require conditional delete",
-                Boolean,
-                false,
-                "On stores that ignore If-Match on delete, keep the source and fail instead of re-checking.",
-            ),
-        ],
-        "presignUrl" => &[
-            BUCKET,
-            KEY,
-            (
-                "method",
-                "Method",
-                Choice(&["GET", "PUT"]),
-                true,
-                "GET to download, PUT to upload.",
-            ),
-            (
-                "expiresIn",
-                "Expires in (seconds)",
-                Number,
-                false,
-                "1 to 604800; default 3600.",
-            ),
-            (
-                "contentType",
-                "Content type",
-                Text,
-                false,
-                "For PUT: the type the uploader must send.",
-            ),
-        ],
-        "listMultipartUploads" => &[
-            BUCKET,
-            PREFIX_UPLOADS,
-            OLDER_THAN,
-            ("maxUploads", "Most uploads", Number, false, "Default 10000."),
-        ],
-        "abortMultipartUploads" => &[
-            BUCKET,
-            PREFIX_UPLOADS,
-            (
-                "olderThan",
-                "Older than",
-                Text,
-                true,
-                "Only uploads started longer ago than this, e.g. 24h or P1D: longer than any of your uploads runs, since an abort cuts a running upload off. 0s aborts every upload.",
-            ),
-            ("maxUploads", "Most uploads", Number, false, "Default 10000. The result's truncated says more matched."),
-            (
-                "dryRun",
-                "Dry run",
-                Boolean,
-                false,
-                "List what would be aborted, abort nothing.",
-            ),
-        ],
-        _ => &[],
+/// `destinationBucket` as a label: `Destination bucket`.
+fn label_of(name: &str) -> String {
+    let mut label = String::new();
+    for (i, c) in name.chars().enumerate() {
+        if i == 0 {
+            label.extend(c.to_uppercase());
+        } else if c.is_uppercase() {
+            label.push(' ');
+            label.extend(c.to_lowercase());
+        } else {
+            label.push(c);
+        }
     }
+    label
 }
 
-/// What each of our actions does, for the dropdown and its group.
-fn describe(action: &str) -> (&'static str, &'static str) {
-    match action {
-        "listBuckets" => ("List buckets", "List the buckets the credentials can see"),
-        "createBucket" => ("Create bucket", "Create a bucket"),
-        "deleteBucket" => ("Delete bucket", "Delete an empty bucket"),
-        "headBucket" => ("Check bucket", "Check that a bucket exists and is reachable"),
-        "listObjects" => ("List objects", "List objects, all pages, up to max keys"),
-        "listPrefixes" => ("List folders", "List the prefixes (folders) under a prefix"),
-        "headObject" => ("Get object metadata", "Size, type, ETag and metadata of an object"),
-        "deleteObjects" => ("Delete objects", "Delete many objects by key or prefix"),
-        "copyObject" => ("Copy object", "Copy an object, any size"),
-        "moveObject" => ("Move object", "Copy, verify, then delete the source"),
-        "presignUrl" => ("Presign URL", "A time-limited URL to download or upload an object"),
-        "listMultipartUploads" => (
-            "List unfinished uploads",
-            "Multipart uploads started and never finished (their parts are billed)",
-        ),
-        "abortMultipartUploads" => (
-            "Abort unfinished uploads",
-            "Abort multipart uploads left behind, by prefix and age",
-        ),
-        _ => ("", ""),
+/// Whether a property's schema type is, or includes, `kind` (utoipa writes an optional field's
+/// type as `["string", "null"]`).
+fn has_type(p: &Value, kind: &str) -> bool {
+    match &p["type"] {
+        Value::String(t) => t == kind,
+        Value::Array(ts) => ts.iter().any(|t| t == kind),
+        _ => false,
     }
 }
 
@@ -267,7 +72,17 @@ fn when(action: &str) -> Value {
     json!({"property": "actionDiscriminator", "equals": action, "type": "simple"})
 }
 
-fn native_property(action: &str, (name, label, kind, required, tooltip): Field) -> Value {
+fn native_property(action: &str, name: &str, schema: &Value, required: bool) -> Value {
+    let label = schema["title"]
+        .as_str()
+        .map(str::to_string)
+        .unwrap_or_else(|| label_of(name));
+    // A doc comment's lines and its `code` marks, as plain text.
+    let tooltip = schema["description"]
+        .as_str()
+        .unwrap_or_default()
+        .replace('\n', " ")
+        .replace('`', "");
     let mut p = json!({
         "id": format!("{action}_{name}"),
         "label": label,
@@ -276,32 +91,37 @@ fn native_property(action: &str, (name, label, kind, required, tooltip): Field) 
         "condition": when(action),
         "tooltip": tooltip,
     });
-    match kind {
-        Kind::Text => {
-            p["type"] = json!("String");
-            p["feel"] = json!("optional");
-        }
-        Kind::Number => {
-            p["type"] = json!("Number");
-            p["feel"] = json!("optional");
-        }
-        Kind::Boolean => {
-            p["type"] = json!("Boolean");
-            p["value"] = json!(false);
-        }
-        Kind::Feel => {
-            p["type"] = json!("String");
-            p["feel"] = json!("required");
-        }
-        Kind::Choice(choices) => {
-            p["type"] = json!("Dropdown");
-            p["value"] = json!(choices[0]);
-            p["choices"] = choices.iter().map(|c| json!({"name": c, "value": c})).collect();
-        }
+    // An enum's values: `enum`, or per value under `oneOf` (utoipa's form when the values
+    // have doc comments).
+    let one_of = schema["oneOf"].as_array().map(Vec::as_slice).unwrap_or_default();
+    let choices: Vec<&str> = std::iter::once(schema)
+        .chain(one_of)
+        .filter_map(|s| s["enum"].as_array())
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    let boolean = has_type(schema, "boolean");
+    if !choices.is_empty() {
+        p["type"] = json!("Dropdown");
+        p["value"] = json!(schema["default"].as_str().unwrap_or(choices[0]));
+        p["choices"] = choices.iter().map(|c| json!({"name": c, "value": c})).collect();
+    } else if boolean {
+        p["type"] = json!("Boolean");
+        p["value"] = json!(false);
+    } else if has_type(schema, "integer") || has_type(schema, "number") {
+        p["type"] = json!("Number");
+        p["feel"] = json!("optional");
+    } else if has_type(schema, "array") || has_type(schema, "object") {
+        // A list or a context, e.g. =["a.txt", "b.txt"] or ={owner: "ops"}.
+        p["type"] = json!("String");
+        p["feel"] = json!("required");
+    } else {
+        p["type"] = json!("String");
+        p["feel"] = json!("optional");
     }
     if required {
         p["constraints"] = json!({"notEmpty": true});
-    } else if !matches!(kind, Kind::Boolean | Kind::Choice(_)) {
+    } else if choices.is_empty() && !boolean {
         // An empty optional field creates no input mapping, so the request leaves it out.
         p["optional"] = json!(true);
     }
@@ -485,7 +305,7 @@ pub fn element_template() -> Value {
         .iter()
         .map(|(value, name)| json!({"name": name, "value": value}))
         .collect();
-    choices.extend(JOB_ACTIONS.iter().map(|a| json!({"name": describe(a).0, "value": a})));
+    choices.extend(job_actions().map(|a| json!({"name": a.label, "value": a.name})));
     let mut groups = vec![
         json!({"id": "operation", "label": "Operation"}),
         json!({"id": "authentication", "label": "Authentication"}),
@@ -494,7 +314,7 @@ pub fn element_template() -> Value {
         json!({"id": "uploadObject", "label": "Upload object"}),
         json!({"id": "downloadObject", "label": "Download object"}),
     ];
-    groups.extend(JOB_ACTIONS.iter().map(|a| json!({"id": a, "label": describe(a).0})));
+    groups.extend(job_actions().map(|a| json!({"id": a.name, "label": a.label})));
     groups.extend([
         json!({"id": "connector", "label": "Connector"}),
         json!({"id": "output", "label": "Output mapping"}),
@@ -502,14 +322,14 @@ pub fn element_template() -> Value {
         json!({"id": "retries", "label": "Retries"}),
     ]);
     let mut properties = camunda_properties(choices);
-    for action in JOB_ACTIONS {
-        properties.extend(fields(action).iter().map(|f| native_property(action, *f)));
+    for action in job_actions() {
+        properties.extend(fields(action.name));
     }
     properties.extend(runtime_properties());
-    let all: Vec<(&str, &str)> = camunda_actions
+    let all: Vec<&str> = camunda_actions
         .iter()
-        .map(|(a, _)| (*a, ""))
-        .chain(JOB_ACTIONS.iter().map(|a| (*a, describe(a).1)))
+        .map(|(a, _)| *a)
+        .chain(job_actions().map(|a| a.name))
         .collect();
     json!({
         "$schema": "https://unpkg.com/@camunda/zeebe-element-templates-json-schema/resources/schema.json",
@@ -523,7 +343,7 @@ pub fn element_template() -> Value {
         "appliesTo": ["bpmn:Task"],
         "elementType": {"value": "bpmn:ServiceTask"},
         "engines": {"camunda": "^8.10"},
-        "presets": all.iter().map(|(a, _)| json!({"id": format!("actionDiscriminator_{a}"), "properties": {"actionDiscriminator": a}})).collect::<Vec<_>>(),
+        "presets": all.iter().map(|a| json!({"id": format!("actionDiscriminator_{a}"), "properties": {"actionDiscriminator": a}})).collect::<Vec<_>>(),
         "configurationTemplates": [{
             "id": "io.camunda:aws-credential:1", "kind": "CREDENTIAL", "version": 1, "name": "AWS Credential",
             "properties": [

@@ -10,7 +10,7 @@
 
 use serde_json::Value;
 
-use crate::actions::Action;
+use crate::actions::{Action, CatalogEntry, CATALOG};
 use crate::config::{ConnectionSettings, Secret};
 use crate::documents::DocumentReference;
 use crate::error::{Error, Result};
@@ -43,29 +43,25 @@ pub enum CamundaOperation {
         /// Key.
         key: String,
     },
-    /// One of our own actions ([`JOB_ACTIONS`]), from `action` holding its request fields.
+    /// One of our own actions ([`job_actions`]), from `action` holding its request fields.
     Native(Box<Action>),
 }
 
 /// Our actions a job may run besides Camunda's three, named by `actionDiscriminator` with the
-/// request fields under `action`. `getObject` and `putObject` are left out on purpose: their
-/// `file` would read or write files on the worker's machine at a process modeller's choice;
-/// jobs move content through documents (`uploadObject`, `downloadObject`).
-pub const JOB_ACTIONS: &[&str] = &[
-    "listBuckets",
-    "createBucket",
-    "deleteBucket",
-    "headBucket",
-    "listObjects",
-    "listPrefixes",
-    "headObject",
-    "deleteObjects",
-    "copyObject",
-    "moveObject",
-    "presignUrl",
-    "listMultipartUploads",
-    "abortMultipartUploads",
-];
+/// request fields under `action`: the catalog's actions whose [`ActionRequest::NOT_FOR_JOBS`]
+/// is unset. `getObject` and `putObject` are not among them: their `file` would read or write
+/// files on the worker's machine at a process modeller's choice; jobs move content through
+/// documents (`uploadObject`, `downloadObject`).
+///
+/// [`ActionRequest::NOT_FOR_JOBS`]: crate::actions::ActionRequest::NOT_FOR_JOBS
+pub fn job_actions() -> impl Iterator<Item = &'static CatalogEntry> {
+    CATALOG.iter().filter(|e| e.for_jobs())
+}
+
+/// Whether `name` is one of [`job_actions`].
+pub fn is_job_action(name: &str) -> bool {
+    job_actions().any(|e| e.name == name)
+}
 
 /// How `downloadObject` returns the object.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -250,7 +246,7 @@ impl CamundaInput {
                 let key = required(vars, "action.key", &mut v);
                 Some(CamundaOperation::Delete { bucket, key })
             }
-            Some(name) if JOB_ACTIONS.contains(&name) => {
+            Some(name) if is_job_action(name) => {
                 // Our own request shape, validated as `exec` validates it.
                 let mut request = match at(vars, "action") {
                     Some(Value::Object(fields)) => fields.clone(),
@@ -274,7 +270,7 @@ impl CamundaInput {
                     "actionDiscriminator",
                     &format!(
                         "must be uploadObject, downloadObject, deleteObject or one of {}",
-                        JOB_ACTIONS.join(", ")
+                        job_actions().map(|e| e.name).collect::<Vec<_>>().join(", ")
                     ),
                 );
                 None
@@ -335,7 +331,7 @@ mod tests {
         let not_jobs: Vec<&str> = crate::actions::ACTION_NAMES
             .iter()
             .copied()
-            .filter(|a| !JOB_ACTIONS.contains(a))
+            .filter(|a| !is_job_action(a))
             .collect();
         assert_eq!(
             not_jobs,

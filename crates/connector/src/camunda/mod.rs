@@ -8,6 +8,7 @@
 pub mod auth;
 pub mod delete_object;
 pub mod download_object;
+#[cfg(feature = "openapi")]
 pub mod element_template;
 pub mod feel;
 pub mod input;
@@ -15,7 +16,7 @@ pub mod job;
 pub mod secrets;
 pub mod upload_object;
 
-pub use input::{CamundaInput, CamundaOperation, ReturnFormat, JOB_ACTIONS};
+pub use input::{is_job_action, job_actions, CamundaInput, CamundaOperation, ReturnFormat};
 
 use crate::documents::external::ExternalFetch;
 use crate::documents::DocumentStore;

@@ -1,14 +1,12 @@
 //! Camunda `uploadObject`: put a document into a bucket; result `{bucket, key, link}`.
 
-use std::collections::BTreeMap;
-
 use serde::Serialize;
 
-use crate::actions::content_type_for;
+use crate::actions::{ActionRequest, PutObjectRequest, Streams};
 use crate::documents::external::ExternalFetch;
 use crate::documents::{DocumentReader, DocumentReference, DocumentStore};
 use crate::error::{Error, Result};
-use crate::transfer::{upload, NoProgress, UploadSource, UploadTarget};
+use crate::s3::content_type_for;
 use crate::{validate, Connector};
 
 /// `{bucket, key, link}`. Divergence from Camunda's connector (see docs/camunda.md): `key` is
@@ -99,13 +97,20 @@ pub async fn upload_object(
         }
     };
     validate::key("action.key", &key)?;
-    let target = UploadTarget {
-        bucket,
-        key: &key,
-        content_type: &opened.content_type,
-        metadata: &BTreeMap::new(),
+    // Through putObject itself, so that an upload here is written as putObject writes.
+    let put = PutObjectRequest {
+        bucket: bucket.to_string(),
+        key: key.clone(),
+        file: None,
+        content: None,
+        content_type: Some(opened.content_type),
+        metadata: Default::default(),
     };
-    upload(conn, &target, UploadSource::Reader(opened.reader), &NoProgress).await?;
+    let streams = Streams {
+        input: Some(opened.reader),
+        ..Streams::default()
+    };
+    put.execute(conn, streams).await?;
     Ok(UploadObjectResult {
         bucket: bucket.to_string(),
         link: conn.object_url(bucket, &key),

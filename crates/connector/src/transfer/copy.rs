@@ -1,0 +1,143 @@
+//! Server-side copies: one CopyObject up to the copy threshold (5 GiB, S3's limit), a multipart
+//! copy (UploadPartCopy) above it. Every request is conditioned on the source's ETag, so a copy
+//! is of one version even while the source is being rewritten.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_s3::types::MetadataDirective;
+use futures::stream::StreamExt;
+
+use super::multipart::{part_size_for, Multipart};
+use super::UploadTarget;
+use crate::error::{Error, ErrorCode, Missing, Result};
+use crate::s3::{encode_key, unquote};
+use crate::Connector;
+
+/// The object to copy, as a HEAD of it found it.
+pub struct CopySource<'a> {
+    /// Bucket.
+    pub bucket: &'a str,
+    /// Key.
+    pub key: &'a str,
+    /// Size in bytes: it chooses between one CopyObject and a multipart copy.
+    pub size: u64,
+    /// ETag without quotes; every request is pinned to it.
+    pub etag: &'a str,
+    /// Its content type, kept unless replaced.
+    pub content_type: Option<&'a str>,
+    /// Its user metadata, kept unless replaced.
+    pub metadata: &'a BTreeMap<String, String>,
+}
+
+/// What [`copy`] did.
+#[derive(Debug, Clone)]
+pub struct Copied {
+    /// The copy's ETag, without quotes.
+    pub etag: Option<String>,
+    /// Whether a multipart copy was used.
+    pub multipart: bool,
+}
+
+/// Copies `source` to `dest_bucket/dest_key`, pinned to its ETag; `metadata` and
+/// `content_type`, when given, replace the source's.
+///
+/// # Behavior
+/// A source that changes during the copy fails it with `PreconditionFailed`, and nothing is
+/// copied: a multipart copy is aborted.
+pub async fn copy(
+    conn: &Connector,
+    source: &CopySource<'_>,
+    dest_bucket: &str,
+    dest_key: &str,
+    metadata: Option<&BTreeMap<String, String>>,
+    content_type: Option<&str>,
+) -> Result<Copied> {
+    let copy_source = format!("{}/{}", source.bucket, encode_key(source.key));
+    let quoted = format!("\"{}\"", source.etag);
+    let what = format!(
+        "CopyObject s3://{}/{} to s3://{dest_bucket}/{dest_key}",
+        source.bucket, source.key
+    );
+    let changed = |e: Error| {
+        if e.code == ErrorCode::PreconditionFailed {
+            Error::new(
+                ErrorCode::PreconditionFailed,
+                format!("{what}: the source changed while being copied; nothing was copied"),
+            )
+        } else {
+            e
+        }
+    };
+    if source.size <= conn.transfer().multipart_copy_threshold {
+        let replace = metadata.is_some() || content_type.is_some();
+        let mut req = conn
+            .client()
+            .copy_object()
+            .bucket(dest_bucket)
+            .key(dest_key)
+            .copy_source(&copy_source)
+            .copy_source_if_match(&quoted);
+        if replace {
+            let meta = metadata.unwrap_or(source.metadata).clone();
+            req = req
+                .metadata_directive(MetadataDirective::Replace)
+                .set_metadata(Some(meta.into_iter().collect()))
+                .set_content_type(content_type.or(source.content_type).map(str::to_string));
+        }
+        // A copy's length depends on the object's size: the stall timeout bounds it, not the
+        // attempt timeout (S3 keeps a long copy's connection alive with whitespace).
+        let out = req
+            .customize()
+            .config_override(conn.no_attempt_timeout())
+            .send()
+            .await
+            .map_err(|e| changed(Error::from_sdk(e, &what, Missing::Key)))?;
+        return Ok(Copied {
+            etag: unquote(out.copy_object_result().and_then(|r| r.e_tag())),
+            multipart: false,
+        });
+    }
+
+    // Multipart copy: the new object gets the source's (or the given) type and metadata, which
+    // UploadPartCopy does not carry over by itself.
+    let meta = metadata.unwrap_or(source.metadata);
+    let ctype = content_type
+        .or(source.content_type)
+        .unwrap_or("application/octet-stream");
+    let target = UploadTarget {
+        bucket: dest_bucket,
+        key: dest_key,
+        content_type: ctype,
+        metadata: meta,
+    };
+    let size = source.size;
+    let part_size = part_size_for(conn.transfer().copy_part_size, size);
+    let count = size.div_ceil(part_size);
+    let mpu = Multipart::create(conn, &target).await?;
+    let parts = async {
+        let mut pending = futures::stream::iter(0..count)
+            .map(|i| {
+                let start = i * part_size;
+                let end = (start + part_size).min(size) - 1;
+                let mpu = &mpu;
+                let copy_source = &copy_source;
+                let quoted = &quoted;
+                async move {
+                    mpu.upload_part_copy((i + 1) as i32, copy_source, format!("bytes={start}-{end}"), quoted)
+                        .await
+                }
+            })
+            .buffer_unordered(conn.transfer().concurrency);
+        let mut done = Vec::with_capacity(count as usize);
+        while let Some(p) = pending.next().await {
+            done.push(p.map_err(changed)?);
+        }
+        Ok(done)
+    }
+    .await;
+    let etag = mpu.finish(parts).await?;
+    Ok(Copied {
+        etag: unquote(etag.as_deref()),
+        multipart: true,
+    })
+}

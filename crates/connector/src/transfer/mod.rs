@@ -1,0 +1,67 @@
+//! Streaming uploads, downloads and copies, shared by the object actions and the document
+//! stores. One file per job:
+//! - [`upload`]: a single PUT, or a multipart upload from a file or a stream;
+//! - [`multipart`]: one multipart upload's life (create, parts, complete, abort) and the
+//!   clean-up of uploads left behind;
+//! - [`download`]: a GET whose body resumes where it broke, to a file, a writer or a stream;
+//! - [`copy`]: a server-side copy, multipart above the copy threshold.
+//!
+//! Memory stays flat as objects grow:
+//! - a file upload reads each part straight from the file (`ByteStream` with an offset and
+//!   length), so nothing is buffered beyond the HTTP client's own small buffers;
+//! - a stream upload (stdin, an HTTP body) buffers at most `concurrency + 1` parts;
+//! - a download writes each chunk to disk as it arrives.
+//!
+//! Failure leaves nothing behind: a failed multipart upload is aborted (with its own retry
+//! budget, so that a throttling store does not leave it open), and a download goes to a
+//! temporary file beside the target that is renamed into place only when complete.
+//!
+//! Faults are normal: a part whose connection breaks or stalls is retried by the SDK (its body is
+//! re-read from the file or from memory), and a download whose body breaks part-way resumes from
+//! the last byte received with a ranged GET pinned to the object's ETag (`If-Match`), so a
+//! replaced object fails as `PreconditionFailed` instead of mixing two versions.
+
+use std::collections::BTreeMap;
+
+pub mod copy;
+pub mod download;
+pub mod multipart;
+pub mod upload;
+
+pub use copy::{copy, Copied, CopySource};
+pub use download::{download_to_file, download_to_writer, open_object, Downloaded, ObjectStream, OpenedObject};
+pub use multipart::{cleanup_command, part_size_for, ABORT_BUDGET, CLEANUP_WAIT};
+pub use upload::{upload, UploadSource, Uploaded};
+
+/// Reports transfer progress, e.g. to a progress bar. All methods are cheap and may be
+/// called from several tasks at once.
+pub trait Progress: Send + Sync {
+    /// The total number of bytes, once known.
+    fn set_total(&self, bytes: u64);
+    /// `bytes` more were moved.
+    fn advance(&self, bytes: u64);
+}
+
+/// A [`Progress`] that reports nothing.
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn set_total(&self, _: u64) {}
+    fn advance(&self, _: u64) {}
+}
+
+/// What to upload to.
+pub struct UploadTarget<'a> {
+    /// Bucket.
+    pub bucket: &'a str,
+    /// Key.
+    pub key: &'a str,
+    /// Content type to store.
+    pub content_type: &'a str,
+    /// User metadata to store.
+    pub metadata: &'a BTreeMap<String, String>,
+}
+
+fn metadata_map(meta: &BTreeMap<String, String>) -> Option<std::collections::HashMap<String, String>> {
+    (!meta.is_empty()).then(|| meta.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+}
