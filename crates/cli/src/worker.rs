@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use s3_connector::camunda::auth::{ClusterAuth, OAuthSettings};
+use s3_connector::cluster::{ClusterAuth, OAuthSettings};
 use s3_connector::documents::external::ExternalFetch;
 use s3_connector::documents::{CamundaClusterStore, DocumentStore};
 use s3_connector::Error;

@@ -17,6 +17,7 @@
 pub mod actions;
 pub mod camunda;
 pub mod client;
+pub mod cluster;
 pub mod compat;
 pub mod config;
 pub mod documents;

@@ -5,7 +5,6 @@
 //! of the three operations, with Camunda's validation messages. Each operation is one file
 //! and returns exactly the contract's result shape (nulls written, not omitted).
 
-pub mod auth;
 pub mod delete_object;
 pub mod download_object;
 #[cfg(feature = "openapi")]

@@ -12,7 +12,7 @@ use tokio::io::AsyncRead;
 
 use std::sync::Arc;
 
-use crate::camunda::auth::ClusterAuth;
+use crate::cluster::{status_error, ClusterAuth, ClusterClient};
 use crate::config::Secret;
 use crate::documents::store::{
     check_document_id, check_expiry, parse_expiry, DocumentReader, DocumentStore, VerifyingReader,
@@ -20,27 +20,14 @@ use crate::documents::store::{
 use crate::documents::{CamundaReference, DocumentMetadata, DocumentReference};
 use crate::error::{Error, ErrorCode, Result};
 
-/// A client of a Camunda cluster's document API.
-pub struct CamundaClusterStore {
-    base_url: String,
-    store_id: Option<String>,
-    auth: Arc<ClusterAuth>,
-    client: reqwest::Client,
-}
+/// How long the cluster may leave a document's stream without a byte.
+const READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
-impl std::fmt::Debug for CamundaClusterStore {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CamundaClusterStore")
-            .field(
-                "base_url",
-                &reqwest::Url::parse(&self.base_url)
-                    .map(|u| crate::documents::external::redact_url(&u))
-                    .unwrap_or_default(),
-            )
-            .field("store_id", &self.store_id)
-            .field("auth", &self.auth)
-            .finish()
-    }
+/// A client of a Camunda cluster's document API.
+#[derive(Debug)]
+pub struct CamundaClusterStore {
+    cluster: ClusterClient,
+    store_id: Option<String>,
 }
 
 impl CamundaClusterStore {
@@ -58,68 +45,15 @@ impl CamundaClusterStore {
     /// As [`new`](Self::new), authenticating as `auth` says (e.g. OAuth, shared with a job
     /// worker so that both use one token).
     pub fn with_auth(base_url: &str, store_id: Option<String>, auth: Arc<ClusterAuth>) -> Result<Self> {
-        let url = reqwest::Url::parse(base_url)
-            // Not echoed: a URL may carry credentials.
-            .map_err(|e| Error::invalid_input("documents", format!("the cluster URL is not a URL: {e}")))?;
-        if !matches!(url.scheme(), "http" | "https") {
-            return Err(Error::invalid_input(
-                "documents",
-                "the cluster URL must be http or https",
-            ));
-        }
-        let client = reqwest::Client::builder()
-            .connect_timeout(std::time::Duration::from_secs(10))
-            .read_timeout(std::time::Duration::from_secs(60))
-            .build()
-            .map_err(|e| Error::new(ErrorCode::ServiceError, format!("cannot build the HTTP client: {e}")))?;
         Ok(CamundaClusterStore {
-            base_url: base_url.trim_end_matches('/').to_string(),
+            cluster: ClusterClient::new(base_url, "documents", auth, Some(READ_TIMEOUT))?,
             store_id,
-            auth,
-            client,
         })
-    }
-
-    async fn request(&self, method: reqwest::Method, url: &str) -> Result<reqwest::RequestBuilder> {
-        let req = self.client.request(method, url);
-        Ok(match self.auth.token().await? {
-            Some(t) => req.bearer_auth(t.expose()),
-            None => req,
-        })
-    }
-
-    /// The error for an unsuccessful answer; a 401 also drops a cached OAuth token, so that
-    /// the next call fetches a fresh one instead of failing until the old one expires.
-    async fn refused(&self, what: &str, resp: reqwest::Response) -> Error {
-        if resp.status() == reqwest::StatusCode::UNAUTHORIZED {
-            self.auth.invalidate().await;
-        }
-        status_error(what, resp).await
     }
 
     fn document_url(&self, id: &str) -> String {
-        format!("{}/v2/documents/{id}", self.base_url)
+        self.cluster.url(&format!("/documents/{id}"))
     }
-}
-
-/// Turns an unsuccessful answer into our error, with the start of the cluster's message.
-async fn status_error(what: &str, resp: reqwest::Response) -> Error {
-    let status = resp.status();
-    let body = resp.text().await.unwrap_or_default();
-    let detail: String = body.chars().take(500).collect();
-    let code = ErrorCode::from_cluster_status(status.as_u16());
-    Error::new(code, format!("{what}: the cluster answered HTTP {status}: {detail}"))
-}
-
-fn send_error(what: &str, e: reqwest::Error) -> Error {
-    // reqwest's text names the URL, which may carry credentials; `what` already says which call.
-    let e = e.without_url();
-    let code = if e.is_timeout() {
-        ErrorCode::Timeout
-    } else {
-        ErrorCode::Network
-    };
-    Error::new(code, format!("{what}: cannot reach the cluster: {e}"))
 }
 
 #[async_trait::async_trait]
@@ -154,14 +88,9 @@ impl DocumentStore for CamundaClusterStore {
             url.query_pairs_mut().append_pair("contentHash", hash);
         }
         let what = format!("GET /v2/documents/{}", reference.document_id);
-        let resp = self
-            .request(reqwest::Method::GET, url.as_str())
-            .await?
-            .send()
-            .await
-            .map_err(|e| send_error(&what, e))?;
+        let resp = self.cluster.call(&what, |http| http.get(url.as_str())).await?;
         if !resp.status().is_success() {
-            return Err(self.refused(&what, resp).await);
+            return Err(status_error(&what, resp).await);
         }
         let mut metadata = reference.metadata.clone();
         if metadata.content_type.is_none() {
@@ -195,16 +124,11 @@ impl DocumentStore for CamundaClusterStore {
             );
         }
         let what = format!("DELETE /v2/documents/{document_id}");
-        let resp = self
-            .request(reqwest::Method::DELETE, &url)
-            .await?
-            .send()
-            .await
-            .map_err(|e| send_error(&what, e))?;
+        let resp = self.cluster.call(&what, |http| http.delete(&url)).await?;
         if resp.status().is_success() || resp.status() == reqwest::StatusCode::NOT_FOUND {
             return Ok(());
         }
-        Err(self.refused(&what, resp).await)
+        Err(status_error(&what, resp).await)
     }
 }
 
@@ -248,8 +172,8 @@ impl CamundaClusterStore {
         let form = reqwest::multipart::Form::new()
             .part("metadata", metadata_part)
             .part("file", file);
-        let mut url = reqwest::Url::parse(&format!("{}/v2/documents", self.base_url))
-            .map_err(|e| Error::invalid_input("documents", e))?;
+        let mut url =
+            reqwest::Url::parse(&self.cluster.url("/documents")).map_err(|e| Error::invalid_input("documents", e))?;
         if let Some(store) = &self.store_id {
             url.query_pairs_mut().append_pair("storeId", store);
         }
@@ -258,17 +182,13 @@ impl CamundaClusterStore {
         }
         let url = url.to_string();
         let what = "POST /v2/documents";
-        let resp = self
-            .request(reqwest::Method::POST, &url)
-            .await?
-            .multipart(form)
-            .send()
-            .await
-            .map_err(|e| send_error(what, e))?;
+        // The content streams once: a refused token is dropped for the next call, not retried.
+        let req = self.cluster.request(reqwest::Method::POST, &url).multipart(form);
+        let resp = self.cluster.call_once(what, req).await?;
         if !resp.status().is_success() {
-            return Err(self.refused(what, resp).await);
+            return Err(status_error(what, resp).await);
         }
-        let text = resp.bytes().await.map_err(|e| send_error(what, e))?;
+        let text = resp.bytes().await.map_err(|e| crate::cluster::send_error(what, e))?;
         let body: Value = serde_json::from_slice(&text).map_err(|e| {
             Error::new(
                 ErrorCode::ServiceError,

@@ -10,7 +10,7 @@ pub mod jobs_cluster;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use s3_connector::camunda::auth::{ClusterAuth, OAuthSettings};
+use s3_connector::cluster::{ClusterAuth, OAuthSettings};
 use s3_connector::documents::external::ExternalFetch;
 use s3_connector::documents::CamundaClusterStore;
 use s3_connector::{ConnectionSettings, Connector, Secret};
