@@ -325,8 +325,8 @@ impl Connector {
         let enforced = match answer {
             Ok(_) => false,
             Err(e) => matches!(
-                crate::Error::from_sdk(e, "DeleteObject probe", crate::Missing::Key).code,
-                crate::ErrorCode::NoSuchKey | crate::ErrorCode::PreconditionFailed
+                crate::error::Error::from_sdk(e, "DeleteObject probe", crate::error::Missing::Key).code,
+                crate::error::ErrorCode::NoSuchKey | crate::error::ErrorCode::PreconditionFailed
             ),
         };
         if let Ok(mut m) = self.conditional_delete.lock() {

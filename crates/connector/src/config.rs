@@ -721,7 +721,10 @@ mod tests {
             },
         ];
         for case in cases {
-            assert_eq!(case.validate().map_err(|e| e.code), Err(crate::ErrorCode::InvalidInput));
+            assert_eq!(
+                case.validate().map_err(|e| e.code),
+                Err(crate::error::ErrorCode::InvalidInput)
+            );
         }
         assert!(ConnectionSettings::from_vars(vars(&[("S3_CONNECTOR_CHECKSUMS", "sometimes")])).is_err());
     }
@@ -740,7 +743,7 @@ mod tests {
             }
             .validate()
             .expect_err(endpoint);
-            assert_eq!(err.code, crate::ErrorCode::InvalidInput);
+            assert_eq!(err.code, crate::error::ErrorCode::InvalidInput);
             assert!(!err.message.contains("pw"), "{endpoint}: {}", err.message);
         }
         let described = ConnectionSettings {

@@ -380,7 +380,7 @@ impl Error {
                 format!("{operation} timed out (an attempt took longer than the attempt timeout, after retries); check the store, or raise timeouts.attempt"),
             ),
             SdkError::DispatchFailure(dispatch) => {
-                if let Some(refusal) = find_in_chain::<crate::net::Refusal>(&err) {
+                if let Some(refusal) = find_in_chain::<Refusal>(&err) {
                     Error::invalid_input(
                         "endpoint",
                         format!("{operation}: refused to connect: {refusal}"),
@@ -497,6 +497,52 @@ fn credentials_problem(err: &(dyn std::error::Error + 'static)) -> Option<String
     }
     None
 }
+
+/// The one allow-list setting (environment variable): comma-separated IP addresses, CIDR blocks
+/// and host names that guarded connections may reach although the address guard
+/// (`net::AddressGuard`) would refuse them.
+pub const ALLOW_SETTING: &str = "S3_CONNECTOR_ALLOW_ADDRESSES";
+
+/// A connection the address guard refused: what was refused, and which setting allows it.
+/// Here, at the ground floor, because the SDK's failures are mapped to our codes here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// The host as given (a name or a literal address).
+    pub host: String,
+    /// The address it resolved to, or was.
+    pub ip: std::net::IpAddr,
+    /// Why the address is refused.
+    pub why: &'static str,
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // For a name, the address it resolved to is not shown: the process that chose the name
+        // would learn the operator's internal DNS from it. The operator finds it in the log.
+        // An IPv4 address mapped into IPv6 is shown as the IPv4 address it is.
+        let canonical = match self.ip {
+            std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map(std::net::IpAddr::V4).unwrap_or(self.ip),
+            v4 => v4,
+        };
+        if self.host == self.ip.to_string() || self.host == canonical.to_string() {
+            let ip = canonical;
+            write!(
+                f,
+                "{ip} is {}; no connection was made. If it is meant to be reachable, the operator can add {ip} to {ALLOW_SETTING}",
+                self.why
+            )
+        } else {
+            write!(
+                f,
+                "{} resolves to {}; no connection was made. If it is meant to be reachable, the operator can add the host name to {ALLOW_SETTING}",
+                self.host,
+                self.why.trim_start_matches("a ").trim_start_matches("an ").trim_start_matches("not ")
+            )
+        }
+    }
+}
+
+impl std::error::Error for Refusal {}
 
 #[cfg(test)]
 mod tests {

@@ -4,8 +4,8 @@
 
 use std::time::SystemTime;
 
+use crate::client::Connector;
 use crate::error::{Error, Missing, Result};
-use crate::Connector;
 
 /// A key or prefix as a listing gave it. Listings ask for `encoding-type=url`, as aws-cli does:
 /// XML 1.0 cannot carry control characters, so a key holding one would make the whole page
@@ -37,7 +37,7 @@ impl<T: std::hash::Hash + Eq> Markers<T> {
     pub(crate) fn follow(&mut self, next: T, what: &str) -> Result<()> {
         if !self.0.insert(next) {
             return Err(Error::new(
-                crate::ErrorCode::ServiceError,
+                crate::error::ErrorCode::ServiceError,
                 format!("{what}: the store answered a page with a marker it had sent before, so the listing would never end; stopped"),
             ));
         }
@@ -134,7 +134,7 @@ mod tests {
         assert!(markers.follow("t1", what).is_ok(), "the first page");
         assert!(markers.follow("t2", what).is_ok());
         let err = markers.follow("t2", what).expect_err("the same marker");
-        assert_eq!(err.code, crate::ErrorCode::ServiceError);
+        assert_eq!(err.code, crate::error::ErrorCode::ServiceError);
         assert!(err.message.contains("never end"), "{}", err.message);
         assert!(markers.follow("t1", what).is_err(), "a marker from two pages back");
         let mut from_caller = Markers::new(Some("t9"));

@@ -1,7 +1,7 @@
 //! Input checks that run before any network call.
 //!
 //! A request that fails here never reaches the store: the caller gets
-//! [`ErrorCode::InvalidInput`](crate::ErrorCode::InvalidInput) naming the JSON field,
+//! [`ErrorCode::InvalidInput`](crate::error::ErrorCode::InvalidInput) naming the JSON field,
 //! and nothing is written.
 
 use std::net::Ipv4Addr;
@@ -238,7 +238,7 @@ mod tests {
             "ünï",
         ] {
             let err = bucket("bucket", bad).expect_err(bad);
-            assert_eq!(err.code, crate::ErrorCode::InvalidInput);
+            assert_eq!(err.code, crate::error::ErrorCode::InvalidInput);
             assert!(err.message.starts_with("bucket"), "{}", err.message);
         }
     }

@@ -19,26 +19,41 @@ use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use futures::StreamExt;
 use s3_connector::{Action, ActionResult, Error, Streams};
-use tokio::io::AsyncRead;
 
+use crate::body::{ascii_json, body_reader, content_type_value, field_pipe, read_json_body, Reader};
 use crate::error::{ApiCode, ApiError};
 use crate::{AppState, REQUEST_HEADER, RESULT_HEADER};
 
-/// A stream of body bytes the core can read.
-pub type Reader = Box<dyn AsyncRead + Send + Unpin>;
-
-/// The handler.
+/// `POST /v1/actions`: runs one action, as `s3-connector exec` does.
 #[utoipa::path(
     post,
     tag = "actions",
     path = "/v1/actions",
-    request_body(content = s3_connector::Action, description = "An action request, as `s3-connector exec` takes it. For a streamed putObject, send the request in the `S3-Connector-Request` header and the content as the body, or as a multipart form (`request`, then `content`)."),
+    params(
+        ("S3-Connector-Request" = Option<String>, Header, description = "The JSON action request, when the body is the content of a putObject (any content type; its Content-Type becomes the object's unless it is application/octet-stream). Escape non-ASCII characters as \\uXXXX."),
+    ),
+    request_body(
+        description = "An action request, as `s3-connector exec` takes it. For a streamed putObject: the content as the body with the request in the `S3-Connector-Request` header, or a multipart form (`request`, then `content`).",
+        content(
+            (s3_connector::Action = "application/json"),
+            (crate::body::Binary = "application/octet-stream"),
+            (crate::body::ActionForm = "multipart/form-data"),
+        ),
+    ),
     responses(
-        (status = 200, description = "The action's result; for getObject, the object's bytes with the result in the `S3-Connector-Result` header", body = s3_connector::ActionResult),
-        (status = "4XX", description = "The request was refused", body = crate::openapi::ErrorBody),
-        (status = "5XX", description = "The store or the service failed", body = crate::openapi::ErrorBody),
+        (status = 200, description = "The action's result. For getObject: the object's bytes, its type and length, with the JSON result in the `S3-Connector-Result` header.",
+            content(
+                (s3_connector::ActionResult = "application/json"),
+                (crate::body::Binary = "application/octet-stream"),
+            ),
+            headers(
+                ("S3-Connector-Result" = String, description = "getObject: the JSON result (non-ASCII escaped as \\uXXXX)"),
+                ("ETag" = String, description = "getObject: the object's ETag"),
+            ),
+        ),
+        (status = "4XX", description = "The request was refused", body = crate::error::ErrorBody),
+        (status = "5XX", description = "The store or the service failed", body = crate::error::ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -77,32 +92,10 @@ pub async fn post_action(State(state): State<AppState>, req: Request) -> Result<
     run(&state, parse_action(&bytes)?, None).await
 }
 
-/// Reads a whole JSON body, refusing one larger than `limit`.
-pub async fn read_json_body(body: Body, limit: usize) -> Result<bytes::Bytes, ApiError> {
-    let mut stream = body.into_data_stream();
-    let mut text = bytes::BytesMut::new();
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| ApiError::invalid_input("body", format!("cannot read the request body: {e}")))?;
-        if text.len() + chunk.len() > limit {
-            return Err(ApiError::new(
-                ApiCode::PayloadTooLarge,
-                format!("the JSON body is larger than this service's limit of {limit} bytes"),
-            ));
-        }
-        text.extend_from_slice(&chunk);
-    }
-    Ok(text.freeze())
-}
-
 fn parse_action(bytes: &[u8]) -> Result<Action, ApiError> {
     let value: serde_json::Value = serde_json::from_slice(bytes)
         .map_err(|e| ApiError::invalid_input("request", format!("is not valid JSON: {e}")))?;
     Ok(Action::from_json(value)?)
-}
-
-/// The body as a reader; a broken connection becomes a read error, which aborts an upload.
-pub fn body_reader(body: Body) -> impl AsyncRead + Send + Unpin + 'static {
-    tokio_util::io::StreamReader::new(body.into_data_stream().map(|c| c.map_err(std::io::Error::other)))
 }
 
 /// The content type an upload declares, unless it is one that says nothing about the content
@@ -176,43 +169,6 @@ async fn form(state: &AppState, headers: &HeaderMap, req: Request) -> Result<Res
     let (reader, pump) = field_pipe(content);
     let (response, ()) = tokio::join!(run(state, action, Some((reader, content_type))), pump);
     response
-}
-
-/// A form part as a `'static` reader. The part borrows the form, so it cannot be handed to
-/// the core as it is: the returned future pumps it through a small channel (bounded, so
-/// memory stays flat) and must be polled alongside whatever reads the reader.
-pub fn field_pipe<'a>(mut field: multer::Field<'a>) -> (Reader, impl std::future::Future<Output = ()> + 'a) {
-    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<bytes::Bytes>>(4);
-    let reader: Reader = Box::new(tokio_util::io::StreamReader::new(receiver_stream(rx)));
-    let pump = async move {
-        loop {
-            let item = match field.chunk().await {
-                Ok(Some(c)) => Ok(c),
-                Ok(None) => break,
-                // A malformed or cut-off form is the client's doing: say so with our error, which
-                // the upload keeps (as InvalidInput) instead of calling it a local I/O failure.
-                Err(e) => Err(std::io::Error::other(s3_connector::Error::invalid_input(
-                    "body",
-                    format!("the multipart form could not be read to its end: {e}"),
-                ))),
-            };
-            let failed = item.is_err();
-            // A closed channel means the reader gave up (the action failed): stop reading.
-            if tx.send(item).await.is_err() || failed {
-                break;
-            }
-        }
-    };
-    (reader, pump)
-}
-
-/// A receiver as a stream, without pulling in tokio-stream for one adapter.
-fn receiver_stream<T: Send + 'static>(
-    rx: tokio::sync::mpsc::Receiver<T>,
-) -> impl futures::Stream<Item = T> + Send + Unpin + 'static {
-    Box::pin(futures::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|item| (item, rx))
-    }))
 }
 
 /// Runs the action, streaming `body` into a `putObject`.
@@ -319,42 +275,9 @@ fn object_response(
     Ok(response)
 }
 
-/// A stored content type as a header value; `application/octet-stream` when there is none or
-/// it cannot be a header.
-pub fn content_type_value(stored: Option<&str>) -> HeaderValue {
-    stored
-        .and_then(|ct| HeaderValue::from_str(ct).ok())
-        .unwrap_or(HeaderValue::from_static("application/octet-stream"))
-}
-
-/// JSON text with every non-ASCII character escaped, so that it fits in a header.
-pub fn ascii_json(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if c.is_ascii() {
-            out.push(c);
-        } else {
-            let mut units = [0u16; 2];
-            for unit in c.encode_utf16(&mut units) {
-                out.push_str(&format!("\\u{unit:04x}"));
-            }
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn ascii_json_round_trips() {
-        let text = serde_json::json!({"key": "Grüße/😀.txt"}).to_string();
-        let escaped = ascii_json(&text);
-        assert!(escaped.is_ascii());
-        let back: serde_json::Value = serde_json::from_str(&escaped).expect("valid JSON");
-        assert_eq!(back["key"], "Grüße/😀.txt");
-    }
 
     #[test]
     fn uninformative_upload_types_are_ignored() {

@@ -20,7 +20,7 @@ use s3_connector::documents::{CamundaReference, DocumentMetadata, DocumentReader
 use serde_json::{json, Value};
 use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 
-use crate::actions::{content_type_value, field_pipe};
+use crate::body::{content_type_value, field_pipe};
 use crate::error::ApiError;
 use crate::AppState;
 
@@ -72,10 +72,10 @@ pub fn cluster_reference(r: &CamundaReference) -> Value {
         ("storeId" = Option<String>, Query, description = "Must be this service's store, or absent"),
         ("documentId" = Option<String>, Query, description = "The id to store the document under (a UUID); one already in use is refused with 412"),
     ),
-    request_body(content_type = "multipart/form-data", description = "`file`: the content; `metadata`: JSON (contentType, fileName, expiresAt, processDefinitionId, processInstanceKey, customProperties)"),
+    request_body(content = crate::body::DocumentForm, content_type = "multipart/form-data", description = "`metadata`: JSON (contentType, fileName, expiresAt, processDefinitionId, processInstanceKey, customProperties); `file`: the content"),
     responses(
         (status = 201, description = "The document reference", body = s3_connector::documents::CamundaReference),
-        (status = "4XX", description = "The request was refused", body = crate::openapi::ErrorBody),
+        (status = "4XX", description = "The request was refused", body = crate::error::ProblemBody),
     ),
     security(("bearer" = []))
 )]
@@ -241,9 +241,9 @@ async fn spool(mut field: multer::Field<'_>) -> Result<tokio::fs::File, ApiError
         ("contentHash" = Option<String>, Query, description = "The reference's contentHash; a different one is refused"),
     ),
     responses(
-        (status = 200, description = "The content, with its content type"),
-        (status = 404, description = "No such document, or it expired", body = crate::openapi::ErrorBody),
-        (status = 412, description = "contentHash does not match", body = crate::openapi::ErrorBody),
+        (status = 200, description = "The content, with its content type", body = crate::body::Binary, content_type = "application/octet-stream"),
+        (status = 404, description = "No such document, or it expired", body = crate::error::ProblemBody),
+        (status = 412, description = "contentHash does not match", body = crate::error::ProblemBody),
     ),
     security(("bearer" = []))
 )]
@@ -317,7 +317,7 @@ fn percent_encode(text: &str) -> String {
     ),
     responses(
         (status = 204, description = "Deleted, or there was nothing to delete"),
-        (status = "4XX", description = "The request was refused", body = crate::openapi::ErrorBody),
+        (status = "4XX", description = "The request was refused", body = crate::error::ProblemBody),
     ),
     security(("bearer" = []))
 )]

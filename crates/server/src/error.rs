@@ -9,6 +9,47 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use s3_connector::{Error, ErrorCode};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// The body of every error answer: `{"error": {code, message, requestId}}`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// What went wrong.
+    pub error: ErrorDetail,
+}
+
+/// What went wrong.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorDetail {
+    /// A stable code: one of the library's (InvalidInput, NoSuchKey, ...) or Unauthorized,
+    /// NotFound, MethodNotAllowed, PayloadTooLarge, UnsupportedMediaType, IncompleteBody.
+    pub code: String,
+    /// What went wrong and what to do; for 5xx, where to find the details.
+    pub message: String,
+    /// The request's id, also in the `x-request-id` header and the service log.
+    pub request_id: String,
+}
+
+/// The error body of Camunda's `/v2` routes: ours, plus the RFC 9457 problem members that
+/// Camunda's clients read (`application/problem+json`).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ProblemBody {
+    /// What went wrong, as on every route.
+    pub error: ErrorDetail,
+    /// Always `about:blank`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The stable code.
+    pub title: String,
+    /// The HTTP status.
+    pub status: u16,
+    /// The message.
+    pub detail: String,
+    /// The route.
+    pub instance: String,
+}
 
 /// A stable error code of the HTTP API: every core [`ErrorCode`], plus the few that only an
 /// HTTP front end can produce.
@@ -111,6 +152,30 @@ impl ApiError {
     /// `InvalidInput` naming the field at fault.
     pub fn invalid_input(field: &str, problem: impl std::fmt::Display) -> Self {
         Error::invalid_input(field, problem).into()
+    }
+
+    /// The body the caller gets, for `request_id`.
+    pub fn body(&self, request_id: &str) -> ErrorBody {
+        ErrorBody {
+            error: ErrorDetail {
+                code: self.code.as_str().to_string(),
+                message: self.public_message(request_id),
+                request_id: request_id.to_string(),
+            },
+        }
+    }
+
+    /// The body of a `/v2` route's answer, for `request_id`.
+    pub fn problem(&self, request_id: &str, route: &str) -> ProblemBody {
+        let ErrorBody { error } = self.body(request_id);
+        ProblemBody {
+            kind: "about:blank".to_string(),
+            title: error.code.clone(),
+            status: self.code.status().as_u16(),
+            detail: error.message.clone(),
+            instance: route.to_string(),
+            error,
+        }
     }
 
     /// The message the caller may see: the full message below 500, a pointer to the log above.

@@ -9,11 +9,11 @@ use axum::extract::{Request, State};
 use axum::Json;
 use s3_connector::camunda::job::{run_job, JobEnv, JobRequest, Outcome};
 
-use crate::actions::read_json_body;
+use crate::body::read_json_body;
 use crate::error::ApiError;
 use crate::AppState;
 
-/// The handler.
+/// `POST /v1/jobs`: runs one Camunda job, as `s3-connector job` does.
 #[utoipa::path(
     post,
     tag = "jobs",
@@ -21,7 +21,7 @@ use crate::AppState;
     request_body(content = s3_connector::camunda::job::JobRequest, description = "The job's variables, task headers and retries"),
     responses(
         (status = 200, description = "How the job ended: complete, fail or bpmnError", body = s3_connector::camunda::job::Outcome),
-        (status = "4XX", description = "The body is not a job", body = crate::openapi::ErrorBody),
+        (status = "4XX", description = "The body is not a job", body = crate::error::ErrorBody),
     ),
     security(("bearer" = []))
 )]

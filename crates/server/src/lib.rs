@@ -20,16 +20,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
-use axum::Router;
+use axum::{Extension, Router};
 use s3_connector::camunda::job::JobConnections;
 use s3_connector::camunda::secrets::SecretSource;
 use s3_connector::documents::external::ExternalFetch;
 use s3_connector::documents::DocumentStore;
 use s3_connector::net::{AddressGuard, EndpointPolicy};
 use s3_connector::{Connector, Secret};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub mod actions;
+pub mod body;
 pub mod documents;
 pub mod error;
 pub mod jobs;
@@ -243,22 +245,32 @@ impl AppState {
     }
 }
 
+/// Every route: the one list that both the router and the OpenAPI description are made of
+/// (each handler's `#[utoipa::path]` gives its method, path and description).
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::frame())
+        .routes(routes!(actions::post_action))
+        .routes(routes!(jobs::post_job))
+        .routes(routes!(documents::create))
+        .routes(routes!(documents::read, documents::remove))
+        .routes(routes!(probes::health))
+        .routes(routes!(probes::ready))
+        .routes(routes!(probes::metrics))
+        .routes(routes!(probes::openapi))
+}
+
+/// The OpenAPI description of [`routes`], as `/openapi.json` serves it.
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    routes().split_for_parts().1
+}
+
 /// The router, with every route and the request middleware. Tests call it directly or serve
 /// it on a socket.
 pub fn app(state: AppState) -> Router {
-    Router::new()
-        .route("/v1/actions", post(actions::post_action))
-        .route("/v1/jobs", post(jobs::post_job))
-        .route("/v2/documents", post(documents::create))
-        .route(
-            "/v2/documents/{documentId}",
-            get(documents::read).delete(documents::remove),
-        )
-        .route("/health", get(probes::health))
-        .route("/ready", get(probes::ready))
-        .route("/metrics", get(probes::metrics))
-        .route("/openapi.json", get(probes::openapi))
+    let (router, doc) = routes().split_for_parts();
+    router
         .fallback(middleware::not_found)
+        .layer(Extension(Arc::new(doc)))
         // Bodies are streamed and bounded by the middleware's own limits, not axum's 2 MB default.
         .layer(DefaultBodyLimit::disable())
         .layer(axum::middleware::from_fn_with_state(

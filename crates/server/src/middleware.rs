@@ -197,22 +197,15 @@ fn render_error(response: Response, state: &AppState, id: &str, route: &str) -> 
     if error.code.status().is_server_error() {
         tracing::error!(request_id = %id, code = error.code.as_str(), message = %error.message, "request failed");
     }
-    let message = error.public_message(id);
-    let mut body = serde_json::json!({
-        "error": {"code": error.code.as_str(), "message": message, "requestId": id}
-    });
-    let mut content_type = "application/json";
-    if route.starts_with("/v2/") {
-        content_type = "application/problem+json";
-        if let Some(obj) = body.as_object_mut() {
-            obj.insert("type".into(), "about:blank".into());
-            obj.insert("title".into(), error.code.as_str().into());
-            obj.insert("status".into(), error.code.status().as_u16().into());
-            obj.insert("detail".into(), message.into());
-            obj.insert("instance".into(), route.into());
-        }
-    }
-    let mut rendered = (error.code.status(), body.to_string()).into_response();
+    let (body, content_type) = if route.starts_with("/v2/") {
+        (
+            serde_json::to_string(&error.problem(id, route)),
+            "application/problem+json",
+        )
+    } else {
+        (serde_json::to_string(&error.body(id)), "application/json")
+    };
+    let mut rendered = (error.code.status(), body.unwrap_or_default()).into_response();
     for (name, value) in response.headers() {
         if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
             rendered.headers_mut().insert(name.clone(), value.clone());

@@ -8,9 +8,12 @@
 
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 use axum::Json;
 use s3_connector::documents::{CamundaReference, DocumentMetadata};
 use s3_connector::{Action, ErrorCode, Streams};
@@ -109,6 +112,6 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
 #[utoipa::path(
     get,
     tag = "service", path = "/openapi.json", responses((status = 200, description = "OpenAPI 3.1")))]
-pub async fn openapi() -> Json<utoipa::openapi::OpenApi> {
-    Json(crate::openapi::document())
+pub async fn openapi(Extension(doc): Extension<Arc<utoipa::openapi::OpenApi>>) -> Json<utoipa::openapi::OpenApi> {
+    Json(doc.as_ref().clone())
 }

@@ -7,7 +7,8 @@ use crate::actions::{ActionRequest, Human, Streams};
 use crate::actions::list_multipart_uploads::{list, parse_age, MultipartUpload, DEFAULT_MAX_UPLOADS};
 use crate::error::{Error, ErrorCode, Result};
 use crate::transfer::multipart::{abort_named_upload, abort_upload};
-use crate::{validate, Connector};
+use crate::client::Connector;
+use crate::validate;
 
 /// Request: the uploads under `prefix` (all when absent) older than `olderThan`, or exactly one
 /// with `key` and `uploadId`. `olderThan` is required in the first form: aborting every upload

@@ -8,7 +8,8 @@ use crate::actions::head_object::head;
 use crate::fields::Metadata;
 use crate::error::{Error, ErrorCode, Result};
 use crate::transfer::copy;
-use crate::{validate, Connector};
+use crate::client::Connector;
+use crate::validate;
 
 /// Request. The destination defaults to the source's bucket and key; at least one must differ.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::actions::{ActionRequest, Human, Streams};
 use crate::error::{Error, ErrorCode, Missing, Result};
-use crate::{validate, Connector};
+use crate::client::Connector;
+use crate::validate;
 
 /// S3 deletes at most this many keys per DeleteObjects request.
 pub const BATCH: usize = 1000;

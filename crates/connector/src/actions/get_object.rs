@@ -9,7 +9,8 @@ use crate::actions::{ActionRequest, Streams};
 use crate::error::{Error, Result};
 use crate::s3::unquote;
 use crate::transfer::{download_to_file, download_to_writer, open_object, OpenedObject};
-use crate::{validate, Connector};
+use crate::client::Connector;
+use crate::validate;
 
 /// Request.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -4,7 +4,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::actions::{ActionRequest, Streams};
 use crate::error::{Error, Missing, Result};
-use crate::{validate, Connector};
+use crate::client::Connector;
+use crate::validate;
 
 /// Request.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

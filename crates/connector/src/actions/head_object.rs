@@ -8,7 +8,8 @@ use crate::actions::{ActionRequest, Streams};
 use crate::error::{Error, ErrorCode, Missing, Result};
 use crate::s3::{rfc3339, unquote};
 use crate::transfer::CopySource;
-use crate::{validate, Connector};
+use crate::client::Connector;
+use crate::validate;
 
 /// Request.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::actions::{ActionRequest, Human, Streams};
 use crate::error::{Error, Missing, Result};
 use crate::s3::rfc3339;
-use crate::Connector;
+use crate::client::Connector;
 
 /// Request: no fields.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

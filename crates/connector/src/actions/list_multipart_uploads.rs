@@ -10,7 +10,8 @@ use crate::actions::{ActionRequest, Human, Streams};
 use crate::error::{Error, Result};
 use crate::listing::uploads_in_progress;
 use crate::s3::rfc3339;
-use crate::{validate, Connector};
+use crate::client::Connector;
+use crate::validate;
 
 /// Default cap on uploads returned by one call.
 pub const DEFAULT_MAX_UPLOADS: u32 = 10_000;

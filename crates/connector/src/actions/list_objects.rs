@@ -6,7 +6,8 @@ use crate::actions::{ActionRequest, Human, Streams};
 use crate::error::{Error, Missing, Result};
 use crate::listing::listed_name;
 use crate::s3::{rfc3339, unquote};
-use crate::{validate, Connector};
+use crate::client::Connector;
+use crate::validate;
 
 /// Default cap on keys returned by one call; past it the result carries a continuation token.
 pub const DEFAULT_MAX_KEYS: u32 = 100_000;

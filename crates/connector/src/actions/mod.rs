@@ -13,9 +13,9 @@ use std::future::Future;
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncWrite};
 
+use crate::client::Connector;
 use crate::error::{Error, Result};
 use crate::transfer::{NoProgress, Progress};
-use crate::Connector;
 
 /// One action: its request type, named once, with what it checks and does. Each action's file
 /// implements it for its request; the [`catalog!`] line adds the action to every front end.
@@ -76,6 +76,28 @@ impl Human {
     }
 }
 
+/// The schema of `R` as one choice of [`Action`]'s: its object, titled, with `action` added as a
+/// required constant.
+#[cfg(feature = "openapi")]
+fn tagged_schema<R: ActionRequest + utoipa::PartialSchema>(title: &str, summary: &str) -> serde_json::Value {
+    let mut schema = serde_json::to_value(R::schema()).unwrap_or_default();
+    let mut properties = serde_json::Map::new();
+    properties.insert(
+        "action".into(),
+        serde_json::json!({"type": "string", "enum": [R::NAME]}),
+    );
+    if let Some(own) = schema["properties"].as_object() {
+        properties.extend(own.clone());
+    }
+    schema["properties"] = serde_json::Value::Object(properties);
+    let mut required = vec![serde_json::Value::from("action")];
+    required.extend(schema["required"].as_array().cloned().unwrap_or_default());
+    schema["required"] = serde_json::Value::Array(required);
+    schema["title"] = title.into();
+    schema["description"] = summary.into();
+    schema
+}
+
 /// What the catalog says of one action, for front ends that list them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CatalogEntry {
@@ -107,7 +129,6 @@ macro_rules! catalog {
 
         /// One request, tagged by `"action"`, e.g. `{"action": "headObject", "bucket": "b", "key": "k"}`.
         /// With the `cli` feature it is also the CLI's action subcommands (`head-object B K`).
-        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
         #[cfg_attr(feature = "cli", derive(clap::Subcommand))]
         #[derive(Debug, Clone, Deserialize)]
         #[serde(tag = "action", rename_all = "camelCase")]
@@ -135,6 +156,31 @@ macro_rules! catalog {
                 not_for_jobs: <$request as ActionRequest>::NOT_FOR_JOBS,
             }
         ),*];
+
+        // Written out rather than derived: utoipa's derive states a tagged enum as the request's
+        // schema `allOf` the tag, and each request refuses unknown fields
+        // (`additionalProperties: false`), so no request with its `action` would match it.
+        // Here each choice is the request's own object with `action` added as a constant.
+        #[cfg(feature = "openapi")]
+        impl utoipa::PartialSchema for Action {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                let choices = vec![$(
+                    tagged_schema::<$request>(stringify!($variant), concat!($($doc),*).trim_ascii())
+                ),*];
+                let one_of = serde_json::json!({
+                    "oneOf": choices,
+                    "description": "One request, tagged by `action`, e.g. `{\"action\": \"headObject\", \"bucket\": \"b\", \"key\": \"k\"}`.",
+                });
+                serde_json::from_value(one_of).unwrap_or_default()
+            }
+        }
+
+        #[cfg(feature = "openapi")]
+        impl utoipa::ToSchema for Action {
+            fn schemas(schemas: &mut Vec<(String, utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>)>) {
+                $( <$request as utoipa::ToSchema>::schemas(schemas); )*
+            }
+        }
 
         /// The JSON schema of the request of the action `name` (the element template's fields).
         #[cfg(feature = "openapi")]
@@ -287,7 +333,7 @@ pub async fn within_deadline<T>(conn: &Connector, work: impl std::future::Future
         Some(limit) => match tokio::time::timeout(limit, work).await {
             Ok(outcome) => outcome,
             Err(_) => Err(Error::new(
-                crate::ErrorCode::Timeout,
+                crate::error::ErrorCode::Timeout,
                 format!(
                     "the action did not finish within its deadline of {}; it was stopped (an upload in flight is aborted). Raise timeouts.deadline (--deadline, S3_CONNECTOR_DEADLINE) for larger transfers",
                     humantime::format_duration(limit)
@@ -327,7 +373,7 @@ mod tests {
             serde_json::json!({"action": "headObject", "bucket": "b1b", "key": "k", "bukcet": "x"}),
         ] {
             let err = Action::from_json(bad.clone()).expect_err(&bad.to_string());
-            assert_eq!(err.code, crate::ErrorCode::InvalidInput, "{bad}");
+            assert_eq!(err.code, crate::error::ErrorCode::InvalidInput, "{bad}");
         }
     }
 
@@ -350,7 +396,7 @@ mod tests {
             let err = Action::from_json(req.clone())
                 .and_then(|a| a.validate())
                 .expect_err(&req.to_string());
-            assert_eq!(err.code, crate::ErrorCode::InvalidInput, "{req}");
+            assert_eq!(err.code, crate::error::ErrorCode::InvalidInput, "{req}");
             assert!(err.message.contains(field), "{req}: {}", err.message);
         }
         for fine in [

@@ -25,7 +25,7 @@ use crate::actions::head_object::head;
 use crate::actions::CopyObjectRequest;
 use crate::error::{Error, ErrorCode, Missing, Result};
 use crate::transfer::copy;
-use crate::Connector;
+use crate::client::Connector;
 
 /// Request: the same fields as `copyObject`.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

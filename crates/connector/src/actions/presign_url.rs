@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::actions::{ActionRequest, Human, Streams};
 use crate::error::{Error, Missing, Result};
-use crate::{validate, Connector};
+use crate::client::Connector;
+use crate::validate;
 
 /// Default lifetime: one hour.
 pub const DEFAULT_EXPIRES_IN: u64 = 3600;

@@ -9,7 +9,8 @@ use crate::fields::Metadata;
 use crate::error::{Error, Result};
 use crate::s3::{content_type_for, unquote};
 use crate::transfer::{upload, UploadSource, UploadTarget};
-use crate::{validate, Connector};
+use crate::client::Connector;
+use crate::validate;
 
 /// Request. Give at most one of `file` and `content`; with neither, the caller's input stream
 /// is uploaded.

@@ -3,8 +3,8 @@
 use serde::Serialize;
 
 use crate::actions::{ActionRequest, DeleteObjectRequest, Streams};
+use crate::client::Connector;
 use crate::error::Result;
-use crate::Connector;
 
 /// `{bucket, key}`, the same whether or not the key existed.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]

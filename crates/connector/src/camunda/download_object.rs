@@ -8,10 +8,11 @@ use tokio::io::AsyncReadExt;
 
 use crate::actions::GetObjectRequest;
 use crate::camunda::ReturnFormat;
+use crate::client::Connector;
 use crate::documents::external::stream_reader;
 use crate::documents::{DocumentMetadata, DocumentReference, DocumentStore};
 use crate::error::{Error, ErrorCode, Result};
-use crate::{validate, Connector};
+use crate::validate;
 
 /// The most a TEXT, JSON or by-content-type result may hold: 1.5 MiB, as in Camunda.
 pub const INLINE_LIMIT: u64 = 1_572_864;

@@ -104,7 +104,7 @@ impl Violations {
             return Ok(());
         }
         Err(Error::new(
-            crate::ErrorCode::InvalidInput,
+            crate::error::ErrorCode::InvalidInput,
             format!(
                 "Found constraints violated while validating input:\n{}",
                 self.0.join("\n")
@@ -356,7 +356,7 @@ mod tests {
             "action": {"bucket": "", "document": null}
         }))
         .expect_err("invalid");
-        assert_eq!(err.code, crate::ErrorCode::InvalidInput);
+        assert_eq!(err.code, crate::error::ErrorCode::InvalidInput);
         assert_eq!(
             err.message,
             "Found constraints violated while validating input:\n\

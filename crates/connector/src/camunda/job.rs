@@ -19,12 +19,12 @@ use serde_json::{json, Map, Value};
 use super::feel;
 use super::secrets::{replace_secrets, UsedSecrets};
 use super::CamundaInput;
+use crate::client::{ConnectOptions, Connector};
 use crate::config::TimeoutSettings;
 use crate::documents::external::ExternalFetch;
 use crate::documents::DocumentStore;
 use crate::error::{Error, ErrorCode, Result};
 use crate::net::EndpointPolicy;
-use crate::{ConnectOptions, Connector};
 
 use crate::config::parse_iso8601_duration as parse_duration;
 
@@ -118,12 +118,17 @@ impl JobRequest {
 #[serde(tag = "outcome", rename_all = "camelCase")]
 pub enum Outcome {
     /// Complete the job with these variables.
+    #[cfg_attr(feature = "openapi", schema(title = "Complete"))]
     Complete {
         /// Process variables to set.
+        // Any JSON object; stated as "any value" because some client generators (openapi-python-client)
+        // fail on an inline map inside a union's choice.
+        #[cfg_attr(feature = "openapi", schema(value_type = Value))]
         variables: Map<String, Value>,
     },
     /// Fail the job; with `retries` 0 the engine raises an incident.
     #[serde(rename_all = "camelCase")]
+    #[cfg_attr(feature = "openapi", schema(title = "Fail"))]
     Fail {
         /// Retries left.
         retries: i64,
@@ -132,16 +137,23 @@ pub enum Outcome {
         /// The incident message (secrets masked, at most 6000 characters).
         error_message: String,
         /// Variables to set, e.g. `{"error": {...}}`.
+        // Any JSON object; stated as "any value" because some client generators (openapi-python-client)
+        // fail on an inline map inside a union's choice.
+        #[cfg_attr(feature = "openapi", schema(value_type = Value))]
         variables: Map<String, Value>,
     },
     /// Throw a BPMN error, caught by an error boundary event with this code.
     #[serde(rename_all = "camelCase")]
+    #[cfg_attr(feature = "openapi", schema(title = "BpmnError"))]
     BpmnError {
         /// The BPMN error code.
         error_code: String,
         /// The error message.
         error_message: String,
         /// Variables to set.
+        // Any JSON object; stated as "any value" because some client generators (openapi-python-client)
+        // fail on an inline map inside a union's choice.
+        #[cfg_attr(feature = "openapi", schema(value_type = Value))]
         variables: Map<String, Value>,
     },
 }
@@ -159,7 +171,7 @@ pub struct JobConnections {
     /// The registry jobs' connections share (their clean-up and running uploads), so that one
     /// job's clean-up never aborts another's upload and a service's shutdown waits for all of
     /// it; `None`: each job has its own. Each job waits for its own clean-up when it ends.
-    pub cleanup: Option<crate::CleanupTasks>,
+    pub cleanup: Option<crate::client::CleanupTasks>,
 }
 
 /// Where documents live and how secrets and external documents are resolved for jobs.

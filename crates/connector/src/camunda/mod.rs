@@ -17,10 +17,10 @@ pub mod upload_object;
 
 pub use input::{is_job_action, job_actions, CamundaInput, CamundaOperation, ReturnFormat};
 
+use crate::client::Connector;
 use crate::documents::external::ExternalFetch;
 use crate::documents::DocumentStore;
 use crate::error::{Error, ErrorCode, Result};
-use crate::Connector;
 
 impl CamundaOperation {
     /// Runs the operation; `store` holds documents read for uploads and written for
@@ -51,9 +51,13 @@ impl CamundaOperation {
             CamundaOperation::Delete { bucket, key } => {
                 serde_json::to_value(delete_object::delete_object(conn, bucket, key).await?)
             }
-            CamundaOperation::Native(action) => {
-                serde_json::to_value(action.as_ref().clone().execute(conn, crate::Streams::default()).await?)
-            }
+            CamundaOperation::Native(action) => serde_json::to_value(
+                action
+                    .as_ref()
+                    .clone()
+                    .execute(conn, crate::actions::Streams::default())
+                    .await?,
+            ),
         };
         value.map_err(|e| Error::new(ErrorCode::ServiceError, format!("cannot render the result: {e}")))
     }

@@ -192,13 +192,13 @@ impl Default for SecretSource {
 
 impl SecretSource {
     /// Reads the settings from the environment (see the module docs).
-    pub fn from_env() -> crate::Result<Self> {
+    pub fn from_env() -> crate::error::Result<Self> {
         let enabled = match std::env::var(ENABLED_SETTING) {
             Ok(v) => match v.trim().to_ascii_lowercase().as_str() {
                 "" | "true" | "1" | "yes" => true,
                 "false" | "0" | "no" => false,
                 other => {
-                    return Err(crate::Error::invalid_input(
+                    return Err(crate::error::Error::invalid_input(
                         ENABLED_SETTING,
                         format!("{other:?} is not true or false"),
                     ))
@@ -217,7 +217,7 @@ impl SecretSource {
             .map(std::path::PathBuf::from);
         if let Some(d) = &dir {
             if !d.is_dir() {
-                return Err(crate::Error::invalid_input(
+                return Err(crate::error::Error::invalid_input(
                     DIR_SETTING,
                     format!("{} is not a directory", d.display()),
                 ));

@@ -3,11 +3,12 @@
 use serde::Serialize;
 
 use crate::actions::{ActionRequest, PutObjectRequest, Streams};
+use crate::client::Connector;
 use crate::documents::external::ExternalFetch;
 use crate::documents::{DocumentReader, DocumentReference, DocumentStore};
 use crate::error::{Error, Result};
 use crate::s3::content_type_for;
-use crate::{validate, Connector};
+use crate::validate;
 
 /// `{bucket, key, link}`. Divergence from Camunda's connector (see docs/camunda.md): `key` is
 /// the key actually written (Camunda echoes the input, `null` when it fell back to the file

@@ -20,8 +20,8 @@ pub use reference::{CamundaReference, DocumentMetadata, DocumentReference, Exter
 pub use s3::S3Store;
 pub use store::{DocumentReader, DocumentStore};
 
+use crate::client::Connector;
 use crate::error::{Error, Result};
-use crate::Connector;
 
 /// The default document store when none is configured: a local directory beside the data
 /// the service keeps.
@@ -50,7 +50,7 @@ pub fn open_store(field: &str, spec: &str, conn: Option<&Connector>) -> Result<B
             let token = std::env::var(CAMUNDA_TOKEN_ENV)
                 .ok()
                 .filter(|t| !t.is_empty())
-                .map(crate::Secret::new);
+                .map(crate::config::Secret::new);
             Ok(Box::new(CamundaClusterStore::new(url, None, token)?))
         }
         None if spec == "memory" || spec == "in-memory" => Ok(Box::new(MemoryStore::new())),

@@ -245,7 +245,7 @@ mod tests {
             ),
         ] {
             let err = DocumentReference::from_value("action.document", &bad).expect_err(&bad.to_string());
-            assert_eq!(err.code, crate::ErrorCode::InvalidInput);
+            assert_eq!(err.code, crate::error::ErrorCode::InvalidInput);
             assert!(
                 err.message.starts_with("action.document") && err.message.contains(says),
                 "{bad}: {}",

@@ -14,6 +14,7 @@ use std::task::{Context, Poll};
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
 
+use crate::client::Connector;
 use crate::documents::external::stream_reader;
 use crate::documents::store::{
     check_document_id, check_expiry, check_hash, check_reference, hex, id_in_use, parse_expiry, DocumentReader,
@@ -22,7 +23,7 @@ use crate::documents::store::{
 use crate::documents::{CamundaReference, DocumentMetadata};
 use crate::error::{Error, ErrorCode, Missing, Result};
 use crate::transfer::{open_object, upload, NoProgress, UploadSource, UploadTarget};
-use crate::{validate, Connector};
+use crate::validate;
 
 /// Records larger than this are not ours: refuse rather than read them into memory.
 const MAX_RECORD_BYTES: usize = 1024 * 1024;

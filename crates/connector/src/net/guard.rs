@@ -17,9 +17,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use crate::error::{Error, Result};
 
-/// The one allow-list setting (environment variable): comma-separated IP addresses, CIDR blocks
-/// and host names that guarded connections may reach although the guard would refuse them.
-pub const ALLOW_SETTING: &str = "S3_CONNECTOR_ALLOW_ADDRESSES";
+pub use crate::error::{Refusal, ALLOW_SETTING};
 
 /// The allow-list's earlier name, still read (merged with [`ALLOW_SETTING`]).
 pub const LEGACY_ALLOW_SETTING: &str = "S3_CONNECTOR_EXTERNAL_ALLOW";
@@ -171,41 +169,6 @@ pub fn forbidden_reason(ip: IpAddr) -> Option<&'static str> {
         IpAddr::V6(v6) => v6_reason(v6),
     }
 }
-
-/// A refused connection: what was refused, and which setting allows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Refusal {
-    /// The host as given (a name or a literal address).
-    pub host: String,
-    /// The address it resolved to, or was.
-    pub ip: IpAddr,
-    /// Why the address is refused.
-    pub why: &'static str,
-}
-
-impl std::fmt::Display for Refusal {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // For a name, the address it resolved to is not shown: the process that chose the name
-        // would learn the operator's internal DNS from it. The operator finds it in the log.
-        if self.host == self.ip.to_string() || self.host == canonical(self.ip).to_string() {
-            let ip = canonical(self.ip);
-            write!(
-                f,
-                "{ip} is {}; no connection was made. If it is meant to be reachable, the operator can add {ip} to {ALLOW_SETTING}",
-                self.why
-            )
-        } else {
-            write!(
-                f,
-                "{} resolves to {}; no connection was made. If it is meant to be reachable, the operator can add the host name to {ALLOW_SETTING}",
-                self.host,
-                self.why.trim_start_matches("a ").trim_start_matches("an ").trim_start_matches("not ")
-            )
-        }
-    }
-}
-
-impl std::error::Error for Refusal {}
 
 /// The guard itself: the ranges it refuses and the operator's allow-list.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -9,9 +9,9 @@ use futures::stream::StreamExt;
 
 use super::multipart::{part_size_for, Multipart};
 use super::UploadTarget;
+use crate::client::Connector;
 use crate::error::{Error, ErrorCode, Missing, Result};
 use crate::s3::{encode_key, unquote};
-use crate::Connector;
 
 /// The object to copy, as a HEAD of it found it.
 pub struct CopySource<'a> {

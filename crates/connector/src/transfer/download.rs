@@ -10,9 +10,9 @@ use futures::stream::StreamExt;
 use tokio::io::{AsyncSeekExt, AsyncWrite, AsyncWriteExt};
 
 use super::Progress;
+use crate::client::Connector;
 use crate::error::{Error, ErrorCode, Missing, Result};
 use crate::validate::ByteRange;
-use crate::Connector;
 
 /// What a download learned about the object.
 #[derive(Debug, Clone, Default)]

@@ -9,10 +9,10 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart};
 
 use super::{metadata_map, UploadTarget};
+use crate::client::Connector;
 use crate::config::ChecksumMode;
 use crate::error::{Error, ErrorCode, Missing, Result};
 use crate::validate::MAX_PARTS;
-use crate::Connector;
 
 /// A multipart upload in progress. Every failure path goes through [`Multipart::abort`], so no
 /// upload is left behind to be billed.

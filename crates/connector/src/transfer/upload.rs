@@ -12,10 +12,10 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 
 use super::multipart::{part_size_for, Multipart};
 use super::{metadata_map, Progress, UploadTarget};
+use crate::client::Connector;
 use crate::config::ChecksumMode;
 use crate::error::{Error, ErrorCode, Missing, Result};
 use crate::validate::MAX_PARTS;
-use crate::Connector;
 
 /// Where an upload's bytes come from.
 pub enum UploadSource {

@@ -132,10 +132,8 @@ pub async fn serve_plain(s3: &S3) -> Service {
 /// A `putObject` whose content is the body, the request in the `S3-Connector-Request` header.
 pub fn put_streamed(c: &reqwest::Client, url: &str, bucket: &str, key: &str) -> reqwest::RequestBuilder {
     let request = serde_json::json!({"action": "putObject", "bucket": bucket, "key": key}).to_string();
-    c.post(url).header(
-        "S3-Connector-Request",
-        s3_connector_server::actions::ascii_json(&request),
-    )
+    c.post(url)
+        .header("S3-Connector-Request", s3_connector_server::body::ascii_json(&request))
 }
 
 /// POSTs JSON; returns the status and the answer (as JSON, or the text as a JSON string).
