@@ -27,6 +27,10 @@ use s3_connector::documents::external::ExternalFetch;
 use s3_connector::documents::DocumentStore;
 use s3_connector::net::{AddressGuard, EndpointPolicy};
 use s3_connector::{Connector, Secret};
+use tower::ServiceBuilder;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -264,19 +268,45 @@ pub fn openapi_document() -> utoipa::openapi::OpenApi {
     routes().split_for_parts().1
 }
 
-/// The router, with every route and the request middleware. Tests call it directly or serve
-/// it on a socket.
+/// The router, with every route and the edge layers. Tests call it directly or serve it on a
+/// socket.
 pub fn app(state: AppState) -> Router {
     let (router, doc) = routes().split_for_parts();
+    let upload_limit = usize::try_from(state.limits.max_upload_bytes).unwrap_or(usize::MAX);
+    // Outermost first: a request passes them top to bottom, its answer bottom to top.
+    let edge = ServiceBuilder::new()
+        // A caller's x-request-id is kept only when it is a short token (it goes into logs),
+        .layer(axum::middleware::map_request(middleware::forget_unusable_request_id))
+        // else every request gets a fresh one, and every answer carries it back.
+        .layer(SetRequestIdLayer::x_request_id(middleware::MakeRequestId))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        // One log line per request, with its id, route, status and time. Failures are logged
+        // with their details by our middleware, which knows them.
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|req: &axum::http::Request<axum::body::Body>| {
+                    let id = req.headers().get(REQUEST_ID_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("-");
+                    tracing::info_span!("request", request_id = %id, method = %req.method(), route = %middleware::route_of(req))
+                })
+                .on_request(())
+                .on_failure(())
+                .on_response(|res: &axum::http::Response<_>, latency: Duration, _: &tracing::Span| {
+                    tracing::info!(status = res.status().as_u16(), millis = latency.as_millis() as u64, "request");
+                }),
+        )
+        // Ours: the token, the concurrency slot (held until the body is sent), the time limit,
+        // the error body and the metrics. Inside the id, so that errors name it.
+        .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::around_request))
+        // The upload limit, inside ours so that its refusal gets our error body: a declared
+        // Content-Length over it is refused before the handler runs, a body that grows past
+        // it is cut off.
+        .layer(RequestBodyLimitLayer::new(upload_limit));
     router
         .fallback(middleware::not_found)
         .layer(Extension(Arc::new(doc)))
-        // Bodies are streamed and bounded by the middleware's own limits, not axum's 2 MB default.
+        // Bodies are streamed and bounded by the layers above, not by axum's 2 MB default.
         .layer(DefaultBodyLimit::disable())
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            middleware::around_request,
-        ))
+        .layer(edge)
         .with_state(state)
 }
 

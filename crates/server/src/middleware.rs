@@ -1,7 +1,9 @@
-//! The one middleware every request passes, in this order: request id, bearer token,
-//! upload size, concurrency slot, time limit, then (on the way out) the error body, metrics
-//! and one log line. Probes (`/health`, `/ready`, `/openapi.json`) skip the token and the
-//! concurrency slot so that a busy or locked-down service can still be checked.
+//! Our own middleware, inside tower-http's request id and log line and outside its body limit
+//! (see [`crate::app`] for the whole order): bearer token (compared in constant time),
+//! concurrency slot, time limit, then (on the way out) the error body and metrics. The slot is
+//! held until the response body has been sent. Probes (`/health`, `/ready`, `/openapi.json`)
+//! skip the token and the concurrency slot so that a busy or locked-down service can still be
+//! checked.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -25,20 +27,53 @@ pub async fn not_found() -> ApiError {
     ApiError::new(ApiCode::NotFound, "no such endpoint; see GET /openapi.json for the API")
 }
 
-/// A request id: the caller's, when it is a short token, else a fresh one.
-fn request_id(req: &Request) -> String {
-    req.headers()
+/// Drops a caller's request id unless it is a short token, so that tower-http's
+/// `SetRequestId` makes a fresh one: the id goes into every log line and error body.
+pub async fn forget_unusable_request_id(mut req: Request) -> Request {
+    let usable = req
+        .headers()
         .get(REQUEST_ID_HEADER)
         .and_then(|v| v.to_str().ok())
-        .filter(|id| {
+        .is_some_and(|id| {
             !id.is_empty()
                 && id.len() <= 64
                 && id
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-        })
-        .map(str::to_string)
-        .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string())
+        });
+    if !usable {
+        req.headers_mut().remove(REQUEST_ID_HEADER);
+    }
+    req
+}
+
+/// Fresh request ids: 32 hex digits.
+#[derive(Clone, Copy, Default)]
+pub struct MakeRequestId;
+
+impl tower_http::request_id::MakeRequestId for MakeRequestId {
+    fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<tower_http::request_id::RequestId> {
+        HeaderValue::from_str(&uuid::Uuid::new_v4().simple().to_string())
+            .ok()
+            .map(tower_http::request_id::RequestId::new)
+    }
+}
+
+/// The request's id, as tower-http's `SetRequestId` set it.
+fn request_id(req: &Request) -> String {
+    req.headers()
+        .get(REQUEST_ID_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-")
+        .to_string()
+}
+
+/// The route a request matched, for logs and metrics (`unmatched` for none).
+pub fn route_of<B>(req: &axum::http::Request<B>) -> String {
+    req.extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into())
 }
 
 fn bearer(req: &Request) -> Option<&str> {
@@ -51,11 +86,7 @@ fn bearer(req: &Request) -> Option<&str> {
 pub async fn around_request(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let started = Instant::now();
     let id = request_id(&req);
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| "unmatched".into());
+    let route = route_of(&req);
     let method = req.method().as_str().to_string();
     let public = PUBLIC.contains(&route.as_str());
     state.metrics.in_flight(1);
@@ -70,8 +101,6 @@ pub async fn around_request(State(state): State<AppState>, req: Request, next: N
         r.headers_mut()
             .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         r
-    } else if declared_length(&req).is_some_and(|n| n > state.limits.max_upload_bytes) {
-        too_large(state.limits.max_upload_bytes).into_response()
     } else {
         // Counted from here, waiting for a slot included, so that shutdown waits for it.
         let mut stopping = state.stopping.subscribe();
@@ -127,26 +156,11 @@ pub async fn around_request(State(state): State<AppState>, req: Request, next: N
         }
         response
     };
-    let mut response = render_error(response, &state, &id, &route);
-    if let Ok(v) = HeaderValue::from_str(&id) {
-        response.headers_mut().insert(REQUEST_ID_HEADER, v);
-    }
-    let status = response.status().as_u16();
-    let elapsed = started.elapsed();
-    state.metrics.request(&route, &method, status, elapsed);
-    tracing::info!(
-        request_id = %id,
-        method = %method,
-        route = %route,
-        status,
-        millis = elapsed.as_millis() as u64,
-        "request"
-    );
+    let response = render_error(response, &state, &id, &route);
+    state
+        .metrics
+        .request(&route, &method, response.status().as_u16(), started.elapsed());
     finish_body(response, state, permit)
-}
-
-fn declared_length(req: &Request) -> Option<u64> {
-    req.headers().get(header::CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
 }
 
 fn too_large(limit: u64) -> ApiError {
@@ -156,8 +170,9 @@ fn too_large(limit: u64) -> ApiError {
     )
 }
 
-/// Counts request body bytes, cuts the body off past the upload limit, and notes a body the
-/// client broke off.
+/// Counts request body bytes, notes a body that goes past the upload limit (tower-http's
+/// `RequestBodyLimit`, inside this middleware, cuts it off), and notes a body the client broke
+/// off.
 fn count_and_limit_body(req: Request, state: &AppState, cut: &Arc<AtomicBool>, broken: &Arc<AtomicBool>) -> Request {
     let (parts, body) = req.into_parts();
     let limit = state.limits.max_upload_bytes;
@@ -174,9 +189,8 @@ fn count_and_limit_body(req: Request, state: &AppState, cut: &Arc<AtomicBool>, b
         state.metrics.add_bytes_in(chunk.len() as u64);
         if seen > limit {
             cut.store(true, Ordering::SeqCst);
-            return Err(std::io::Error::other("the body is larger than the upload limit"));
         }
-        Ok(chunk)
+        Ok::<_, std::io::Error>(chunk)
     });
     Request::from_parts(parts, Body::from_stream(stream))
 }
@@ -191,6 +205,8 @@ fn render_error(response: Response, state: &AppState, id: &str, route: &str) -> 
         None if status == StatusCode::METHOD_NOT_ALLOWED => {
             ApiError::new(ApiCode::MethodNotAllowed, "this endpoint does not take that method")
         }
+        // tower-http's body limit refusing a declared Content-Length.
+        None if status == StatusCode::PAYLOAD_TOO_LARGE => too_large(state.limits.max_upload_bytes),
         None => return response,
     };
     state.metrics.error(error.code.as_str());
