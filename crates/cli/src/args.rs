@@ -6,6 +6,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 use s3_connector::{Action, Secret};
+use s3_connector_server::Limits;
+use s3_connector_worker::WorkerConfig;
 
 /// Amazon S3 connector for process automation: upload, download, list, copy, move and
 /// delete objects in S3 and S3-compatible stores.
@@ -249,19 +251,19 @@ pub struct ServeArgs {
     #[arg(long, value_name = "FILE", conflicts_with = "token")]
     pub token_file: Option<PathBuf>,
     /// Largest JSON body (an action request, a job), in bytes.
-    #[arg(long, default_value_t = 16 * 1024 * 1024, value_name = "BYTES")]
+    #[arg(long, default_value_t = Limits::DEFAULT_MAX_REQUEST_BYTES, value_name = "BYTES")]
     pub max_request_bytes: usize,
     /// Largest streamed upload (object or document content), in bytes.
-    #[arg(long, default_value_t = 5 * 1024 * 1024 * 1024 * 1024, value_name = "BYTES")]
+    #[arg(long, default_value_t = Limits::DEFAULT_MAX_UPLOAD_BYTES, value_name = "BYTES")]
     pub max_upload_bytes: u64,
     /// Seconds a request may take until its response starts (an upload counts in full).
-    #[arg(long, default_value_t = 900, value_name = "SECS")]
+    #[arg(long, default_value_t = Limits::DEFAULT_REQUEST_TIMEOUT.as_secs(), value_name = "SECS")]
     pub request_timeout: u64,
     /// Requests served at once; more wait for a slot.
-    #[arg(long, default_value_t = 256, value_name = "N")]
+    #[arg(long, default_value_t = Limits::DEFAULT_MAX_CONCURRENT, value_name = "N")]
     pub max_concurrent: usize,
     /// Seconds in-flight requests may still run after Ctrl-C or SIGTERM.
-    #[arg(long, default_value_t = 30, value_name = "SECS")]
+    #[arg(long, default_value_t = Limits::DEFAULT_SHUTDOWN_GRACE.as_secs(), value_name = "SECS")]
     pub shutdown_grace: u64,
 }
 
@@ -272,22 +274,22 @@ pub struct WorkerArgs {
     #[arg(long, env = "CAMUNDA_REST_ADDRESS", value_name = "URL")]
     pub cluster: String,
     /// The job type to take.
-    #[arg(long, default_value = "io.camunda:aws-s3:1", value_name = "TYPE")]
+    #[arg(long, default_value = s3_connector_worker::DEFAULT_JOB_TYPE, value_name = "TYPE")]
     pub job_type: String,
     /// The worker's name, shown in Operate (default: s3-connector-HOSTNAME).
     #[arg(long, value_name = "NAME")]
     pub worker_name: Option<String>,
     /// Seconds an activated job is this worker's before the cluster may hand it to another.
-    #[arg(long, default_value_t = 300, value_name = "SECS")]
+    #[arg(long, default_value_t = WorkerConfig::DEFAULT_JOB_TIMEOUT.as_secs(), value_name = "SECS")]
     pub job_timeout: u64,
     /// Jobs run at once.
-    #[arg(long, default_value_t = 8, value_name = "N")]
+    #[arg(long, default_value_t = WorkerConfig::DEFAULT_MAX_JOBS, value_name = "N")]
     pub max_jobs: usize,
     /// Seconds one activation request waits for jobs.
-    #[arg(long, default_value_t = 20, value_name = "SECS")]
+    #[arg(long, default_value_t = WorkerConfig::DEFAULT_POLL_TIMEOUT.as_secs(), value_name = "SECS")]
     pub poll_timeout: u64,
     /// Seconds running jobs may still finish after Ctrl-C or SIGTERM; the rest are handed back.
-    #[arg(long, default_value_t = 30, value_name = "SECS")]
+    #[arg(long, default_value_t = WorkerConfig::DEFAULT_SHUTDOWN_GRACE.as_secs(), value_name = "SECS")]
     pub shutdown_grace: u64,
     /// OAuth token endpoint; without it, no authentication (a local cluster) or --token.
     #[arg(long, env = "CAMUNDA_OAUTH_URL", value_name = "URL")]

@@ -15,8 +15,10 @@ use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_smithy_runtime_api::http::Response as HttpResponse;
 use serde::{Deserialize, Serialize};
 
-/// A stable error code. The string form never changes once released.
+/// A stable error code. The string form never changes once released; codes may be added, so
+/// a `match` outside this crate needs a wildcard arm.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum ErrorCode {
     /// A request field is missing or malformed; nothing was sent.
@@ -246,7 +248,7 @@ pub enum Missing {
 }
 
 /// The error every action returns.
-#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+#[derive(Clone, thiserror::Error)]
 #[error("{code}: {message}")]
 pub struct Error {
     /// The stable code.
@@ -255,6 +257,30 @@ pub struct Error {
     pub message: String,
     /// The store's own answer, when the store refused the request.
     pub store: Option<Box<StoreReply>>,
+    /// The failure underneath (the SDK's error, an I/O error), for callers that walk the
+    /// chain with [`std::error::Error::source`]. Our message already says what it means, so it
+    /// is neither compared nor shown by `Debug` beyond its text.
+    #[source]
+    pub source: Option<std::sync::Arc<dyn std::error::Error + Send + Sync>>,
+}
+
+impl PartialEq for Error {
+    fn eq(&self, other: &Self) -> bool {
+        (self.code, &self.message, &self.store) == (other.code, &other.message, &other.store)
+    }
+}
+
+impl Eq for Error {}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Error")
+            .field("code", &self.code)
+            .field("message", &self.message)
+            .field("store", &self.store)
+            .field("source", &self.source.as_ref().map(|s| s.to_string()))
+            .finish()
+    }
 }
 
 /// What the store answered when it refused a request: its status, code, message and request
@@ -306,7 +332,14 @@ impl Error {
             code,
             message: message.into(),
             store: None,
+            source: None,
         }
+    }
+
+    /// The same error with `source` as the failure underneath it.
+    pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.source = Some(std::sync::Arc::new(source));
+        self
     }
 
     /// A bad request field: `field` is the JSON name, `problem` says what is wrong and how to fix it.
@@ -323,6 +356,7 @@ impl Error {
             ErrorCode::LocalIo
         };
         Error::new(code, format!("cannot {what} {}: {err}", path.display()))
+            .with_source(std::io::Error::new(err.kind(), err.to_string()))
     }
 
     /// Whether trying again later may succeed.
@@ -342,7 +376,7 @@ impl Error {
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
-        match &err {
+        let mapped = match &err {
             SdkError::ServiceError(service) => {
                 let status = service.raw().status().as_u16();
                 let inner = service.err();
@@ -418,7 +452,8 @@ impl Error {
                 }
             }
             _ => Error::new(ErrorCode::ServiceError, format!("{operation} failed: {}", chain(&err))),
-        }
+        };
+        mapped.with_source(err)
     }
 }
 

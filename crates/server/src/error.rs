@@ -102,6 +102,9 @@ impl ApiCode {
                 // failure: the service's upstream is at fault, hence 502.
                 ErrorCode::InvalidCredentials | ErrorCode::Network | ErrorCode::ServiceError => StatusCode::BAD_GATEWAY,
                 ErrorCode::LocalIo => StatusCode::INTERNAL_SERVER_ERROR,
+                // A code added to the core after this table: the test below fails until it
+                // has its own row here and in docs/errors.md.
+                _ => StatusCode::INTERNAL_SERVER_ERROR,
             },
             ApiCode::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiCode::NotFound => StatusCode::NOT_FOUND,
@@ -222,6 +225,24 @@ mod tests {
         for code in all {
             assert!(names.insert(code.as_str()), "{} twice", code.as_str());
             assert!(code.status().is_client_error() || code.status().is_server_error());
+        }
+    }
+
+    #[test]
+    fn every_core_code_has_the_status_docs_errors_md_gives_it() {
+        let table = include_str!("../../../docs/errors.md");
+        for code in s3_connector::ALL_ERROR_CODES {
+            let row = table
+                .lines()
+                .find(|l| l.starts_with(&format!("| `{}` |", code.as_str())))
+                .unwrap_or_else(|| panic!("{} has no row in docs/errors.md", code.as_str()));
+            let documented = row.trim_end_matches('|').rsplit('|').next().unwrap_or_default().trim();
+            assert_eq!(
+                ApiCode::Core(code).status().as_str(),
+                documented,
+                "{}: the status table and docs/errors.md differ",
+                code.as_str()
+            );
         }
     }
 

@@ -68,15 +68,27 @@ pub struct Limits {
     pub shutdown_grace: Duration,
 }
 
+impl Limits {
+    /// Default [`max_request_bytes`](Self::max_request_bytes): 16 MiB.
+    pub const DEFAULT_MAX_REQUEST_BYTES: usize = 16 * 1024 * 1024;
+    /// Default [`max_upload_bytes`](Self::max_upload_bytes): 5 TiB, S3's own limit on one object.
+    pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 5 * 1024 * 1024 * 1024 * 1024;
+    /// Default [`request_timeout`](Self::request_timeout): 15 minutes.
+    pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+    /// Default [`max_concurrent`](Self::max_concurrent).
+    pub const DEFAULT_MAX_CONCURRENT: usize = 256;
+    /// Default [`shutdown_grace`](Self::shutdown_grace): 30 seconds.
+    pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+}
+
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            max_request_bytes: 16 * 1024 * 1024,
-            // S3's own limit on one object.
-            max_upload_bytes: 5 * 1024 * 1024 * 1024 * 1024,
-            request_timeout: Duration::from_secs(15 * 60),
-            max_concurrent: 256,
-            shutdown_grace: Duration::from_secs(30),
+            max_request_bytes: Self::DEFAULT_MAX_REQUEST_BYTES,
+            max_upload_bytes: Self::DEFAULT_MAX_UPLOAD_BYTES,
+            request_timeout: Self::DEFAULT_REQUEST_TIMEOUT,
+            max_concurrent: Self::DEFAULT_MAX_CONCURRENT,
+            shutdown_grace: Self::DEFAULT_SHUTDOWN_GRACE,
         }
     }
 }

@@ -67,16 +67,25 @@ pub struct WorkerConfig {
 }
 
 impl WorkerConfig {
+    /// Default [`job_timeout`](Self::job_timeout): 5 minutes.
+    pub const DEFAULT_JOB_TIMEOUT: Duration = Duration::from_secs(300);
+    /// Default [`max_jobs`](Self::max_jobs).
+    pub const DEFAULT_MAX_JOBS: usize = 8;
+    /// Default [`poll_timeout`](Self::poll_timeout): 20 seconds.
+    pub const DEFAULT_POLL_TIMEOUT: Duration = Duration::from_secs(20);
+    /// Default [`shutdown_grace`](Self::shutdown_grace): 30 seconds.
+    pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
     /// Defaults for a cluster at `cluster`.
     pub fn new(cluster: impl Into<String>) -> Self {
         WorkerConfig {
             cluster: cluster.into(),
             job_type: DEFAULT_JOB_TYPE.into(),
             worker_name: "s3-connector".into(),
-            job_timeout: Duration::from_secs(300),
-            max_jobs: 8,
-            poll_timeout: Duration::from_secs(20),
-            shutdown_grace: Duration::from_secs(30),
+            job_timeout: Self::DEFAULT_JOB_TIMEOUT,
+            max_jobs: Self::DEFAULT_MAX_JOBS,
+            poll_timeout: Self::DEFAULT_POLL_TIMEOUT,
+            shutdown_grace: Self::DEFAULT_SHUTDOWN_GRACE,
             jobs: JobConnections::default(),
         }
     }
