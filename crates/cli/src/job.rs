@@ -47,6 +47,7 @@ pub async fn run(
     let headers = headers.as_object().cloned().unwrap_or_default();
     let external = ExternalFetch::from_env()?;
     let connections = JobConnections {
+        metrics: None,
         endpoints: EndpointPolicy::from_env()?.trusting(settings.endpoint.as_deref()),
         timeouts: settings.timeouts.clone(),
         max_attempts: settings.max_attempts,

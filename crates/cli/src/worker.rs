@@ -58,6 +58,8 @@ pub async fn run(g: &Global, args: &WorkerArgs) -> Result<(), Error> {
         // One registry for all jobs: a job's clean-up never aborts another job's running upload;
         // each stopped job still waits for its own clean-up only.
         cleanup: Some(s3_connector::CleanupTasks::default()),
+        // The worker's own: its /metrics shows jobs' S3 requests.
+        metrics: Some(s3_connector::telemetry::S3Metrics::new()),
     };
     let mut own = crate::own_secret_values(&settings).await;
     own.extend(args.client_secret.iter().map(|s| s.expose().to_string()));

@@ -16,6 +16,7 @@ use crate::config::{ChecksumMode, ConnectionSettings, TimeoutSettings, TransferS
 use crate::error::Result;
 use crate::net::client::{http_client, ClientOptions};
 use crate::net::AddressGuard;
+use crate::telemetry::S3Metrics;
 
 /// Bounds on the instance metadata service. Where no IMDS answers (a laptop, CI), the default
 /// one-second timeouts are paid on every credential or region lookup; 100 ms each, one
@@ -34,6 +35,9 @@ pub struct ConnectOptions {
     /// never aborts another's running upload, and [`CleanupTasks::finish`] at shutdown waits
     /// for all of it. `None`: a registry of its own.
     pub cleanup: Option<CleanupTasks>,
+    /// Where the connection counts its S3 requests, retries, resumes and bytes: a front end's
+    /// metrics. `None`: counters of its own, which nobody reads.
+    pub metrics: Option<S3Metrics>,
 }
 
 /// What the connections of one process share so that their clean-up never gets in each
@@ -120,6 +124,8 @@ pub struct Connector {
     cleanup: CleanupTasks,
     /// This connection's id in `cleanup`.
     id: u64,
+    /// Where its S3 side is counted.
+    metrics: S3Metrics,
 }
 
 impl Connector {
@@ -187,6 +193,7 @@ impl Connector {
             guard: options.guard,
         });
         let cleanup = options.cleanup.unwrap_or_default();
+        let metrics = options.metrics.unwrap_or_default();
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .region(region.clone())
             .credentials_provider(credentials.clone())
@@ -224,6 +231,7 @@ impl Connector {
         if settings.effective_compat() {
             config = config.interceptor(crate::compat::CompatFixes);
         }
+        config = config.interceptor(metrics.interceptor());
         let transfer = settings.transfer.clone().unwrap_or_default();
         Ok(Connector {
             client: aws_sdk_s3::Client::from_conf(config.build()),
@@ -234,8 +242,14 @@ impl Connector {
             timeouts,
             conditional_delete: Arc::default(),
             cleanup,
+            metrics,
             id: NEXT_CONNECTION.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         })
+    }
+
+    /// Where this connection counts its S3 side.
+    pub fn metrics(&self) -> &S3Metrics {
+        &self.metrics
     }
 
     /// Runs `task` in the background and remembers it, so [`finish_cleanup`](Self::finish_cleanup)

@@ -38,11 +38,13 @@ pub async fn post_job(State(state): State<AppState>, req: Request) -> Result<Jso
         // The service outlives the job, so a dropped job's clean-up finishes on its own.
         connected: None,
     };
+    let started = std::time::Instant::now();
     let outcome = run_job(&request, &env).await;
-    state.metrics.job(match &outcome {
+    let name = match &outcome {
         Outcome::Complete { .. } => "complete",
         Outcome::Fail { .. } => "fail",
         Outcome::BpmnError { .. } => "bpmnError",
-    });
+    };
+    state.metrics.job(name, started.elapsed());
     Ok(Json(outcome))
 }

@@ -230,7 +230,10 @@ impl AppState {
             max_attempts: conn.settings().max_attempts,
             // Jobs' uploads abort into the service's registry: shutdown waits for them too.
             cleanup: Some(conn.cleanup_tasks()),
+            // Jobs' S3 requests count with the service's.
+            metrics: Some(conn.metrics().clone()),
         };
+        let metrics = metrics::Metrics::new(conn.metrics().clone());
         AppState(Arc::new(Shared {
             jobs,
             conn,
@@ -240,7 +243,7 @@ impl AppState {
             token_digest,
             permits: Arc::new(tokio::sync::Semaphore::new(config.limits.max_concurrent.max(1))),
             limits: config.limits,
-            metrics: metrics::Metrics::default(),
+            metrics,
             stopping: tokio::sync::watch::channel(false).0,
             handlers: Arc::default(),
         }))

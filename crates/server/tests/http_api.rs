@@ -577,9 +577,26 @@ async fn metrics_and_openapi_describe_the_service() {
         .await
         .expect("text");
     assert!(
-        text.contains("s3_connector_http_requests_total{route=\"/v1/actions\",method=\"POST\",status=\"200\"} 2"),
+        text.contains("s3_connector_http_requests_total{method=\"POST\",route=\"/v1/actions\",status=\"200\"} 2"),
         "{text}"
     );
+    // The S3 side, counted by the connection's interceptor: one attempt each.
+    for line in [
+        "s3_connector_s3_requests_total{operation=\"ListBuckets\",status=\"200\"} 1",
+        "s3_connector_s3_requests_total{operation=\"CreateBucket\",status=\"200\"} 1",
+        "s3_connector_s3_requests_total{operation=\"GetObject\",status=\"404\"} 1",
+    ] {
+        assert!(text.contains(line), "{line} missing:\n{text}");
+    }
+    assert!(
+        text.contains(&format!(
+            "s3_connector_build_info{{version=\"{}\"}} 1",
+            env!("CARGO_PKG_VERSION")
+        )),
+        "{text}"
+    );
+    assert!(text.contains("\nprocess_resident_memory_bytes "), "{text}");
+    support::promtool_check(&text);
     assert!(
         text.contains("s3_connector_http_errors_total{code=\"NoSuchKey\"} 1"),
         "{text}"

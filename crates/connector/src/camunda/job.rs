@@ -172,6 +172,8 @@ pub struct JobConnections {
     /// job's clean-up never aborts another's upload and a service's shutdown waits for all of
     /// it; `None`: each job has its own. Each job waits for its own clean-up when it ends.
     pub cleanup: Option<crate::client::CleanupTasks>,
+    /// Where jobs' connections count their S3 side: the front end's metrics.
+    pub metrics: Option<crate::telemetry::S3Metrics>,
 }
 
 /// Where documents live and how secrets and external documents are resolved for jobs.
@@ -346,6 +348,7 @@ async fn execute(variables: &Value, env: &JobEnv<'_>) -> Result<Value> {
         ConnectOptions {
             guard,
             cleanup: env.connections.cleanup.clone(),
+            metrics: env.connections.metrics.clone(),
         },
     )
     .await?;

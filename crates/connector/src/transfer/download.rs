@@ -12,6 +12,7 @@ use tokio::io::{AsyncSeekExt, AsyncWrite, AsyncWriteExt};
 use super::Progress;
 use crate::client::Connector;
 use crate::error::{Error, ErrorCode, Missing, Result};
+use crate::telemetry::Direction;
 use crate::validate::ByteRange;
 
 /// What a download learned about the object.
@@ -217,6 +218,7 @@ impl ResumableBody {
             }
         };
         self.resumes_left -= 1;
+        self.conn.metrics().resumed();
         tracing::info!(bucket = %self.bucket, key = %self.key, from = self.next, to = end, "download broke ({why}); resuming");
         Ok(())
     }
@@ -252,6 +254,7 @@ impl ResumableBody {
                     }
                     self.next += chunk.len() as u64;
                     self.since_resume += chunk.len() as u64;
+                    self.conn.metrics().moved(Direction::Down, chunk.len() as u64);
                     return Ok(Some(chunk));
                 }
                 Ok(None) => match self.end {

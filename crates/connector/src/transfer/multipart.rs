@@ -12,6 +12,7 @@ use super::{metadata_map, UploadTarget};
 use crate::client::Connector;
 use crate::config::ChecksumMode;
 use crate::error::{Error, ErrorCode, Missing, Result};
+use crate::telemetry::Direction;
 use crate::validate::MAX_PARTS;
 
 /// A multipart upload in progress. Every failure path goes through [`Multipart::abort`], so no
@@ -175,6 +176,7 @@ impl<'a> Multipart<'a> {
                     Missing::Key,
                 )
             })?;
+        self.conn.metrics().moved(Direction::Up, len);
         Ok(CompletedPart::builder()
             .part_number(number)
             .set_e_tag(out.e_tag().map(str::to_string))

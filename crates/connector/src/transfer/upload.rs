@@ -15,6 +15,7 @@ use super::{metadata_map, Progress, UploadTarget};
 use crate::client::Connector;
 use crate::config::ChecksumMode;
 use crate::error::{Error, ErrorCode, Missing, Result};
+use crate::telemetry::Direction;
 use crate::validate::MAX_PARTS;
 
 /// Where an upload's bytes come from.
@@ -193,6 +194,7 @@ async fn put_single(conn: &Connector, t: &UploadTarget<'_>, body: ByteStream, si
         .send()
         .await
         .map_err(|e| Error::from_sdk(e, &format!("PutObject s3://{}/{}", t.bucket, t.key), Missing::Bucket))?;
+    conn.metrics().moved(Direction::Up, size);
     Ok(Uploaded {
         size,
         etag: out.e_tag().map(str::to_string),
