@@ -273,6 +273,14 @@ pub struct WorkerArgs {
     /// The cluster's REST address, e.g. http://localhost:8080.
     #[arg(long, env = "CAMUNDA_REST_ADDRESS", value_name = "URL")]
     pub cluster: String,
+    /// The address of the worker's own /health, /ready and /metrics (no token: counts only).
+    #[arg(
+        long,
+        default_value = "127.0.0.1:9600",
+        env = "S3_CONNECTOR_WORKER_LISTEN",
+        value_name = "ADDR"
+    )]
+    pub listen: std::net::SocketAddr,
     /// The job type to take.
     #[arg(long, default_value = s3_connector_worker::DEFAULT_JOB_TYPE, value_name = "TYPE")]
     pub job_type: String,

@@ -93,8 +93,24 @@ pub async fn run(g: &Global, args: &WorkerArgs) -> Result<(), Error> {
         ExternalFetch::from_env()?,
         Box::new(move |name| secrets.lookup(name)),
     )?);
+    let listener = tokio::net::TcpListener::bind(args.listen).await.map_err(|e| {
+        Error::new(
+            s3_connector::ErrorCode::LocalIo,
+            format!("cannot listen on {}: {e}", args.listen),
+        )
+    })?;
+    eprintln!(
+        "probes and metrics on http://{}/health, /ready, /metrics",
+        listener.local_addr().unwrap_or(args.listen)
+    );
+    let (probes_stop, probes_stopped) = tokio::sync::oneshot::channel::<()>();
+    let probes = tokio::spawn(s3_connector_worker::probes::serve(listener, worker.clone(), async {
+        let _ = probes_stopped.await;
+    }));
     let _stops_are_ours = crate::Waiting::new();
     let report = worker.run(crate::serve::stop_signal()).await;
+    let _ = probes_stop.send(());
+    let _ = probes.await;
     eprintln!(
         "stopped: {} completed, {} failed, {} BPMN errors, {} handed back, {} reports refused",
         report.completed, report.failed, report.bpmn_errors, report.released, report.rejected

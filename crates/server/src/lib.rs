@@ -166,6 +166,8 @@ pub struct Shared {
     pub limits: Limits,
     /// Counters for `/metrics`.
     pub metrics: metrics::Metrics,
+    /// The last readiness checks, for `/ready`.
+    pub readiness: probes::Readiness,
     /// Concurrency slots.
     pub permits: Arc<tokio::sync::Semaphore>,
     /// Set when the shutdown grace is over: handlers still running are dropped, which aborts
@@ -244,6 +246,7 @@ impl AppState {
             permits: Arc::new(tokio::sync::Semaphore::new(config.limits.max_concurrent.max(1))),
             limits: config.limits,
             metrics,
+            readiness: Default::default(),
             stopping: tokio::sync::watch::channel(false).0,
             handlers: Arc::default(),
         }))

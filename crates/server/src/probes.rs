@@ -6,7 +6,7 @@
 //! without one; they say nothing the caller could not learn otherwise (`/ready` names only
 //! error codes, the details go to the log). `/metrics` needs the token.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use std::sync::Arc;
 
@@ -32,23 +32,102 @@ pub async fn health() -> Json<serde_json::Value> {
     Json(json!({"status": "ok"}))
 }
 
-/// `GET /ready`: 200 when both the S3 endpoint and the document store answer, else 503.
+/// How often `/ready` checks S3 and the document store, at most, however often it is probed.
+pub const CHECK_INTERVAL: Duration = Duration::from_secs(10);
+
+/// How long after the last successful check the service stays ready: one failed check (a
+/// blip of the store) does not mark every replica unready at once; an outage of more than
+/// this does.
+pub const READY_WITHIN: Duration = Duration::from_secs(30);
+
+/// The last readiness checks, shared by all probes.
+#[derive(Default)]
+pub struct Readiness {
+    last: tokio::sync::Mutex<Option<Checked>>,
+    refreshing: std::sync::atomic::AtomicBool,
+}
+
+#[derive(Clone, Copy)]
+struct Checked {
+    at: Instant,
+    s3: Option<ErrorCode>,
+    documents: Option<ErrorCode>,
+    s3_ok: Option<Instant>,
+    documents_ok: Option<Instant>,
+}
+
+impl Readiness {
+    /// Checks both now and remembers the result.
+    async fn check(&self, state: &AppState) -> Checked {
+        let (s3, documents) = tokio::join!(check_s3(state), check_documents(state));
+        let now = Instant::now();
+        let mut last = self.last.lock().await;
+        let before = *last;
+        let checked = Checked {
+            at: now,
+            s3,
+            documents,
+            s3_ok: if s3.is_none() {
+                Some(now)
+            } else {
+                before.and_then(|b| b.s3_ok)
+            },
+            documents_ok: if documents.is_none() {
+                Some(now)
+            } else {
+                before.and_then(|b| b.documents_ok)
+            },
+        };
+        *last = Some(checked);
+        checked
+    }
+}
+
+/// `GET /ready`: 200 while both S3 and the document store answered a check within the last
+/// 30 s, else 503. The checks run at most every 10 s, in the background; the answer is the
+/// last result with its age.
 #[utoipa::path(
     get,
     tag = "service",
     path = "/ready",
     responses(
-        (status = 200, description = "S3 and the document store answer"),
-        (status = 503, description = "One of them does not; the failing check names an error code"),
+        (status = 200, description = "S3 and the document store answered lately"),
+        (status = 503, description = "One of them has not; its check names an error code"),
     )
 )]
 pub async fn ready(State(state): State<AppState>) -> Response {
-    let (s3, documents) = tokio::join!(check_s3(&state), check_documents(&state));
-    let ok = s3.is_none() && documents.is_none();
+    let cached = *state.readiness.last.lock().await;
+    let checked = match cached {
+        // The first probe waits for the first check.
+        None => state.readiness.check(&state).await,
+        Some(c) => {
+            if c.at.elapsed() >= CHECK_INTERVAL
+                && !state
+                    .readiness
+                    .refreshing
+                    .swap(true, std::sync::atomic::Ordering::SeqCst)
+            {
+                let state = state.clone();
+                tokio::spawn(async move {
+                    state.readiness.check(&state).await;
+                    state
+                        .readiness
+                        .refreshing
+                        .store(false, std::sync::atomic::Ordering::SeqCst);
+                });
+            }
+            c
+        }
+    };
+    let fresh = |ok: Option<Instant>| ok.is_some_and(|t| t.elapsed() <= READY_WITHIN);
+    let ok = fresh(checked.s3_ok) && fresh(checked.documents_ok);
     let show = |c: &Option<ErrorCode>| c.map(|c| c.as_str()).unwrap_or("ok");
+    let age = |t: Option<Instant>| t.map(|t| t.elapsed().as_secs());
     let body = json!({
         "status": if ok { "ready" } else { "unavailable" },
-        "checks": {"s3": show(&s3), "documents": show(&documents)},
+        "checks": {"s3": show(&checked.s3), "documents": show(&checked.documents)},
+        "checkedSecondsAgo": checked.at.elapsed().as_secs(),
+        "lastOkSecondsAgo": {"s3": age(checked.s3_ok), "documents": age(checked.documents_ok)},
     });
     let status = if ok {
         StatusCode::OK

@@ -750,3 +750,37 @@ async fn two_services_share_an_s3_document_store() {
         assert_eq!(r.status(), 404);
     }
 }
+
+#[tokio::test]
+async fn readiness_probes_do_not_each_call_the_store() {
+    let s3 = s3().await;
+    let svc = serve_plain(&s3).await;
+    let c = client();
+    for _ in 0..50 {
+        let resp = c.get(format!("{}/ready", svc.base)).send().await.expect("send");
+        assert_eq!(resp.status(), 200);
+    }
+    let ready: Value = c
+        .get(format!("{}/ready", svc.base))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(ready["checks"]["s3"], "ok", "{ready}");
+    assert!(ready["checkedSecondsAgo"].is_u64(), "{ready}");
+    let text = c
+        .get(format!("{}/metrics", svc.base))
+        .send()
+        .await
+        .expect("send")
+        .text()
+        .await
+        .expect("text");
+    // 51 probes within the check interval: one ListBuckets.
+    assert!(
+        text.contains("s3_connector_s3_requests_total{operation=\"ListBuckets\",status=\"200\"} 1\n"),
+        "{text}"
+    );
+}

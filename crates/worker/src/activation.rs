@@ -69,6 +69,7 @@ impl Worker {
                 r = self.activate(held.len()) => r,
                 _ = &mut shutdown => break,
             };
+            self.contacted(activated.as_ref().err().map(|e| e.code));
             match activated {
                 Ok(jobs) => {
                     failures = 0;

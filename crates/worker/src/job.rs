@@ -38,7 +38,7 @@ impl Worker {
                 Err(Some(e)) => {
                     // The lease is gone (or was refused): running now could do the job twice.
                     tracing::warn!(job = %job.job_key, message = %e.message, "job not run: its timeout could not be set");
-                    self.count(|r| r.rejected += 1);
+                    self.rejected();
                     return;
                 }
                 // Transient: it may or may not have applied; keep the earlier deadline.
@@ -97,6 +97,16 @@ impl Worker {
                     tracing::warn!(job = %job.job_key, late, "a stopped job's upload could not be aborted in time");
                 }
             }
+        }
+        let kind = match &report {
+            Report::Outcome(Outcome::Complete { .. }) => "complete",
+            Report::Outcome(Outcome::Fail { .. }) => "fail",
+            Report::Outcome(Outcome::BpmnError { .. }) => "bpmnError",
+            Report::Release { .. } => "released",
+        };
+        match &report {
+            Report::Outcome(_) => self.telemetry.jobs.ended(kind, started.elapsed()),
+            Report::Release { .. } => self.telemetry.jobs.counted(kind),
         }
         self.send_report(&job, report).await;
     }
@@ -181,7 +191,7 @@ impl Worker {
                     if resp.status().is_client_error() && resp.status() != reqwest::StatusCode::TOO_MANY_REQUESTS =>
                 {
                     tracing::warn!(job = %job.job_key, outcome = kind, status = resp.status().as_u16(), "the cluster did not accept the report: the job is no longer this worker's");
-                    self.count(|r| r.rejected += 1);
+                    self.rejected();
                     return;
                 }
                 Ok(resp) => {
@@ -194,7 +204,7 @@ impl Worker {
             tokio::time::sleep(backoff(attempt)).await;
         }
         tracing::error!(job = %job.job_key, outcome = kind, "could not report the job; the cluster will hand it out again after its timeout");
-        self.count(|r| r.rejected += 1);
+        self.rejected();
     }
 }
 

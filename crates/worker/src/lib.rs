@@ -30,11 +30,13 @@ use s3_connector::cluster::{ClusterAuth, ClusterClient};
 use s3_connector::config::parse_iso8601_duration;
 use s3_connector::documents::external::ExternalFetch;
 use s3_connector::documents::DocumentStore;
+use s3_connector::telemetry::Telemetry;
 use s3_connector::{Error, ErrorCode};
 use serde_json::{json, Map, Value};
 
 mod activation;
 mod job;
+pub mod probes;
 
 use job::{ActivatedJob, Report};
 
@@ -114,6 +116,19 @@ pub struct Worker {
     external: ExternalFetch,
     secrets: Box<SecretLookup>,
     report: std::sync::Mutex<WorkerReport>,
+    /// The worker's metrics: process, build, the jobs and their S3 side.
+    telemetry: Telemetry,
+    /// How the last activation went, for `/ready`.
+    contact: std::sync::Mutex<Contact>,
+}
+
+/// The worker's last exchanges with the cluster.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Contact {
+    /// When the last activation ended, and the error code it failed with, if it did.
+    pub last: Option<(Instant, Option<ErrorCode>)>,
+    /// When an activation last succeeded.
+    pub last_success: Option<Instant>,
 }
 
 impl Worker {
@@ -130,6 +145,10 @@ impl Worker {
         }
         // No read timeout on the client: activation long-polls; each call is timed instead.
         let cluster = ClusterClient::new(&config.cluster, "cluster", auth, None)?;
+        // Jobs' connections count into the worker's metrics.
+        let mut config = config;
+        let s3 = config.jobs.metrics.get_or_insert_with(Default::default).clone();
+        let telemetry = Telemetry::new(s3);
         Ok(Worker {
             config,
             cluster,
@@ -137,6 +156,8 @@ impl Worker {
             external,
             secrets,
             report: Default::default(),
+            telemetry,
+            contact: Default::default(),
         })
     }
 
@@ -155,6 +176,29 @@ impl Worker {
                 http.request(method.clone(), &url).timeout(timeout).json(body)
             })
             .await
+    }
+
+    /// The worker's metrics in Prometheus's text format, as `/metrics` serves them.
+    pub fn metrics_text(&self) -> String {
+        self.telemetry.render()
+    }
+
+    /// Notes how an activation went.
+    fn contacted(&self, failed: Option<ErrorCode>) {
+        if let Ok(mut c) = self.contact.lock() {
+            let now = Instant::now();
+            c.last = Some((now, failed));
+            if failed.is_none() {
+                c.last_success = Some(now);
+            }
+        }
+    }
+
+    /// A job this worker no longer holds (its report or lease refused), in the report and
+    /// the metrics.
+    fn rejected(&self) {
+        self.count(|r| r.rejected += 1);
+        self.telemetry.jobs.counted("rejected");
     }
 
     fn count(&self, f: impl FnOnce(&mut WorkerReport)) {

@@ -52,6 +52,31 @@ async fn outcomes_are_reported_as_the_job_envelope_decides() {
         "jobs did not end: {:?}",
         cluster.inner.jobs.lock().expect("lock")
     );
+    // The worker's own port: alive, ready (it activated lately), and counting.
+    let health = reqwest::get(format!("{}/health", worker.probes)).await.expect("health");
+    assert_eq!(health.status(), 200);
+    let ready = reqwest::get(format!("{}/ready", worker.probes)).await.expect("ready");
+    assert_eq!(ready.status(), 200);
+    let ready: serde_json::Value = ready.json().await.expect("json");
+    assert_eq!(ready["checks"]["cluster"]["last"]["result"], "ok", "{ready}");
+    let metrics = reqwest::get(format!("{}/metrics", worker.probes))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    for line in [
+        "s3_connector_jobs_total{outcome=\"complete\"} 1",
+        "s3_connector_jobs_total{outcome=\"bpmnError\"} 1",
+        "s3_connector_jobs_total{outcome=\"fail\"} 3",
+        "s3_connector_job_duration_seconds_count{outcome=\"complete\"} 1",
+        "s3_connector_s3_requests_total{operation=\"PutObject\",status=\"200\"} 1",
+        "s3_connector_s3_bytes_total{direction=\"up\"} 16",
+    ] {
+        assert!(metrics.contains(line), "{line} missing:\n{metrics}");
+    }
+    assert!(metrics.contains("s3_connector_build_info{"), "{metrics}");
+    support::promtool_check(&metrics);
     let report = worker.stop().await;
 
     let JobState::Completed(vars) = cluster.job(&upload).state else {
@@ -171,6 +196,13 @@ async fn an_unreachable_cluster_is_retried_with_backoff() {
     let attempts = cluster.inner.activation_calls.load(Ordering::SeqCst);
     // 100 ms doubling: about 4 attempts in 1.5 s; a worker that spins would make hundreds.
     assert!((2..=8).contains(&attempts), "{attempts} activation attempts in 1.5 s");
+    // Not ready before its first successful activation, and /ready says why and since when.
+    let ready = reqwest::get(format!("{}/ready", worker.probes)).await.expect("ready");
+    assert_eq!(ready.status(), 503);
+    let ready: serde_json::Value = ready.json().await.expect("json");
+    assert_eq!(ready["status"], "unready", "{ready}");
+    assert!(ready["checks"]["cluster"]["last"]["ageSeconds"].is_u64(), "{ready}");
+    assert_ne!(ready["checks"]["cluster"]["last"]["result"], "ok", "{ready}");
     cluster.inner.unavailable.store(false, Ordering::SeqCst);
     assert!(cluster.wait_for(Duration::from_secs(20), |c| c.all_ended()).await);
     let report = worker.stop().await;

@@ -88,10 +88,20 @@ pub fn oauth(cluster: &jobs_cluster::FakeCluster) -> Arc<ClusterAuth> {
     )
 }
 
-/// A running worker; `stop` asks it to shut down and returns its report.
+/// `promtool check metrics`, as the server's tests run it.
+#[allow(dead_code)]
+#[path = "../../../server/tests/support/promtool.rs"]
+mod promtool;
+#[allow(unused_imports)]
+pub use promtool::promtool_check;
+
+/// A running worker; `stop` asks it to shut down and returns its report. `probes` is the
+/// base URL of its /health, /ready and /metrics.
 pub struct Running {
     stop: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<WorkerReport>,
+    #[allow(dead_code)]
+    pub probes: String,
 }
 
 impl Running {
@@ -123,11 +133,18 @@ pub async fn start_worker(
     let lookup = move |n: &str| (n == "S3_SECRET").then(|| secret.clone());
     let worker =
         Arc::new(Worker::new(config, auth, documents, ExternalFetch::default(), Box::new(lookup)).expect("worker"));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let probes = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(s3_connector_worker::probes::serve(
+        listener,
+        worker.clone(),
+        std::future::pending(),
+    ));
     let (stop, rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(worker.run(async move {
         let _ = rx.await;
     }));
-    Running { stop, task }
+    Running { stop, task, probes }
 }
 
 fn node_dir() -> PathBuf {
