@@ -568,14 +568,7 @@ async fn metrics_and_openapi_describe_the_service() {
         json!({"action": "getObject", "bucket": "counted", "key": "k"}),
     )
     .await;
-    let text = c
-        .get(format!("{}/metrics", svc.base))
-        .send()
-        .await
-        .expect("send")
-        .text()
-        .await
-        .expect("text");
+    let text = support::get_text(&c, &format!("{}/metrics", svc.base)).await;
     assert!(
         text.contains("s3_connector_http_requests_total{method=\"POST\",route=\"/v1/actions\",status=\"200\"} 2"),
         "{text}"
@@ -760,24 +753,11 @@ async fn readiness_probes_do_not_each_call_the_store() {
         let resp = c.get(format!("{}/ready", svc.base)).send().await.expect("send");
         assert_eq!(resp.status(), 200);
     }
-    let ready: Value = c
-        .get(format!("{}/ready", svc.base))
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let ready: Value =
+        serde_json::from_str(&support::get_text(&c, &format!("{}/ready", svc.base)).await).expect("json");
     assert_eq!(ready["checks"]["s3"], "ok", "{ready}");
     assert!(ready["checkedSecondsAgo"].is_u64(), "{ready}");
-    let text = c
-        .get(format!("{}/metrics", svc.base))
-        .send()
-        .await
-        .expect("send")
-        .text()
-        .await
-        .expect("text");
+    let text = support::get_text(&c, &format!("{}/metrics", svc.base)).await;
     // 51 probes within the check interval: one ListBuckets.
     assert!(
         text.contains("s3_connector_s3_requests_total{operation=\"ListBuckets\",status=\"200\"} 1\n"),

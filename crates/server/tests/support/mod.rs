@@ -148,6 +148,12 @@ pub async fn post_json(c: &reqwest::Client, url: &str, body: serde_json::Value) 
 }
 
 /// An HTTP client that sends the test token.
+/// The body of a GET of `url`, as text.
+#[allow(dead_code)]
+pub async fn get_text(c: &reqwest::Client, url: &str) -> String {
+    c.get(url).send().await.expect("send").text().await.expect("text")
+}
+
 pub fn client() -> reqwest::Client {
     let mut headers = reqwest::header::HeaderMap::new();
     headers.insert(
