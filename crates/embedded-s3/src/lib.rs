@@ -70,6 +70,7 @@ mod multipart;
 mod namespace;
 mod startup;
 mod store;
+mod tags;
 mod uploads;
 mod walk;
 

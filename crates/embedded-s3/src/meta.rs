@@ -83,6 +83,9 @@ pub struct ObjectMeta {
     /// For an object assembled from a multipart upload, its number of parts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parts_count: Option<i32>,
+    /// The object's tags.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub tags: crate::tags::Tags,
 }
 
 /// `upload.json`: a multipart upload in progress.
@@ -100,6 +103,9 @@ pub struct UploadInfo {
     /// The checksum algorithm named at creation, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checksum_algorithm: Option<String>,
+    /// The tags the object will have.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub tags: crate::tags::Tags,
     /// The access key that created it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<String>,

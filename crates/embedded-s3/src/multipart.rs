@@ -109,6 +109,7 @@ impl Store {
             },
             checksum_algorithm: input.checksum_algorithm.as_ref().map(|a| a.as_str().to_string()),
             owner: req.credentials.map(|c| c.access_key),
+            tags: crate::tags::from_header(input.tagging.as_deref())?,
         };
         let record = serde_json::to_vec(&info).map_err(|e| internal("cannot encode an upload record", e))?;
         let layout = self.layout.clone();
@@ -400,6 +401,7 @@ impl Store {
             headers: upload.headers,
             checksums: Checksums::default(),
             parts_count: i32::try_from(parts.len()).ok(),
+            tags: upload.tags,
         };
         let sidecar_json = serde_json::to_vec(&meta).map_err(|e| internal("cannot encode metadata", e))?;
         let layout = self.layout.clone();

@@ -124,6 +124,7 @@ pub(crate) fn read_current(layout: &Layout, bucket: &str, key: &str, content: Pa
                 headers,
                 checksums,
                 parts_count: None,
+                tags: Default::default(),
             }
         }
     };
@@ -132,6 +133,14 @@ pub(crate) fn read_current(layout: &Layout, bucket: &str, key: &str, content: Pa
         meta,
         modified,
     })
+}
+
+/// Refuses a version id other than `null`: this store keeps one version of each object.
+fn unversioned(version_id: Option<&str>) -> S3Result<()> {
+    match version_id {
+        None | Some("null") => Ok(()),
+        Some(_) => Err(s3_error!(NoSuchVersion, "The specified version does not exist.")),
+    }
 }
 
 /// The object `key`, if it exists (the bucket must).
@@ -319,6 +328,28 @@ impl Store {
 
     /// The object for GET and HEAD: found and checked under the lock, its file opened there
     /// too, so that what is sent is one version even if it is replaced meanwhile.
+    /// Replaces the tags of `bucket/key`: only its sidecar is rewritten, under the bucket's
+    /// lock, so its content, ETag and modification time stay as they were.
+    async fn set_tags(&self, bucket: String, key: String, tags: crate::tags::Tags) -> S3Result<()> {
+        valid_bucket(&bucket)?;
+        valid_key(&key)?;
+        let layout = self.layout.clone();
+        let b = bucket.clone();
+        self.locks
+            .run(&bucket, move || {
+                require_bucket(&layout, &b)?;
+                let current = find(&layout, &b, &key)?.ok_or_else(no_such_key)?;
+                let mut meta = current.meta;
+                meta.tags = tags;
+                let json = serde_json::to_vec(&meta).map_err(|e| internal("cannot encode metadata", e))?;
+                let sidecar = TempFile::create_with(&layout.tmp_dir(), &json)
+                    .map_err(|e| internal("cannot write metadata", e))?;
+                crate::namespace::place_file(&sidecar, &sidecar_of(&current.content))
+                    .map_err(|e| internal("cannot write metadata", e))
+            })
+            .await
+    }
+
     async fn open_for_read(&self, bucket: &str, key: &str, open: bool) -> S3Result<(Current, Option<std::fs::File>)> {
         valid_key(key)?;
         let layout = self.layout.clone();
@@ -513,6 +544,8 @@ impl S3 for Store {
             let b = bucket.clone();
             blocking(move || require_bucket(&layout, &b)).await?;
         }
+        // Checked before the body is read: a bad tag writes nothing.
+        let tags = crate::tags::from_header(input.tagging.as_deref())?;
         let claims = claims_of!(input, req);
         let (temp, written) = receive_body(&self.layout.tmp_dir(), input.body, claims).await?;
         let e_tag = hex(&written.md5);
@@ -530,6 +563,7 @@ impl S3 for Store {
             },
             checksums: written.checksums.clone(),
             parts_count: None,
+            tags,
         };
         let sidecar_json = serde_json::to_vec(&meta).map_err(|e| internal("cannot encode metadata", e))?;
         let (if_match, if_none_match) = (input.if_match, input.if_none_match);
@@ -602,8 +636,43 @@ impl S3 for Store {
             checksum_sha1: c.sha1,
             checksum_sha256: c.sha256,
             checksum_crc64nvme: c.crc64nvme,
+            tag_count: (!meta.tags.is_empty()).then_some(meta.tags.len() as i32),
             ..Default::default()
         }))
+    }
+
+    async fn get_object_tagging(
+        &self,
+        req: S3Request<GetObjectTaggingInput>,
+    ) -> S3Result<S3Response<GetObjectTaggingOutput>> {
+        let input = req.input;
+        unversioned(input.version_id.as_deref())?;
+        let (current, _) = self.open_for_read(&input.bucket, &input.key, false).await?;
+        Ok(S3Response::new(GetObjectTaggingOutput {
+            tag_set: crate::tags::to_set(&current.meta.tags),
+            ..Default::default()
+        }))
+    }
+
+    async fn put_object_tagging(
+        &self,
+        req: S3Request<PutObjectTaggingInput>,
+    ) -> S3Result<S3Response<PutObjectTaggingOutput>> {
+        let input = req.input;
+        unversioned(input.version_id.as_deref())?;
+        let tags = crate::tags::from_set(input.tagging.tag_set)?;
+        self.set_tags(input.bucket, input.key, tags).await?;
+        Ok(S3Response::new(PutObjectTaggingOutput::default()))
+    }
+
+    async fn delete_object_tagging(
+        &self,
+        req: S3Request<DeleteObjectTaggingInput>,
+    ) -> S3Result<S3Response<DeleteObjectTaggingOutput>> {
+        let input = req.input;
+        unversioned(input.version_id.as_deref())?;
+        self.set_tags(input.bucket, input.key, Default::default()).await?;
+        Ok(S3Response::new(DeleteObjectTaggingOutput::default()))
     }
 
     async fn head_object(&self, req: S3Request<HeadObjectInput>) -> S3Result<S3Response<HeadObjectOutput>> {
@@ -723,7 +792,18 @@ impl S3 for Store {
                 "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes."
             ));
         }
+        // As S3: the source's tags, unless the request replaces them.
+        let replace_tags = input
+            .tagging_directive
+            .as_ref()
+            .is_some_and(|d| d.as_str() == TaggingDirective::REPLACE);
+        let given_tags = crate::tags::from_header(input.tagging.as_deref())?;
         let (source, file) = self.open_for_read(&src_bucket, &src_key, true).await?;
+        let tags = if replace_tags {
+            given_tags
+        } else {
+            source.meta.tags.clone()
+        };
         let src_tag = Some(source.meta.e_tag.as_str());
         if input.copy_source_if_match.as_ref().is_some_and(|c| !names(c, src_tag))
             || input
@@ -768,6 +848,7 @@ impl S3 for Store {
             // Same bytes, so the source's checksums hold for the copy.
             checksums: source.meta.checksums,
             parts_count: None,
+            tags,
         };
         let sidecar_json = serde_json::to_vec(&meta).map_err(|e| internal("cannot encode metadata", e))?;
         let layout = self.layout.clone();

@@ -1373,3 +1373,173 @@ async fn multipart_uploads_page_with_a_delimiter() {
         ["a", "a-b", "a/1", "a/2", "a/2", "a/3/deep", "b/1", "b/2", "c", "c", "d"]
     );
 }
+
+#[tokio::test]
+async fn objects_keep_tags_through_puts_copies_and_multipart_uploads() {
+    use aws_sdk_s3::types::{Tag, Tagging, TaggingDirective};
+    let dir = tempfile::tempdir().expect("dir");
+    let (_store, client) = start(dir.path()).await;
+    client.create_bucket().bucket("tags").send().await.expect("bucket");
+    let tag_set = |key: &str| {
+        let client = client.clone();
+        let key = key.to_string();
+        async move {
+            let out = client
+                .get_object_tagging()
+                .bucket("tags")
+                .key(&key)
+                .send()
+                .await
+                .expect("get tagging");
+            let mut pairs: Vec<(String, String)> = out
+                .tag_set()
+                .iter()
+                .map(|t| (t.key().to_string(), t.value().to_string()))
+                .collect();
+            pairs.sort();
+            pairs
+        }
+    };
+    let pairs = |p: &[(&str, &str)]| {
+        p.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect::<Vec<_>>()
+    };
+
+    client
+        .put_object()
+        .bucket("tags")
+        .key("a.txt")
+        .tagging("team=ops&note=a%20b")
+        .body(ByteStream::from_static(b"hello"))
+        .send()
+        .await
+        .expect("put with tags");
+    assert_eq!(tag_set("a.txt").await, pairs(&[("note", "a b"), ("team", "ops")]));
+    let got = client
+        .get_object()
+        .bucket("tags")
+        .key("a.txt")
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(got.tag_count(), Some(2));
+    let etag = got.e_tag().map(str::to_string);
+
+    // Replacing the tags rewrites neither the content nor the ETag.
+    client
+        .put_object_tagging()
+        .bucket("tags")
+        .key("a.txt")
+        .tagging(
+            Tagging::builder()
+                .tag_set(Tag::builder().key("stage").value("done").build().expect("tag"))
+                .build()
+                .expect("tagging"),
+        )
+        .send()
+        .await
+        .expect("put tagging");
+    assert_eq!(tag_set("a.txt").await, pairs(&[("stage", "done")]));
+    let head = client
+        .head_object()
+        .bucket("tags")
+        .key("a.txt")
+        .send()
+        .await
+        .expect("head");
+    assert_eq!(head.e_tag().map(str::to_string), etag);
+    assert_eq!(get(&client, "tags", "a.txt").await.as_deref(), Some(&b"hello"[..]));
+
+    // A copy keeps the source's tags unless told to replace them.
+    client
+        .copy_object()
+        .bucket("tags")
+        .key("kept.txt")
+        .copy_source("tags/a.txt")
+        .send()
+        .await
+        .expect("copy");
+    assert_eq!(tag_set("kept.txt").await, pairs(&[("stage", "done")]));
+    client
+        .copy_object()
+        .bucket("tags")
+        .key("replaced.txt")
+        .copy_source("tags/a.txt")
+        .tagging_directive(TaggingDirective::Replace)
+        .tagging("copy=yes")
+        .send()
+        .await
+        .expect("copy replacing tags");
+    assert_eq!(tag_set("replaced.txt").await, pairs(&[("copy", "yes")]));
+
+    // Tags given when a multipart upload starts are the object's when it completes.
+    let created = client
+        .create_multipart_upload()
+        .bucket("tags")
+        .key("big.bin")
+        .tagging("kind=upload")
+        .send()
+        .await
+        .expect("create");
+    let id = created.upload_id().expect("id");
+    let part = client
+        .upload_part()
+        .bucket("tags")
+        .key("big.bin")
+        .upload_id(id)
+        .part_number(1)
+        .body(ByteStream::from_static(b"only part"))
+        .send()
+        .await
+        .expect("part");
+    client
+        .complete_multipart_upload()
+        .bucket("tags")
+        .key("big.bin")
+        .upload_id(id)
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .parts(
+                    CompletedPart::builder()
+                        .part_number(1)
+                        .set_e_tag(part.e_tag().map(str::to_string))
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .expect("complete");
+    assert_eq!(tag_set("big.bin").await, pairs(&[("kind", "upload")]));
+
+    client
+        .delete_object_tagging()
+        .bucket("tags")
+        .key("a.txt")
+        .send()
+        .await
+        .expect("delete tagging");
+    assert_eq!(tag_set("a.txt").await, pairs(&[]));
+
+    // Bad tags are refused before anything is written; a missing object has no tags.
+    let bad = client
+        .put_object()
+        .bucket("tags")
+        .key("bad.txt")
+        .tagging("a=1&a=2")
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .expect_err("a key twice");
+    assert_eq!(code(&bad), "InvalidTag");
+    assert_eq!(get(&client, "tags", "bad.txt").await, None);
+    let missing = client
+        .get_object_tagging()
+        .bucket("tags")
+        .key("nothing")
+        .send()
+        .await
+        .expect_err("missing");
+    assert_eq!(code(&missing), "NoSuchKey");
+}
