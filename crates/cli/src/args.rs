@@ -14,7 +14,7 @@ use s3_connector_worker::WorkerConfig;
 #[derive(Debug, Parser)]
 #[command(name = "s3-connector", version, propagate_version = true)]
 #[command(
-    after_help = "Examples:\n  s3-connector demo\n  s3-connector --embedded ./data create-bucket reports\n  s3-connector --endpoint http://127.0.0.1:9000 list-objects reports --prefix 2026/\n  echo '{\"action\":\"listBuckets\"}' | s3-connector exec -\n\nDocs: docs/README.md. Exit status: 0 success, 2 invalid input, 3-14 see docs/errors.md."
+    after_help = "Examples:\n  s3-connector demo\n  s3-connector --embedded ./data create-bucket reports\n  s3-connector --endpoint http://127.0.0.1:9000 list-objects reports --prefix 2026/\n  echo '{\"action\":\"listBuckets\"}' | s3-connector exec -\n\nDocs: docs/README.md. Exit status: 0 success, 2 invalid input, 3-15 see docs/errors.md."
 )]
 pub struct Cli {
     /// Connection settings shared by every command.

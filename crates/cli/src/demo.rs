@@ -78,6 +78,15 @@ pub async fn run() -> Result<(), Error> {
             json!({"action": "headObject", "bucket": "demo-bucket", "key": "reports/2026/hello world.txt"}),
         ),
         (
+            "tag an object (replacing its tags), then read them back",
+            json!({"action": "putObjectTagging", "bucket": "demo-bucket", "key": "reports/2026/hello world.txt",
+                   "tags": {"stage": "draft", "owner": "finance"}}),
+        ),
+        (
+            "",
+            json!({"action": "getObjectTagging", "bucket": "demo-bucket", "key": "reports/2026/hello world.txt"}),
+        ),
+        (
             "get an object to a file (parallel ranged GETs)",
             json!({"action": "getObject", "bucket": "demo-bucket", "key": "uploads/big.bin", "file": p(&back)}),
         ),

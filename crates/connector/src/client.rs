@@ -118,6 +118,8 @@ pub struct Connector {
     region: String,
     /// Per bucket: whether the store enforces `If-Match` on DeleteObject (probed once).
     conditional_delete: Arc<Mutex<HashMap<String, bool>>>,
+    /// Per bucket, whether the store keeps object tags (see [`Connector::require_tagging`]).
+    tagging: Arc<Mutex<HashMap<String, bool>>>,
     /// Clean-up requests started when an action was cancelled (e.g. aborting a multipart
     /// upload whose future was dropped), and the uploads running; shared with the process's
     /// other connections when [`ConnectOptions::cleanup`] says so.
@@ -241,6 +243,7 @@ impl Connector {
             transfer,
             timeouts,
             conditional_delete: Arc::default(),
+            tagging: Arc::default(),
             cleanup,
             metrics,
             id: NEXT_CONNECTION.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
@@ -347,6 +350,55 @@ impl Connector {
             m.insert(bucket.to_string(), enforced);
         }
         enforced
+    }
+
+    /// `NotSupported` unless the store keeps object tags in `bucket`, so that a tagged write
+    /// is refused before anything is written rather than stored without its tags.
+    ///
+    /// # Behavior
+    /// Asked once per bucket and remembered, with GetBucketTagging, which writes nothing.
+    /// S3 answers a tag set or `NoSuchTagSet`, and a store without tagging `NotImplemented`
+    /// (Garage) or, ignoring the subresource, a listing the SDK cannot read as tags (rclone
+    /// serve s3, which would also take a PutObjectTagging for a PutObject and overwrite the
+    /// object with the tags' XML). `AccessDenied` (a policy without s3:GetBucketTagging) and a
+    /// missing bucket count as supported: the request itself then says what is wrong.
+    pub async fn require_tagging(&self, bucket: &str) -> Result<()> {
+        use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+        let known = self.tagging.lock().ok().and_then(|m| m.get(bucket).copied());
+        let supported = match known {
+            Some(known) => known,
+            None => {
+                let answer = self.client.get_bucket_tagging().bucket(bucket).send().await;
+                let supported = match &answer {
+                    Ok(_) => true,
+                    Err(SdkError::ServiceError(e)) => {
+                        let status = e.raw().status().as_u16();
+                        // 501 or NotImplemented: no tagging; a 2xx that is not a tag set:
+                        // the subresource was ignored.
+                        let lacking = status == 501
+                            || matches!(e.err().code(), Some("NotImplemented" | "UnsupportedOperation"))
+                            || (200..300).contains(&status);
+                        !lacking
+                    }
+                    // An answer the SDK could not read as tags.
+                    Err(SdkError::ResponseError(_)) => false,
+                    // No answer: say nothing now, ask again next time.
+                    Err(_) => return Ok(()),
+                };
+                if let Ok(mut m) = self.tagging.lock() {
+                    m.insert(bucket.to_string(), supported);
+                }
+                supported
+            }
+        };
+        if supported {
+            Ok(())
+        } else {
+            Err(crate::error::Error::new(
+                crate::error::ErrorCode::NotSupported,
+                format!("the store does not keep object tags (in bucket {bucket}); nothing was written. Leave tags out for this store (see docs/stores.md)"),
+            ))
+        }
     }
 
     /// The credential values this connection signs with (access key id, secret key, session

@@ -47,10 +47,12 @@ pub enum ErrorCode {
     LocalIo,
     /// Any other failure reported by the store.
     ServiceError,
+    /// The store does not support this operation or option (S3's `NotImplemented`).
+    NotSupported,
 }
 
 /// Every code, in the order of the table in `docs/errors.md`.
-pub const ALL_ERROR_CODES: [ErrorCode; 13] = [
+pub const ALL_ERROR_CODES: [ErrorCode; 14] = [
     ErrorCode::InvalidInput,
     ErrorCode::NoSuchBucket,
     ErrorCode::NoSuchKey,
@@ -64,6 +66,7 @@ pub const ALL_ERROR_CODES: [ErrorCode; 13] = [
     ErrorCode::Network,
     ErrorCode::LocalIo,
     ErrorCode::ServiceError,
+    ErrorCode::NotSupported,
 ];
 
 impl ErrorCode {
@@ -83,6 +86,7 @@ impl ErrorCode {
             ErrorCode::Network => "Network",
             ErrorCode::LocalIo => "LocalIo",
             ErrorCode::ServiceError => "ServiceError",
+            ErrorCode::NotSupported => "NotSupported",
         }
     }
 
@@ -111,6 +115,7 @@ impl ErrorCode {
             ErrorCode::Network => 12,
             ErrorCode::LocalIo => 13,
             ErrorCode::ServiceError => 14,
+            ErrorCode::NotSupported => 15,
         }
     }
 
@@ -132,6 +137,9 @@ impl ErrorCode {
             ErrorCode::Network => "The store could not be reached or the connection broke.",
             ErrorCode::LocalIo => "A local file could not be read or written.",
             ErrorCode::ServiceError => "Any other error reported by the store.",
+            ErrorCode::NotSupported => {
+                "The store does not support this operation or option (docs/stores.md says which store lacks what)."
+            }
         }
     }
 
@@ -195,8 +203,11 @@ impl ErrorCode {
                 | "MalformedXML"
                 | "InvalidRequest"
                 | "InvalidStorageClass"
+                | "InvalidTag"
                 | "MetadataTooLarge",
             ) => ErrorCode::InvalidInput,
+            // The store lacks the feature: a clear answer, never a silent no-op.
+            Some("NotImplemented" | "UnsupportedOperation" | "NotSupported") => ErrorCode::NotSupported,
             _ => match status {
                 // Bodiless answers (HEAD) only have a status.
                 Some(404) => match missing {
@@ -209,6 +220,7 @@ impl ErrorCode {
                 Some(412) => ErrorCode::PreconditionFailed,
                 Some(416) => ErrorCode::InvalidInput,
                 Some(429 | 503) => ErrorCode::Throttled,
+                Some(501) => ErrorCode::NotSupported,
                 _ => ErrorCode::ServiceError,
             },
         }

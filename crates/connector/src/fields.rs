@@ -93,6 +93,11 @@ pairs! {
     Metadata, "metadata", "User metadata, NAME=VALUE; repeat for more."
 }
 
+pairs! {
+    /// Object tags: keys and values (at most 10).
+    Tags, "tag", "An object tag, NAME=VALUE; repeat for more (at most 10)."
+}
+
 /// `NAME=VALUE` as a pair. A pair without `=` is a name with an empty value; validation then
 /// reports anything malformed by name.
 #[cfg(feature = "cli")]

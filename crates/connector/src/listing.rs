@@ -86,7 +86,19 @@ pub(crate) async fn uploads_in_progress(
             .encoding_type(aws_sdk_s3::types::EncodingType::Url)
             .send()
             .await
-            .map_err(|e| Error::from_sdk(e, &format!("ListMultipartUploads {bucket}"), Missing::Bucket))?;
+            .map_err(|e| Error::from_sdk(e, &format!("ListMultipartUploads {bucket}"), Missing::Bucket));
+        let out = match out {
+            Ok(out) => out,
+            // S3 never answers a listing with NoSuchUpload; rclone serve s3 does for a bucket
+            // that has had no upload yet: nothing is in progress.
+            Err(e)
+                if e.code == crate::error::ErrorCode::NoSuchKey
+                    && e.store.as_ref().and_then(|s| s.code.as_deref()) == Some("NoSuchUpload") =>
+            {
+                return Ok(false)
+            }
+            Err(e) => return Err(e),
+        };
         let encoded = out.encoding_type() == Some(&aws_sdk_s3::types::EncodingType::Url);
         for u in out.uploads() {
             let (Some(key), Some(upload_id)) = (u.key(), u.upload_id()) else {

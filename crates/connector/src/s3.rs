@@ -34,6 +34,16 @@ pub fn guess_content_type(name: &str) -> Option<String> {
     mime_guess::from_path(name).first_raw().map(str::to_string)
 }
 
+/// Tags as the `x-amz-tagging` header carries them: `k1=v1&k2=v2`, each part percent-encoded.
+pub(crate) fn tagging_header(tags: &std::collections::BTreeMap<String, String>) -> String {
+    use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+    const PART: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+    tags.iter()
+        .map(|(k, v)| format!("{}={}", utf8_percent_encode(k, PART), utf8_percent_encode(v, PART)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
 /// Strips the quotes S3 puts around ETags, so results compare cleanly.
 pub(crate) fn unquote(etag: Option<&str>) -> Option<String> {
     etag.map(|e| e.trim_matches('"').to_string())

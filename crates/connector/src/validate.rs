@@ -176,6 +176,62 @@ pub fn part_size(field: &str, bytes: u64) -> Result<()> {
     Ok(())
 }
 
+/// A version id, when one is given: the store's opaque token, so only its shape is checked
+/// (not empty, at most 1,024 characters, no control characters).
+pub fn version_id(field: &str, id: Option<&str>) -> Result<()> {
+    match id {
+        None => Ok(()),
+        Some(id) if id.is_empty() || id.len() > 1024 || id.chars().any(|c| c.is_control()) => {
+            Err(Error::invalid_input(
+                field,
+                "must be a version id as listObjectVersions gives it (1 to 1,024 characters)",
+            ))
+        }
+        Some(_) => Ok(()),
+    }
+}
+
+/// The most tags an object may have.
+pub const MAX_TAGS: usize = 10;
+
+/// S3's rules for object tags: at most 10, keys of 1 to 128 characters and values of at most
+/// 256, neither starting with `aws:` (reserved), no control characters.
+pub fn tags(field: &str, tags: &std::collections::BTreeMap<String, String>) -> Result<()> {
+    if tags.len() > MAX_TAGS {
+        return Err(Error::invalid_input(
+            field,
+            format!("has {} tags; an object may have at most {MAX_TAGS}", tags.len()),
+        ));
+    }
+    for (key, value) in tags {
+        if key.is_empty() || key.chars().count() > 128 {
+            return Err(Error::invalid_input(
+                field,
+                format!("tag key {key:?} must be 1 to 128 characters"),
+            ));
+        }
+        if value.chars().count() > 256 {
+            return Err(Error::invalid_input(
+                field,
+                format!("the value of tag {key:?} is longer than 256 characters"),
+            ));
+        }
+        if key.to_ascii_lowercase().starts_with("aws:") {
+            return Err(Error::invalid_input(
+                field,
+                format!("tag key {key:?}: the prefix aws: is reserved"),
+            ));
+        }
+        if key.chars().chain(value.chars()).any(|c| c.is_control()) {
+            return Err(Error::invalid_input(
+                field,
+                format!("tag {key:?} must not contain control characters"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Checks a user metadata map: ASCII header-safe names, and S3's 2 KiB total.
 pub fn metadata(field: &str, meta: &std::collections::BTreeMap<String, String>) -> Result<()> {
     let mut total = 0;

@@ -58,6 +58,7 @@ async fn suite(t: &Target) {
     move_survives_source_change_during_copy(t, &b).await;
     move_survives_source_change_before_delete(t, &b).await;
     presigned_urls(t, &b).await;
+    tags(t, &b).await;
     deletes(t, &b).await;
     bad_input_sends_nothing(t, &b).await;
     errors(t, &b).await;
@@ -543,19 +544,14 @@ async fn stream_upload(t: &Target, b: &str) {
 }
 
 async fn no_uploads_in_progress(t: &Target, b: &str) {
-    let out = t
-        .conn
-        .client()
-        .list_multipart_uploads()
-        .bucket(b)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{}: ListMultipartUploads: {e:?}", t.name));
-    assert!(
-        out.uploads().is_empty(),
-        "{}: orphaned multipart uploads: {:?}",
-        t.name,
-        out.uploads()
+    // Through the action, which reads rclone's NoSuchUpload for a bucket that never had an
+    // upload as "none" (docs/stores.md).
+    let listed = ok(t, json!({"action": "listMultipartUploads", "bucket": b})).await;
+    assert_eq!(
+        listed["uploads"],
+        json!([]),
+        "{}: orphaned multipart uploads: {listed}",
+        t.name
     );
 }
 
@@ -1182,6 +1178,99 @@ async fn presigned_urls(t: &Target, b: &str) {
         b"uploaded with a presigned URL"
     );
     ok(t, json!({"action": "deleteObjects", "bucket": b, "prefix": "signed/"})).await;
+}
+
+/// Tags: at write time (put, copy keeping or replacing them, a multipart upload), read,
+/// replaced and removed. A store without tagging answers `NotSupported`, never a silent
+/// no-op (docs/stores.md says which).
+async fn tags(t: &Target, b: &str) {
+    let get_tags = |key: &str| json!({"action": "getObjectTagging", "bucket": b, "key": key});
+    let put = act(
+        &t.conn,
+        json!({"action": "putObject", "bucket": b, "key": "tags/a.txt", "content": "tagged",
+               "tags": {"team": "ops", "note": "a b+c/d"}}),
+    )
+    .await;
+    if let Err(e) = &put {
+        if !t.tags {
+            // Refused before anything was written, and so is every tagging request: the
+            // store would have dropped the tags silently (or, rclone, overwritten the object).
+            assert_eq!(e.code, ErrorCode::NotSupported, "{}: {e}", t.name);
+            fails(
+                t,
+                json!({"action": "headObject", "bucket": b, "key": "tags/a.txt"}),
+                ErrorCode::NoSuchKey,
+            )
+            .await;
+            put_bytes(t, b, "tags/plain.txt", b"untouched").await;
+            for req in [
+                get_tags("tags/plain.txt"),
+                json!({"action": "putObjectTagging", "bucket": b, "key": "tags/plain.txt", "tags": {"a": "b"}}),
+                json!({"action": "copyObject", "bucket": b, "key": "tags/plain.txt", "destinationKey": "tags/copy.txt", "tags": {"a": "b"}}),
+            ] {
+                fails(t, req, ErrorCode::NotSupported).await;
+            }
+            assert_eq!(get_bytes(t, b, "tags/plain.txt").await, b"untouched", "{}", t.name);
+            ok(t, json!({"action": "deleteObjects", "bucket": b, "prefix": "tags/"})).await;
+            return;
+        }
+        panic!("{}: a put with tags failed: {e}", t.name);
+    }
+    assert!(
+        t.tags,
+        "{}: tags work here; say so in support.rs and docs/stores.md",
+        t.name
+    );
+    let got = ok(t, get_tags("tags/a.txt")).await;
+    assert_eq!(
+        got["tags"],
+        json!({"note": "a b+c/d", "team": "ops"}),
+        "{}: {got}",
+        t.name
+    );
+    ok(
+        t,
+        json!({"action": "putObjectTagging", "bucket": b, "key": "tags/a.txt", "tags": {"stage": "done"}}),
+    )
+    .await;
+    assert_eq!(
+        ok(t, get_tags("tags/a.txt")).await["tags"],
+        json!({"stage": "done"}),
+        "{}",
+        t.name
+    );
+    ok(
+        t,
+        json!({"action": "copyObject", "bucket": b, "key": "tags/a.txt", "destinationKey": "tags/kept.txt"}),
+    )
+    .await;
+    assert_eq!(
+        ok(t, get_tags("tags/kept.txt")).await["tags"],
+        json!({"stage": "done"}),
+        "{}",
+        t.name
+    );
+    ok(
+        t,
+        json!({"action": "copyObject", "bucket": b, "key": "tags/a.txt", "destinationKey": "tags/replaced.txt",
+                 "tags": {"copy": "yes"}}),
+    )
+    .await;
+    assert_eq!(
+        ok(t, get_tags("tags/replaced.txt")).await["tags"],
+        json!({"copy": "yes"}),
+        "{}",
+        t.name
+    );
+    // Bad tags are refused before any request; a missing object has no tags to read.
+    fails(
+        t,
+        json!({"action": "putObjectTagging", "bucket": b, "key": "tags/a.txt", "tags": {"aws:x": "1"}}),
+        ErrorCode::InvalidInput,
+    )
+    .await;
+    fails(t, get_tags("tags/missing.txt"), ErrorCode::NoSuchKey).await;
+    ok(t, json!({"action": "deleteObjects", "bucket": b, "prefix": "tags/"})).await;
 }
 
 async fn deletes(t: &Target, b: &str) {

@@ -115,7 +115,7 @@ fn sample(p: &Value) -> Value {
         (Some("Number"), _) => json!(5),
         (Some("Boolean"), _) => json!(true),
         (_, Some("action.keys")) => json!(["a.txt", "b.txt"]),
-        (_, Some("action.metadata")) => json!({"team": "finance"}),
+        (_, Some("action.metadata" | "action.tags")) => json!({"team": "finance"}),
         _ => json!("sample"),
     }
 }

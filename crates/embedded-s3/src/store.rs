@@ -641,6 +641,19 @@ impl S3 for Store {
         }))
     }
 
+    /// Buckets have no tags here; answering as S3 does for an untagged bucket tells clients
+    /// (ours probes with it) that this store keeps object tags.
+    async fn get_bucket_tagging(
+        &self,
+        req: S3Request<GetBucketTaggingInput>,
+    ) -> S3Result<S3Response<GetBucketTaggingOutput>> {
+        let bucket = req.input.bucket;
+        valid_bucket(&bucket)?;
+        let layout = self.layout.clone();
+        blocking(move || require_bucket(&layout, &bucket)).await?;
+        Err(s3_error!(NoSuchTagSet, "The TagSet does not exist"))
+    }
+
     async fn get_object_tagging(
         &self,
         req: S3Request<GetObjectTaggingInput>,

@@ -102,6 +102,7 @@ impl ApiCode {
                 // failure: the service's upstream is at fault, hence 502.
                 ErrorCode::InvalidCredentials | ErrorCode::Network | ErrorCode::ServiceError => StatusCode::BAD_GATEWAY,
                 ErrorCode::LocalIo => StatusCode::INTERNAL_SERVER_ERROR,
+                ErrorCode::NotSupported => StatusCode::NOT_IMPLEMENTED,
                 // A code added to the core after this table: the test below fails until it
                 // has its own row here and in docs/errors.md.
                 _ => StatusCode::INTERNAL_SERVER_ERROR,

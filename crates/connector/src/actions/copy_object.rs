@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::actions::{ActionRequest, Streams};
 use crate::actions::head_object::head;
-use crate::fields::Metadata;
+use crate::fields::{Metadata, Tags};
 use crate::error::{Error, ErrorCode, Result};
 use crate::transfer::copy;
 use crate::client::Connector;
@@ -38,6 +38,11 @@ pub struct CopyObjectRequest {
     #[serde(default)]
     #[cfg_attr(feature = "cli", command(flatten))]
     pub metadata: Option<Metadata>,
+    /// Replace the tags (S3's tagging directive REPLACE; `{}` removes them). Default: keep
+    /// the source's.
+    #[serde(default)]
+    #[cfg_attr(feature = "cli", command(flatten))]
+    pub tags: Option<Tags>,
     /// Replace the content type (default: keep the source's).
     #[serde(default)]
     #[cfg_attr(feature = "cli", arg(long))]
@@ -93,11 +98,14 @@ impl ActionRequest for CopyObjectRequest {
         if let Some(m) = &self.metadata {
             validate::metadata("metadata", m)?;
         }
+        if let Some(t) = &self.tags {
+            validate::tags("tags", t)?;
+        }
         let same = self.destination() == (self.bucket.as_str(), self.key.as_str());
         if same && self.metadata.is_none() && self.content_type.is_none() {
             return Err(Error::invalid_input(
                 "destinationKey",
-                "the destination equals the source; give another destinationBucket or destinationKey",
+                "the destination equals the source; give another destinationBucket or destinationKey (to change only the tags, use putObjectTagging)",
             ));
         }
         Ok(())
@@ -110,6 +118,9 @@ impl ActionRequest for CopyObjectRequest {
     /// multipart copy with bounded concurrency, aborted on any failure.
     async fn execute(self, conn: &Connector, _streams: Streams) -> Result<CopyObjectResult> {
         self.validate()?;
+        if self.tags.is_some() {
+            conn.require_tagging(self.destination().0).await?;
+        }
         let source = head(conn, &self.bucket, &self.key).await?;
         if let Some(expected) = &self.if_match {
             if source.etag.as_deref() != Some(expected.trim_matches('"')) {
@@ -132,6 +143,7 @@ impl ActionRequest for CopyObjectRequest {
             dest_key,
             self.metadata.as_deref(),
             self.content_type.as_deref(),
+            self.tags.as_deref(),
         )
         .await?;
         Ok(CopyObjectResult {

@@ -249,6 +249,10 @@ catalog! {
     delete_object::DeleteObject(DeleteObjectRequest -> DeleteObjectResult),
     /// Delete many objects, or everything under a prefix.
     delete_objects::DeleteObjects(DeleteObjectsRequest -> DeleteObjectsResult),
+    /// An object's tags.
+    get_object_tagging::GetObjectTagging(GetObjectTaggingRequest -> GetObjectTaggingResult),
+    /// Replace an object's tags.
+    put_object_tagging::PutObjectTagging(PutObjectTaggingRequest -> PutObjectTaggingResult),
     /// Copy an object to another bucket and/or key.
     copy_object::CopyObject(CopyObjectRequest -> CopyObjectResult),
     /// Move an object safely: copy, verify, then delete the source.

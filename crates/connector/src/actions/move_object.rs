@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use crate::actions::{ActionRequest, Streams};
 use crate::actions::head_object::head;
 use crate::actions::CopyObjectRequest;
+use crate::fields::Tags;
 use crate::error::{Error, ErrorCode, Missing, Result};
 use crate::transfer::copy;
 use crate::client::Connector;
@@ -55,6 +56,10 @@ pub struct MoveObjectRequest {
     #[serde(default)]
     #[cfg_attr(feature = "cli", arg(long))]
     pub require_conditional_delete: bool,
+    /// Replace the tags (`{}` removes them). Default: the moved object keeps the source's.
+    #[serde(default)]
+    #[cfg_attr(feature = "cli", command(flatten))]
+    pub tags: Option<Tags>,
 }
 
 /// Result of a completed move: the copy exists, was verified, and the source is gone.
@@ -114,6 +119,7 @@ impl MoveObjectRequest {
             if_match: self.if_match.clone(),
             metadata: None,
             content_type: None,
+            tags: self.tags.clone(),
         }
     }
 }
@@ -140,6 +146,9 @@ impl ActionRequest for MoveObjectRequest {
         let src = format!("s3://{}/{}", self.bucket, self.key);
         let dst = format!("s3://{dest_bucket}/{dest_key}");
 
+        if self.tags.is_some() {
+            conn.require_tagging(&dest_bucket).await?;
+        }
         let source = head(conn, &self.bucket, &self.key).await?;
         let Some(etag) = source.etag.clone() else {
             return Err(Error::new(
@@ -159,7 +168,15 @@ impl ActionRequest for MoveObjectRequest {
         }
 
         // Step 1: copy, pinned to the ETag we just read.
-        let copied = copy(conn, &source.as_copy_source(), &dest_bucket, &dest_key, None, None)
+        let copied = copy(
+            conn,
+            &source.as_copy_source(),
+            &dest_bucket,
+            &dest_key,
+            None,
+            None,
+            self.tags.as_deref(),
+        )
             .await
             .map_err(|e| {
                 e.context(format!(

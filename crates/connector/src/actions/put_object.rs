@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use crate::actions::{ActionRequest, Streams};
-use crate::fields::Metadata;
+use crate::fields::{Metadata, Tags};
 use crate::error::{Error, Result};
 use crate::s3::{content_type_for, unquote};
 use crate::transfer::{upload, UploadSource, UploadTarget};
@@ -40,6 +40,10 @@ pub struct PutObjectRequest {
     #[serde(default)]
     #[cfg_attr(feature = "cli", command(flatten))]
     pub metadata: Metadata,
+    /// Tags to give the object (at most 10).
+    #[serde(default)]
+    #[cfg_attr(feature = "cli", command(flatten))]
+    pub tags: Tags,
 }
 
 /// Result.
@@ -79,6 +83,7 @@ impl ActionRequest for PutObjectRequest {
         validate::bucket("bucket", &self.bucket)?;
         validate::key("key", &self.key)?;
         validate::metadata("metadata", &self.metadata)?;
+        validate::tags("tags", &self.tags)?;
         if self.source_file().is_some() && self.content.is_some() {
             return Err(Error::invalid_input("content", "give either file or content, not both"));
         }
@@ -117,7 +122,11 @@ impl ActionRequest for PutObjectRequest {
             key: &self.key,
             content_type: &content_type,
             metadata: &self.metadata,
+            tags: &self.tags,
         };
+        if !self.tags.is_empty() {
+            conn.require_tagging(&self.bucket).await?;
+        }
         let up = upload(conn, &target, source, streams.progress.as_ref()).await?;
         Ok(PutObjectResult {
             bucket: self.bucket,

@@ -106,6 +106,7 @@ pub async fn upload_object(
         content: None,
         content_type: Some(opened.content_type),
         metadata: Default::default(),
+        tags: Default::default(),
     };
     let streams = Streams {
         input: Some(opened.reader),

@@ -144,6 +144,7 @@ impl DocumentStore for S3Store {
             key: &content_key,
             content_type: &content_type,
             metadata: &BTreeMap::new(),
+            tags: &BTreeMap::new(),
         };
         let uploaded = upload(&self.conn, &target, UploadSource::Reader(Box::new(reader)), &NoProgress).await?;
         let sha256 = {
@@ -166,6 +167,7 @@ impl DocumentStore for S3Store {
             key: &record_key,
             content_type: "application/json",
             metadata: &BTreeMap::new(),
+            tags: &BTreeMap::new(),
         };
         if let Err(e) = upload(
             &self.conn,

@@ -39,7 +39,8 @@ pub struct Copied {
 }
 
 /// Copies `source` to `dest_bucket/dest_key`, pinned to its ETag; `metadata` and
-/// `content_type`, when given, replace the source's.
+/// `content_type`, when given, replace the source's, and so do `tags` (S3's tagging directive
+/// `REPLACE`; `None` copies the source's tags).
 ///
 /// # Behavior
 /// A source that changes during the copy fails it with `PreconditionFailed`, and nothing is
@@ -51,6 +52,7 @@ pub async fn copy(
     dest_key: &str,
     metadata: Option<&BTreeMap<String, String>>,
     content_type: Option<&str>,
+    tags: Option<&BTreeMap<String, String>>,
 ) -> Result<Copied> {
     let copy_source = format!("{}/{}", source.bucket, encode_key(source.key));
     let quoted = format!("\"{}\"", source.etag);
@@ -77,6 +79,11 @@ pub async fn copy(
             .key(dest_key)
             .copy_source(&copy_source)
             .copy_source_if_match(&quoted);
+        if let Some(tags) = tags {
+            req = req
+                .tagging_directive(aws_sdk_s3::types::TaggingDirective::Replace)
+                .tagging(crate::s3::tagging_header(tags));
+        }
         if replace {
             let meta = metadata.unwrap_or(source.metadata).clone();
             req = req
@@ -104,11 +111,17 @@ pub async fn copy(
     let ctype = content_type
         .or(source.content_type)
         .unwrap_or("application/octet-stream");
+    // UploadPartCopy carries no tags either: the source's are read and given at creation.
+    let source_tags = match tags {
+        Some(_) => BTreeMap::new(),
+        None => source_tags(conn, source).await?,
+    };
     let target = UploadTarget {
         bucket: dest_bucket,
         key: dest_key,
         content_type: ctype,
         metadata: meta,
+        tags: tags.unwrap_or(&source_tags),
     };
     let size = source.size;
     let part_size = part_size_for(conn.transfer().copy_part_size, size);
@@ -140,4 +153,36 @@ pub async fn copy(
         etag: unquote(etag.as_deref()),
         multipart: true,
     })
+}
+
+/// The tags of the object a multipart copy reads. A store without tagging has none to copy.
+async fn source_tags(conn: &Connector, source: &CopySource<'_>) -> Result<BTreeMap<String, String>> {
+    if let Err(e) = conn.require_tagging(source.bucket).await {
+        if e.code == ErrorCode::NotSupported {
+            return Ok(BTreeMap::new());
+        }
+    }
+    let out = conn
+        .client()
+        .get_object_tagging()
+        .bucket(source.bucket)
+        .key(source.key)
+        .send()
+        .await
+        .map_err(|e| {
+            Error::from_sdk(
+                e,
+                &format!("GetObjectTagging s3://{}/{}", source.bucket, source.key),
+                Missing::Key,
+            )
+        });
+    match out {
+        Ok(out) => Ok(out
+            .tag_set()
+            .iter()
+            .map(|t| (t.key().to_string(), t.value().to_string()))
+            .collect()),
+        Err(e) if e.code == ErrorCode::NotSupported => Ok(BTreeMap::new()),
+        Err(e) => Err(e),
+    }
 }

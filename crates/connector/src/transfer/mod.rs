@@ -60,6 +60,15 @@ pub struct UploadTarget<'a> {
     pub content_type: &'a str,
     /// User metadata to store.
     pub metadata: &'a BTreeMap<String, String>,
+    /// Tags to give the object; none when empty.
+    pub tags: &'a BTreeMap<String, String>,
+}
+
+impl UploadTarget<'_> {
+    /// The `x-amz-tagging` header for the object's tags, if it has any.
+    pub(crate) fn tagging(&self) -> Option<String> {
+        (!self.tags.is_empty()).then(|| crate::s3::tagging_header(self.tags))
+    }
 }
 
 fn metadata_map(meta: &BTreeMap<String, String>) -> Option<std::collections::HashMap<String, String>> {

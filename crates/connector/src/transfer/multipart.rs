@@ -81,7 +81,8 @@ impl<'a> Multipart<'a> {
                 .bucket(t.bucket)
                 .key(t.key)
                 .content_type(t.content_type)
-                .set_metadata(metadata_map(t.metadata));
+                .set_metadata(metadata_map(t.metadata))
+                .set_tagging(t.tagging());
             if checksums {
                 req = req.checksum_algorithm(ChecksumAlgorithm::Crc32);
             }

@@ -182,6 +182,7 @@ async fn put_single(conn: &Connector, t: &UploadTarget<'_>, body: ByteStream, si
         .content_type(t.content_type)
         .content_length(size as i64)
         .set_metadata(metadata_map(t.metadata))
+        .set_tagging(t.tagging())
         .body(body);
     if conn.settings().effective_checksums() == ChecksumMode::WhenSupported {
         req = req.checksum_algorithm(ChecksumAlgorithm::Crc32);

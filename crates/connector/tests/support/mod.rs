@@ -36,6 +36,8 @@ pub struct Target {
     pub data_dir: Option<PathBuf>,
     /// Whether the server checks signatures (moto does not).
     pub checks_auth: bool,
+    /// Whether the store keeps object tags (docs/stores.md).
+    pub tags: bool,
     _keep: Box<dyn std::any::Any + Send + Sync>,
 }
 
@@ -110,6 +112,7 @@ pub async fn embedded() -> Target {
         settings,
         data_dir: Some(store.data_dir().to_path_buf()),
         checks_auth: true,
+        tags: true,
         _keep: Box::new((Arc::new(Mutex::new(store)), dir)),
     }
 }
@@ -196,6 +199,7 @@ pub async fn moto() -> Option<Target> {
         settings,
         data_dir: None,
         checks_auth: false,
+        tags: true,
         _keep: Box::new(Mutex::new(guard)),
     })
 }
@@ -306,6 +310,7 @@ pub async fn garage() -> Option<Target> {
         settings,
         data_dir: None,
         checks_auth: true,
+        tags: false,
         _keep: Box::new((Mutex::new(guard), dir)),
     })
 }
@@ -346,6 +351,7 @@ pub async fn rclone() -> Option<Target> {
         settings,
         data_dir: None,
         checks_auth: true,
+        tags: false,
         _keep: Box::new((Mutex::new(guard), dir)),
     })
 }
