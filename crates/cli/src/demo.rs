@@ -87,6 +87,10 @@ pub async fn run() -> Result<(), Error> {
             json!({"action": "getObjectTagging", "bucket": "demo-bucket", "key": "reports/2026/hello world.txt"}),
         ),
         (
+            "remove its tags",
+            json!({"action": "deleteObjectTagging", "bucket": "demo-bucket", "key": "reports/2026/hello world.txt"}),
+        ),
+        (
             "get an object to a file (parallel ranged GETs)",
             json!({"action": "getObject", "bucket": "demo-bucket", "key": "uploads/big.bin", "file": p(&back)}),
         ),

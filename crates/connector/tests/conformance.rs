@@ -1206,6 +1206,7 @@ async fn tags(t: &Target, b: &str) {
             for req in [
                 get_tags("tags/plain.txt"),
                 json!({"action": "putObjectTagging", "bucket": b, "key": "tags/plain.txt", "tags": {"a": "b"}}),
+                json!({"action": "deleteObjectTagging", "bucket": b, "key": "tags/plain.txt"}),
                 json!({"action": "copyObject", "bucket": b, "key": "tags/plain.txt", "destinationKey": "tags/copy.txt", "tags": {"a": "b"}}),
             ] {
                 fails(t, req, ErrorCode::NotSupported).await;
@@ -1262,6 +1263,12 @@ async fn tags(t: &Target, b: &str) {
         "{}",
         t.name
     );
+    ok(
+        t,
+        json!({"action": "deleteObjectTagging", "bucket": b, "key": "tags/a.txt"}),
+    )
+    .await;
+    assert_eq!(ok(t, get_tags("tags/a.txt")).await["tags"], json!({}), "{}", t.name);
     // Bad tags are refused before any request; a missing object has no tags to read.
     fails(
         t,

@@ -253,6 +253,8 @@ catalog! {
     get_object_tagging::GetObjectTagging(GetObjectTaggingRequest -> GetObjectTaggingResult),
     /// Replace an object's tags.
     put_object_tagging::PutObjectTagging(PutObjectTaggingRequest -> PutObjectTaggingResult),
+    /// Remove every tag of an object.
+    delete_object_tagging::DeleteObjectTagging(DeleteObjectTaggingRequest -> DeleteObjectTaggingResult),
     /// Copy an object to another bucket and/or key.
     copy_object::CopyObject(CopyObjectRequest -> CopyObjectResult),
     /// Move an object safely: copy, verify, then delete the source.
