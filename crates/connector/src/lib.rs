@@ -26,6 +26,7 @@ pub mod fields;
 pub(crate) mod listing;
 pub mod net;
 pub mod s3;
+pub(crate) mod tagging;
 pub mod telemetry;
 pub mod transfer;
 pub mod validate;

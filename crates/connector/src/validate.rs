@@ -176,6 +176,13 @@ pub fn part_size(field: &str, bytes: u64) -> Result<()> {
     Ok(())
 }
 
+/// An object's bucket, key and (optional) version id, named as every request names them.
+pub fn object_version(bucket_name: &str, key_name: &str, version: Option<&str>) -> Result<()> {
+    bucket("bucket", bucket_name)?;
+    key("key", key_name)?;
+    version_id("versionId", version)
+}
+
 /// A version id, when one is given: the store's opaque token, so only its shape is checked
 /// (not empty, at most 1,024 characters, no control characters).
 pub fn version_id(field: &str, id: Option<&str>) -> Result<()> {

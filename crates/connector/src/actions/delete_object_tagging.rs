@@ -47,9 +47,7 @@ impl ActionRequest for DeleteObjectTaggingRequest {
 
     /// Checks bucket and key.
     fn validate(&self) -> Result<()> {
-        validate::bucket("bucket", &self.bucket)?;
-        validate::key("key", &self.key)?;
-        validate::version_id("versionId", self.version_id.as_deref())
+        validate::object_version(&self.bucket, &self.key, self.version_id.as_deref())
     }
 
     /// # Behavior

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::actions::{ActionRequest, Streams};
 use crate::client::Connector;
-use crate::error::{Error, Missing, Result};
+use crate::error::Result;
 use crate::fields::Tags;
 use crate::validate;
 
@@ -51,9 +51,7 @@ impl ActionRequest for GetObjectTaggingRequest {
 
     /// Checks bucket and key.
     fn validate(&self) -> Result<()> {
-        validate::bucket("bucket", &self.bucket)?;
-        validate::key("key", &self.key)?;
-        validate::version_id("versionId", self.version_id.as_deref())
+        validate::object_version(&self.bucket, &self.key, self.version_id.as_deref())
     }
 
     /// # Behavior
@@ -61,28 +59,11 @@ impl ActionRequest for GetObjectTaggingRequest {
     async fn execute(self, conn: &Connector, _streams: Streams) -> Result<GetObjectTaggingResult> {
         self.validate()?;
         conn.require_tagging(&self.bucket).await?;
-        let out = conn
-            .client()
-            .get_object_tagging()
-            .bucket(&self.bucket)
-            .key(&self.key)
-            .set_version_id(self.version_id.clone())
-            .send()
-            .await
-            .map_err(|e| {
-                Error::from_sdk(
-                    e,
-                    &format!("GetObjectTagging s3://{}/{}", self.bucket, self.key),
-                    Missing::Key,
-                )
-            })?;
+        let (version_id, tags) =
+            crate::tagging::read(conn, &self.bucket, &self.key, self.version_id.as_deref()).await?;
         Ok(GetObjectTaggingResult {
-            version_id: out.version_id().map(str::to_string).or(self.version_id),
-            tags: out
-                .tag_set()
-                .iter()
-                .map(|t| (t.key().to_string(), t.value().to_string()))
-                .collect(),
+            version_id: version_id.or(self.version_id),
+            tags,
             bucket: self.bucket,
             key: self.key,
         })

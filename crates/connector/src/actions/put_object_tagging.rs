@@ -54,10 +54,8 @@ impl ActionRequest for PutObjectTaggingRequest {
 
     /// Checks bucket, key and S3's rules for tags.
     fn validate(&self) -> Result<()> {
-        validate::bucket("bucket", &self.bucket)?;
-        validate::key("key", &self.key)?;
-        validate::tags("tags", &self.tags)?;
-        validate::version_id("versionId", self.version_id.as_deref())
+        validate::object_version(&self.bucket, &self.key, self.version_id.as_deref())?;
+        validate::tags("tags", &self.tags)
     }
 
     /// # Behavior

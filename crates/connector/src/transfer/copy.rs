@@ -162,26 +162,8 @@ async fn source_tags(conn: &Connector, source: &CopySource<'_>) -> Result<BTreeM
             return Ok(BTreeMap::new());
         }
     }
-    let out = conn
-        .client()
-        .get_object_tagging()
-        .bucket(source.bucket)
-        .key(source.key)
-        .send()
-        .await
-        .map_err(|e| {
-            Error::from_sdk(
-                e,
-                &format!("GetObjectTagging s3://{}/{}", source.bucket, source.key),
-                Missing::Key,
-            )
-        });
-    match out {
-        Ok(out) => Ok(out
-            .tag_set()
-            .iter()
-            .map(|t| (t.key().to_string(), t.value().to_string()))
-            .collect()),
+    match crate::tagging::read(conn, source.bucket, source.key, None).await {
+        Ok((_, tags)) => Ok(tags.0),
         Err(e) if e.code == ErrorCode::NotSupported => Ok(BTreeMap::new()),
         Err(e) => Err(e),
     }
