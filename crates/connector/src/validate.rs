@@ -198,6 +198,35 @@ pub fn version_id(field: &str, id: Option<&str>) -> Result<()> {
     }
 }
 
+/// Cache-Control, Content-Disposition and Content-Encoding go into headers as given: no
+/// control characters (a line break would end the header); Expires must be RFC 3339.
+pub fn object_headers(headers: &crate::transfer::ObjectHeaders) -> Result<()> {
+    for (field, value) in [
+        ("cacheControl", &headers.cache_control),
+        ("contentDisposition", &headers.content_disposition),
+        ("contentEncoding", &headers.content_encoding),
+    ] {
+        if value
+            .as_deref()
+            .is_some_and(|v| v.chars().any(|c| c.is_control() && c != '\t'))
+        {
+            return Err(Error::invalid_input(
+                field,
+                "must not contain line breaks or other control characters",
+            ));
+        }
+    }
+    if let Some(text) = &headers.expires {
+        if headers.expires_time().is_none() {
+            return Err(Error::invalid_input(
+                "expires",
+                format!("{text:?} is not an RFC 3339 time, e.g. 2026-12-31T23:59:59Z"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// The most tags an object may have.
 pub const MAX_TAGS: usize = 10;
 

@@ -59,6 +59,7 @@ async fn suite(t: &Target) {
     move_survives_source_change_before_delete(t, &b).await;
     presigned_urls(t, &b).await;
     tags(t, &b).await;
+    object_headers(t, &b).await;
     deletes(t, &b).await;
     bad_input_sends_nothing(t, &b).await;
     errors(t, &b).await;
@@ -1278,6 +1279,59 @@ async fn tags(t: &Target, b: &str) {
     .await;
     fails(t, get_tags("tags/missing.txt"), ErrorCode::NoSuchKey).await;
     ok(t, json!({"action": "deleteObjects", "bucket": b, "prefix": "tags/"})).await;
+}
+
+/// Cache-Control, Content-Disposition, Content-Encoding and Expires: stored by a put, shown
+/// by head, kept by a copy, and kept for those not replaced when a copy replaces one (S3's
+/// metadata directive REPLACE drops what it is not given; the connector gives the source's).
+async fn object_headers(t: &Target, b: &str) {
+    let head = |key: &str| json!({"action": "headObject", "bucket": b, "key": key});
+    ok(
+        t,
+        json!({"action": "putObject", "bucket": b, "key": "headers/a.txt", "content": "with headers",
+               "cacheControl": "max-age=60", "contentDisposition": "attachment; filename=\"a.txt\"",
+               "contentEncoding": "identity", "expires": "2030-01-02T03:04:05Z"}),
+    )
+    .await;
+    let h = ok(t, head("headers/a.txt")).await;
+    let expected = json!({"cacheControl": "max-age=60", "contentDisposition": "attachment; filename=\"a.txt\"",
+                          "contentEncoding": "identity", "expires": "2030-01-02T03:04:05Z"});
+    for (name, value) in expected.as_object().into_iter().flatten() {
+        if name == "expires" && !t.keeps_expires {
+            assert_eq!(h[name], Value::Null, "{}: {h}", t.name);
+            continue;
+        }
+        assert_eq!(&h[name], value, "{}: {name} after a put: {h}", t.name);
+    }
+    ok(
+        t,
+        json!({"action": "copyObject", "bucket": b, "key": "headers/a.txt", "destinationKey": "headers/kept.txt"}),
+    )
+    .await;
+    let kept = ok(t, head("headers/kept.txt")).await;
+    assert_eq!(kept["cacheControl"], "max-age=60", "{}: {kept}", t.name);
+    ok(
+        t,
+        json!({"action": "copyObject", "bucket": b, "key": "headers/a.txt", "destinationKey": "headers/new.txt",
+               "cacheControl": "no-store"}),
+    )
+    .await;
+    let replaced = ok(t, head("headers/new.txt")).await;
+    assert_eq!(replaced["cacheControl"], "no-store", "{}: {replaced}", t.name);
+    assert_eq!(
+        replaced["contentDisposition"], expected["contentDisposition"],
+        "{}: {replaced}",
+        t.name
+    );
+    assert_eq!(replaced["contentType"], h["contentType"], "{}: {replaced}", t.name);
+    fails(
+        t,
+        json!({"action": "putObject", "bucket": b, "key": "headers/bad.txt", "content": "x", "expires": "tomorrow"}),
+        ErrorCode::InvalidInput,
+    )
+    .await;
+    fails(t, head("headers/bad.txt"), ErrorCode::NoSuchKey).await;
+    ok(t, json!({"action": "deleteObjects", "bucket": b, "prefix": "headers/"})).await;
 }
 
 async fn deletes(t: &Target, b: &str) {

@@ -7,7 +7,7 @@ use crate::actions::{ActionRequest, Streams};
 use crate::actions::head_object::head;
 use crate::fields::{Metadata, Tags};
 use crate::error::{Error, ErrorCode, Result};
-use crate::transfer::copy;
+use crate::transfer::{copy, ObjectHeaders, Replace};
 use crate::client::Connector;
 use crate::validate;
 
@@ -47,6 +47,22 @@ pub struct CopyObjectRequest {
     #[serde(default)]
     #[cfg_attr(feature = "cli", arg(long))]
     pub content_type: Option<String>,
+    /// `Cache-Control` to give the copy (default: the source's), e.g. `max-age=3600`.
+    #[serde(default)]
+    #[cfg_attr(feature = "cli", arg(long))]
+    pub cache_control: Option<String>,
+    /// `Content-Disposition` to give the copy (default: the source's), e.g. `attachment; filename="q1.pdf"`.
+    #[serde(default)]
+    #[cfg_attr(feature = "cli", arg(long))]
+    pub content_disposition: Option<String>,
+    /// `Content-Encoding` to give the copy (default: the source's), e.g. `gzip` (the content is stored as given).
+    #[serde(default)]
+    #[cfg_attr(feature = "cli", arg(long))]
+    pub content_encoding: Option<String>,
+    /// `Expires` to give the copy (default: the source's), RFC 3339, e.g. `2026-12-31T23:59:59Z`.
+    #[serde(default)]
+    #[cfg_attr(feature = "cli", arg(long))]
+    pub expires: Option<String>,
 }
 
 /// Result.
@@ -71,6 +87,15 @@ pub struct CopyObjectResult {
 }
 
 impl CopyObjectRequest {
+    /// The standard headers the request gives.
+    pub fn headers(&self) -> ObjectHeaders {
+        ObjectHeaders {
+            cache_control: self.cache_control.clone(),
+            content_disposition: self.content_disposition.clone(),
+            content_encoding: self.content_encoding.clone(),
+            expires: self.expires.clone(),
+        }
+    }
     /// The destination bucket and key after defaults.
     pub fn destination(&self) -> (&str, &str) {
         (
@@ -101,8 +126,9 @@ impl ActionRequest for CopyObjectRequest {
         if let Some(t) = &self.tags {
             validate::tags("tags", t)?;
         }
+        validate::object_headers(&self.headers())?;
         let same = self.destination() == (self.bucket.as_str(), self.key.as_str());
-        if same && self.metadata.is_none() && self.content_type.is_none() {
+        if same && self.metadata.is_none() && self.content_type.is_none() && self.headers().is_empty() {
             return Err(Error::invalid_input(
                 "destinationKey",
                 "the destination equals the source; give another destinationBucket or destinationKey (to change only the tags, use putObjectTagging)",
@@ -136,16 +162,14 @@ impl ActionRequest for CopyObjectRequest {
             }
         }
         let (dest_bucket, dest_key) = self.destination();
-        let copied = copy(
-            conn,
-            &source.as_copy_source(),
-            dest_bucket,
-            dest_key,
-            self.metadata.as_deref(),
-            self.content_type.as_deref(),
-            self.tags.as_deref(),
-        )
-        .await?;
+        let headers = self.headers();
+        let replace = Replace {
+            metadata: self.metadata.as_deref(),
+            content_type: self.content_type.as_deref(),
+            headers: Some(&headers),
+            tags: self.tags.as_deref(),
+        };
+        let copied = copy(conn, &source.as_copy_source(), dest_bucket, dest_key, replace).await?;
         Ok(CopyObjectResult {
             destination_bucket: dest_bucket.to_string(),
             destination_key: dest_key.to_string(),

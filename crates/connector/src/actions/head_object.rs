@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::actions::{ActionRequest, Streams};
 use crate::error::{Error, ErrorCode, Missing, Result};
 use crate::s3::{rfc3339, unquote};
-use crate::transfer::CopySource;
+use crate::transfer::{CopySource, ObjectHeaders};
 use crate::client::Connector;
 use crate::validate;
 
@@ -45,6 +45,14 @@ pub struct HeadObjectResult {
     pub storage_class: Option<String>,
     /// User metadata (`x-amz-meta-*`), names in lower case.
     pub metadata: BTreeMap<String, String>,
+    /// `Cache-Control`, when stored.
+    pub cache_control: Option<String>,
+    /// `Content-Disposition`, when stored.
+    pub content_disposition: Option<String>,
+    /// `Content-Encoding`, when stored.
+    pub content_encoding: Option<String>,
+    /// `Expires`, RFC 3339, when stored.
+    pub expires: Option<String>,
 }
 
 impl HeadObjectResult {
@@ -57,6 +65,12 @@ impl HeadObjectResult {
             etag: self.etag.as_deref().unwrap_or_default(),
             content_type: self.content_type.as_deref(),
             metadata: &self.metadata,
+            headers: ObjectHeaders {
+                cache_control: self.cache_control.clone(),
+                content_disposition: self.content_disposition.clone(),
+                content_encoding: self.content_encoding.clone(),
+                expires: self.expires.clone(),
+            },
         }
     }
 }
@@ -111,5 +125,11 @@ pub(crate) async fn head(conn: &Connector, bucket: &str, key: &str) -> Result<He
             .metadata()
             .map(|m| m.iter().map(|(k, v)| (k.to_ascii_lowercase(), v.clone())).collect())
             .unwrap_or_default(),
+        cache_control: out.cache_control().map(str::to_string),
+        content_disposition: out.content_disposition().map(str::to_string),
+        content_encoding: out.content_encoding().map(str::to_string),
+        // The SDK reads Expires as a date when it is one (a store may send anything there).
+        #[allow(deprecated)]
+        expires: out.expires().and_then(rfc3339),
     })
 }

@@ -25,7 +25,7 @@ use crate::actions::head_object::head;
 use crate::actions::CopyObjectRequest;
 use crate::fields::Tags;
 use crate::error::{Error, ErrorCode, Missing, Result};
-use crate::transfer::copy;
+use crate::transfer::{copy, Replace};
 use crate::client::Connector;
 
 /// Request: the same fields as `copyObject`.
@@ -120,6 +120,10 @@ impl MoveObjectRequest {
             metadata: None,
             content_type: None,
             tags: self.tags.clone(),
+            cache_control: None,
+            content_disposition: None,
+            content_encoding: None,
+            expires: None,
         }
     }
 }
@@ -168,15 +172,11 @@ impl ActionRequest for MoveObjectRequest {
         }
 
         // Step 1: copy, pinned to the ETag we just read.
-        let copied = copy(
-            conn,
-            &source.as_copy_source(),
-            &dest_bucket,
-            &dest_key,
-            None,
-            None,
-            self.tags.as_deref(),
-        )
+        let replace = Replace {
+            tags: self.tags.as_deref(),
+            ..Replace::default()
+        };
+        let copied = copy(conn, &source.as_copy_source(), &dest_bucket, &dest_key, replace)
             .await
             .map_err(|e| {
                 e.context(format!(

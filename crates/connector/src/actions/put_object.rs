@@ -8,7 +8,7 @@ use crate::actions::{ActionRequest, Streams};
 use crate::fields::{Metadata, Tags};
 use crate::error::{Error, Result};
 use crate::s3::{content_type_for, unquote};
-use crate::transfer::{upload, UploadSource, UploadTarget};
+use crate::transfer::{upload, ObjectHeaders, UploadSource, UploadTarget};
 use crate::client::Connector;
 use crate::validate;
 
@@ -44,6 +44,22 @@ pub struct PutObjectRequest {
     #[serde(default)]
     #[cfg_attr(feature = "cli", command(flatten))]
     pub tags: Tags,
+    /// `Cache-Control` to store, e.g. `max-age=3600`.
+    #[serde(default)]
+    #[cfg_attr(feature = "cli", arg(long))]
+    pub cache_control: Option<String>,
+    /// `Content-Disposition` to store, e.g. `attachment; filename="q1.pdf"`.
+    #[serde(default)]
+    #[cfg_attr(feature = "cli", arg(long))]
+    pub content_disposition: Option<String>,
+    /// `Content-Encoding` to store, e.g. `gzip` (the content is stored as given).
+    #[serde(default)]
+    #[cfg_attr(feature = "cli", arg(long))]
+    pub content_encoding: Option<String>,
+    /// `Expires` to store, RFC 3339, e.g. `2026-12-31T23:59:59Z`.
+    #[serde(default)]
+    #[cfg_attr(feature = "cli", arg(long))]
+    pub expires: Option<String>,
 }
 
 /// Result.
@@ -66,6 +82,15 @@ pub struct PutObjectResult {
 }
 
 impl PutObjectRequest {
+    /// The standard headers the request gives.
+    pub fn headers(&self) -> ObjectHeaders {
+        ObjectHeaders {
+            cache_control: self.cache_control.clone(),
+            content_disposition: self.content_disposition.clone(),
+            content_encoding: self.content_encoding.clone(),
+            expires: self.expires.clone(),
+        }
+    }
     /// The file to upload, if any: `file`, unless it is absent or `-` (the caller's stream).
     pub fn source_file(&self) -> Option<&std::path::Path> {
         self.file.as_deref().filter(|f| f.as_os_str() != "-")
@@ -84,6 +109,7 @@ impl ActionRequest for PutObjectRequest {
         validate::key("key", &self.key)?;
         validate::metadata("metadata", &self.metadata)?;
         validate::tags("tags", &self.tags)?;
+        validate::object_headers(&self.headers())?;
         if self.source_file().is_some() && self.content.is_some() {
             return Err(Error::invalid_input("content", "give either file or content, not both"));
         }
@@ -117,12 +143,14 @@ impl ActionRequest for PutObjectRequest {
                 ))
             }
         };
+        let headers = self.headers();
         let target = UploadTarget {
             bucket: &self.bucket,
             key: &self.key,
             content_type: &content_type,
             metadata: &self.metadata,
             tags: &self.tags,
+            headers: &headers,
         };
         if !self.tags.is_empty() {
             conn.require_tagging(&self.bucket).await?;

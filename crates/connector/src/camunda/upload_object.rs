@@ -107,6 +107,10 @@ pub async fn upload_object(
         content_type: Some(opened.content_type),
         metadata: Default::default(),
         tags: Default::default(),
+        cache_control: None,
+        content_disposition: None,
+        content_encoding: None,
+        expires: None,
     };
     let streams = Streams {
         input: Some(opened.reader),

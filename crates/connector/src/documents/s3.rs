@@ -145,6 +145,7 @@ impl DocumentStore for S3Store {
             content_type: &content_type,
             metadata: &BTreeMap::new(),
             tags: &BTreeMap::new(),
+            headers: &Default::default(),
         };
         let uploaded = upload(&self.conn, &target, UploadSource::Reader(Box::new(reader)), &NoProgress).await?;
         let sha256 = {
@@ -168,6 +169,7 @@ impl DocumentStore for S3Store {
             content_type: "application/json",
             metadata: &BTreeMap::new(),
             tags: &BTreeMap::new(),
+            headers: &Default::default(),
         };
         if let Err(e) = upload(
             &self.conn,

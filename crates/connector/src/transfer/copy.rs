@@ -8,7 +8,7 @@ use aws_sdk_s3::types::MetadataDirective;
 use futures::stream::StreamExt;
 
 use super::multipart::{part_size_for, Multipart};
-use super::UploadTarget;
+use super::{ObjectHeaders, UploadTarget};
 use crate::client::Connector;
 use crate::error::{Error, ErrorCode, Missing, Result};
 use crate::s3::{encode_key, unquote};
@@ -27,6 +27,31 @@ pub struct CopySource<'a> {
     pub content_type: Option<&'a str>,
     /// Its user metadata, kept unless replaced.
     pub metadata: &'a BTreeMap<String, String>,
+    /// Its Cache-Control, Content-Disposition, Content-Encoding and Expires, kept unless
+    /// replaced.
+    pub headers: ObjectHeaders,
+}
+
+/// What a copy gives the new object instead of the source's. Replacing any of the metadata,
+/// the content type or the headers replaces them all in S3 (its metadata directive
+/// `REPLACE`): those not given are then the source's, carried over here.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Replace<'a> {
+    /// New user metadata.
+    pub metadata: Option<&'a BTreeMap<String, String>>,
+    /// A new content type.
+    pub content_type: Option<&'a str>,
+    /// New standard headers (each one given replaces the source's).
+    pub headers: Option<&'a ObjectHeaders>,
+    /// New tags (S3's tagging directive `REPLACE`; empty: none).
+    pub tags: Option<&'a BTreeMap<String, String>>,
+}
+
+impl Replace<'_> {
+    /// Whether the metadata directive is `REPLACE`.
+    fn metadata_directive(&self) -> bool {
+        self.metadata.is_some() || self.content_type.is_some() || self.headers.is_some_and(|h| !h.is_empty())
+    }
 }
 
 /// What [`copy`] did.
@@ -38,9 +63,8 @@ pub struct Copied {
     pub multipart: bool,
 }
 
-/// Copies `source` to `dest_bucket/dest_key`, pinned to its ETag; `metadata` and
-/// `content_type`, when given, replace the source's, and so do `tags` (S3's tagging directive
-/// `REPLACE`; `None` copies the source's tags).
+/// Copies `source` to `dest_bucket/dest_key`, pinned to its ETag, with what `replace` gives
+/// instead of the source's.
 ///
 /// # Behavior
 /// A source that changes during the copy fails it with `PreconditionFailed`, and nothing is
@@ -50,10 +74,13 @@ pub async fn copy(
     source: &CopySource<'_>,
     dest_bucket: &str,
     dest_key: &str,
-    metadata: Option<&BTreeMap<String, String>>,
-    content_type: Option<&str>,
-    tags: Option<&BTreeMap<String, String>>,
+    replace: Replace<'_>,
 ) -> Result<Copied> {
+    let (metadata, content_type, tags) = (replace.metadata, replace.content_type, replace.tags);
+    let headers = replace
+        .headers
+        .map(|h| h.or(&source.headers))
+        .unwrap_or_else(|| source.headers.clone());
     let copy_source = format!("{}/{}", source.bucket, encode_key(source.key));
     let quoted = format!("\"{}\"", source.etag);
     let what = format!(
@@ -71,7 +98,7 @@ pub async fn copy(
         }
     };
     if source.size <= conn.transfer().multipart_copy_threshold {
-        let replace = metadata.is_some() || content_type.is_some();
+        let replacing = replace.metadata_directive();
         let mut req = conn
             .client()
             .copy_object()
@@ -84,12 +111,16 @@ pub async fn copy(
                 .tagging_directive(aws_sdk_s3::types::TaggingDirective::Replace)
                 .tagging(crate::s3::tagging_header(tags));
         }
-        if replace {
+        if replacing {
             let meta = metadata.unwrap_or(source.metadata).clone();
             req = req
                 .metadata_directive(MetadataDirective::Replace)
                 .set_metadata(Some(meta.into_iter().collect()))
-                .set_content_type(content_type.or(source.content_type).map(str::to_string));
+                .set_content_type(content_type.or(source.content_type).map(str::to_string))
+                .set_cache_control(headers.cache_control.clone())
+                .set_content_disposition(headers.content_disposition.clone())
+                .set_content_encoding(headers.content_encoding.clone())
+                .set_expires(headers.expires_time());
         }
         // A copy's length depends on the object's size: the stall timeout bounds it, not the
         // attempt timeout (S3 keeps a long copy's connection alive with whitespace).
@@ -122,6 +153,7 @@ pub async fn copy(
         content_type: ctype,
         metadata: meta,
         tags: tags.unwrap_or(&source_tags),
+        headers: &headers,
     };
     let size = source.size;
     let part_size = part_size_for(conn.transfer().copy_part_size, size);

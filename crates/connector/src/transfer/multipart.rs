@@ -82,7 +82,11 @@ impl<'a> Multipart<'a> {
                 .key(t.key)
                 .content_type(t.content_type)
                 .set_metadata(metadata_map(t.metadata))
-                .set_tagging(t.tagging());
+                .set_tagging(t.tagging())
+                .set_cache_control(t.headers.cache_control.clone())
+                .set_content_disposition(t.headers.content_disposition.clone())
+                .set_content_encoding(t.headers.content_encoding.clone())
+                .set_expires(t.headers.expires_time());
             if checksums {
                 req = req.checksum_algorithm(ChecksumAlgorithm::Crc32);
             }

@@ -38,6 +38,8 @@ pub struct Target {
     pub checks_auth: bool,
     /// Whether the store keeps object tags (docs/stores.md).
     pub tags: bool,
+    /// Whether the store keeps an object's Expires header (rclone drops it; docs/stores.md).
+    pub keeps_expires: bool,
     _keep: Box<dyn std::any::Any + Send + Sync>,
 }
 
@@ -113,6 +115,7 @@ pub async fn embedded() -> Target {
         data_dir: Some(store.data_dir().to_path_buf()),
         checks_auth: true,
         tags: true,
+        keeps_expires: true,
         _keep: Box::new((Arc::new(Mutex::new(store)), dir)),
     }
 }
@@ -200,6 +203,7 @@ pub async fn moto() -> Option<Target> {
         data_dir: None,
         checks_auth: false,
         tags: true,
+        keeps_expires: true,
         _keep: Box::new(Mutex::new(guard)),
     })
 }
@@ -311,6 +315,7 @@ pub async fn garage() -> Option<Target> {
         data_dir: None,
         checks_auth: true,
         tags: false,
+        keeps_expires: true,
         _keep: Box::new((Mutex::new(guard), dir)),
     })
 }
@@ -352,6 +357,7 @@ pub async fn rclone() -> Option<Target> {
         data_dir: None,
         checks_auth: true,
         tags: false,
+        keeps_expires: false,
         _keep: Box::new((Mutex::new(guard), dir)),
     })
 }
