@@ -49,9 +49,28 @@ pub struct PresignUrlRequest {
     #[cfg_attr(feature = "cli", arg(long, value_name = "SECONDS"))]
     pub expires_in: Option<u64>,
     /// For PUT: the content type the uploader must send (it becomes part of the signature).
+    /// For GET: the `Content-Type` the download is answered with, whatever is stored.
     #[serde(default)]
     #[cfg_attr(feature = "cli", arg(long))]
     pub content_type: Option<String>,
+    /// `Cache-Control`: for PUT, a header the uploader must send (stored with the object);
+    /// for GET, the header the download is answered with.
+    #[serde(default)]
+    #[cfg_attr(feature = "cli", arg(long))]
+    pub cache_control: Option<String>,
+    /// `Content-Disposition`, as `cacheControl`; for GET e.g. `attachment; filename="q1.pdf"`
+    /// to have browsers save the download under that name.
+    #[serde(default)]
+    #[cfg_attr(feature = "cli", arg(long))]
+    pub content_disposition: Option<String>,
+    /// `Content-Encoding`, as `cacheControl`.
+    #[serde(default)]
+    #[cfg_attr(feature = "cli", arg(long))]
+    pub content_encoding: Option<String>,
+    /// `Expires` (RFC 3339), as `cacheControl`.
+    #[serde(default)]
+    #[cfg_attr(feature = "cli", arg(long))]
+    pub expires: Option<String>,
 }
 
 /// Result.
@@ -69,6 +88,18 @@ pub struct PresignUrlResult {
     pub headers: std::collections::BTreeMap<String, String>,
 }
 
+impl PresignUrlRequest {
+    /// The standard headers the request gives.
+    fn headers(&self) -> crate::transfer::ObjectHeaders {
+        crate::transfer::ObjectHeaders {
+            cache_control: self.cache_control.clone(),
+            content_disposition: self.content_disposition.clone(),
+            content_encoding: self.content_encoding.clone(),
+            expires: self.expires.clone(),
+        }
+    }
+}
+
 impl ActionRequest for PresignUrlRequest {
     const NAME: &'static str = "presignUrl";
     const LABEL: &'static str = "Presign URL";
@@ -79,10 +110,7 @@ impl ActionRequest for PresignUrlRequest {
         validate::bucket("bucket", &self.bucket)?;
         validate::key("key", &self.key)?;
         validate::expiry("expiresIn", self.expires_in.unwrap_or(DEFAULT_EXPIRES_IN))?;
-        if self.content_type.is_some() && self.method == PresignMethod::Get {
-            return Err(Error::invalid_input("contentType", "applies to PUT URLs only"));
-        }
-        Ok(())
+        validate::object_headers(&self.headers())
     }
 
     /// # Behavior
@@ -95,12 +123,19 @@ impl ActionRequest for PresignUrlRequest {
         let config = PresigningConfig::expires_in(Duration::from_secs(secs))
             .map_err(|e| Error::invalid_input("expiresIn", e))?;
         let what = format!("presign s3://{}/{}", self.bucket, self.key);
+        let h = self.headers();
         let req = match self.method {
+            // Response overrides: S3 answers the download with these instead of what is stored.
             PresignMethod::Get => conn
                 .client()
                 .get_object()
                 .bucket(&self.bucket)
                 .key(&self.key)
+                .set_response_content_type(self.content_type.clone())
+                .set_response_cache_control(h.cache_control.clone())
+                .set_response_content_disposition(h.content_disposition.clone())
+                .set_response_content_encoding(h.content_encoding.clone())
+                .set_response_expires(h.expires_time())
                 .presigned(config)
                 .await
                 .map_err(|e| Error::from_sdk(e, &what, Missing::Key))?,
@@ -110,6 +145,10 @@ impl ActionRequest for PresignUrlRequest {
                 .bucket(&self.bucket)
                 .key(&self.key)
                 .set_content_type(self.content_type.clone())
+                .set_cache_control(h.cache_control.clone())
+                .set_content_disposition(h.content_disposition.clone())
+                .set_content_encoding(h.content_encoding.clone())
+                .set_expires(h.expires_time())
                 .presigned(config)
                 .await
                 .map_err(|e| Error::from_sdk(e, &what, Missing::Key))?,

@@ -535,11 +535,18 @@ impl Proxy {
 
 /// A minimal HTTP/1.1 request over plain TCP: returns (status, body). Enough for presigned URLs.
 pub async fn http(method: &str, url: &str, body: &[u8]) -> (u16, Vec<u8>) {
+    let (status, _, body) = http_with(method, url, &[], body).await;
+    (status, body)
+}
+
+/// As [`http`], sending `headers` too, and returning the answer's head (lower-cased) as well.
+pub async fn http_with(method: &str, url: &str, headers: &[(String, String)], body: &[u8]) -> (u16, String, Vec<u8>) {
     let rest = url.strip_prefix("http://").expect("http URL");
     let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
     let mut stream = TcpStream::connect(host).await.expect("connect for http");
+    let extra: String = headers.iter().map(|(k, v)| format!("{k}: {v}\r\n")).collect();
     let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     );
     stream.write_all(head.as_bytes()).await.expect("write head");
@@ -557,7 +564,7 @@ pub async fn http(method: &str, url: &str, body: &[u8]) -> (u16, Vec<u8>) {
     if headers.to_ascii_lowercase().contains("transfer-encoding: chunked") {
         body = dechunk(&body);
     }
-    (status, body)
+    (status, headers.to_ascii_lowercase(), body)
 }
 
 fn dechunk(mut data: &[u8]) -> Vec<u8> {
