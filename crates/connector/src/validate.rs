@@ -200,7 +200,7 @@ pub fn version_id(field: &str, id: Option<&str>) -> Result<()> {
 
 /// Cache-Control, Content-Disposition and Content-Encoding go into headers as given: no
 /// control characters (a line break would end the header); Expires must be RFC 3339.
-pub fn object_headers(headers: &crate::transfer::ObjectHeaders) -> Result<()> {
+pub fn object_headers(headers: &crate::fields::ObjectHeaders) -> Result<()> {
     for (field, value) in [
         ("cacheControl", &headers.cache_control),
         ("contentDisposition", &headers.content_disposition),

@@ -90,8 +90,8 @@ pub struct PresignUrlResult {
 
 impl PresignUrlRequest {
     /// The standard headers the request gives.
-    fn headers(&self) -> crate::transfer::ObjectHeaders {
-        crate::transfer::ObjectHeaders {
+    fn headers(&self) -> crate::fields::ObjectHeaders {
+        crate::fields::ObjectHeaders {
             cache_control: self.cache_control.clone(),
             content_disposition: self.content_disposition.clone(),
             content_encoding: self.content_encoding.clone(),

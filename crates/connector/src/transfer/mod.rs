@@ -28,6 +28,7 @@ pub mod download;
 pub mod multipart;
 pub mod upload;
 
+pub use crate::fields::ObjectHeaders;
 pub use copy::{copy, Copied, CopySource, Replace};
 pub use download::{download_to_file, download_to_writer, open_object, Downloaded, ObjectStream, OpenedObject};
 pub use multipart::{cleanup_command, part_size_for, ABORT_BUDGET, CLEANUP_WAIT};
@@ -64,46 +65,6 @@ pub struct UploadTarget<'a> {
     pub tags: &'a BTreeMap<String, String>,
     /// Cache-Control, Content-Disposition, Content-Encoding and Expires to store.
     pub headers: &'a ObjectHeaders,
-}
-
-/// The standard headers an object is stored with and served back with, besides its type.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ObjectHeaders {
-    /// `Cache-Control`, e.g. `max-age=3600`.
-    pub cache_control: Option<String>,
-    /// `Content-Disposition`, e.g. `attachment; filename="q1.pdf"`.
-    pub content_disposition: Option<String>,
-    /// `Content-Encoding`, e.g. `gzip`.
-    pub content_encoding: Option<String>,
-    /// `Expires`, RFC 3339.
-    pub expires: Option<String>,
-}
-
-impl ObjectHeaders {
-    /// Whether none is set.
-    pub fn is_empty(&self) -> bool {
-        self == &ObjectHeaders::default()
-    }
-
-    /// Each header of `self`, else of `other`.
-    pub fn or(&self, other: &ObjectHeaders) -> ObjectHeaders {
-        ObjectHeaders {
-            cache_control: self.cache_control.clone().or_else(|| other.cache_control.clone()),
-            content_disposition: self
-                .content_disposition
-                .clone()
-                .or_else(|| other.content_disposition.clone()),
-            content_encoding: self.content_encoding.clone().or_else(|| other.content_encoding.clone()),
-            expires: self.expires.clone().or_else(|| other.expires.clone()),
-        }
-    }
-
-    /// `Expires` as the SDK takes it (validated as RFC 3339 before any request).
-    pub(crate) fn expires_time(&self) -> Option<aws_sdk_s3::primitives::DateTime> {
-        let text = self.expires.as_deref()?;
-        aws_sdk_s3::primitives::DateTime::from_str(text, aws_sdk_s3::primitives::DateTimeFormat::DateTimeWithOffset)
-            .ok()
-    }
 }
 
 impl UploadTarget<'_> {
