@@ -375,6 +375,23 @@ mod tests {
         .expect("JSON parses");
         let Action::PutObject(from_json) = json else { panic!() };
         assert_eq!((&put.metadata, put.source_file()), (&from_json.metadata, None));
+        // A request field named like a global flag keeps its own id: the bucket's region is
+        // not the connection's.
+        let create = Cli::try_parse_from([
+            "s3-connector",
+            "--region",
+            "us-east-1",
+            "create-bucket",
+            "b1b",
+            "--bucket-region",
+            "eu-west-1",
+        ])
+        .expect("create-bucket");
+        assert_eq!(create.global.region.as_deref(), Some("us-east-1"));
+        let Command::Action(Action::CreateBucket(create)) = create.command else {
+            panic!()
+        };
+        assert_eq!(create.region.as_deref(), Some("eu-west-1"));
         let copy = Cli::try_parse_from(["s3-connector", "copy-object", "b1b", "k", "--to-key", "k2"]).expect("copy");
         let Command::Action(Action::CopyObject(copy)) = copy.command else {
             panic!()

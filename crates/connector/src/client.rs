@@ -380,10 +380,18 @@ impl Connector {
                             || (200..300).contains(&status);
                         !lacking
                     }
-                    // An answer the SDK could not read as tags.
-                    Err(SdkError::ResponseError(_)) => false,
-                    // No answer: say nothing now, ask again next time.
-                    Err(_) => return Ok(()),
+                    // No answer, or a body cut off: nothing is known, so nothing is written
+                    // (on a store that takes a PutObjectTagging for a PutObject, proceeding
+                    // would overwrite the object). Not remembered: the next request asks again.
+                    Err(e) => {
+                        return Err(crate::error::Error::new(
+                            crate::error::ErrorCode::Network,
+                            format!(
+                                "cannot tell whether the store keeps object tags (GetBucketTagging {bucket}: {}); nothing was written, try again",
+                                crate::error::chain(e)
+                            ),
+                        ))
+                    }
                 };
                 if let Ok(mut m) = self.tagging.lock() {
                     m.insert(bucket.to_string(), supported);

@@ -184,7 +184,9 @@ impl ApiError {
 
     /// The message the caller may see: the full message below 500, a pointer to the log above.
     pub fn public_message(&self, request_id: &str) -> String {
-        if self.code.status().is_server_error() {
+        // NotSupported says which store lacks what and what to leave out: nothing private.
+        let plain = self.code == ApiCode::Core(ErrorCode::NotSupported);
+        if self.code.status().is_server_error() && !plain {
             format!(
                 "{} The details are in the service log under request id {request_id}.",
                 self.code.public_meaning()

@@ -98,8 +98,10 @@ impl Readiness {
 pub async fn ready(State(state): State<AppState>) -> Response {
     let cached = *state.readiness.last.lock().await;
     let checked = match cached {
-        // The first probe waits for the first check.
+        // The first probe, and one after a quiet spell longer than the ready window, waits
+        // for a check: an old result would say unready however well the store is.
         None => state.readiness.check(&state).await,
+        Some(c) if c.at.elapsed() >= READY_WITHIN => state.readiness.check(&state).await,
         Some(c) => {
             if c.at.elapsed() >= CHECK_INTERVAL
                 && !state
@@ -109,11 +111,15 @@ pub async fn ready(State(state): State<AppState>) -> Response {
             {
                 let state = state.clone();
                 tokio::spawn(async move {
+                    // Cleared however the check ends (a panic included), so refreshes go on.
+                    struct Done<'a>(&'a std::sync::atomic::AtomicBool);
+                    impl Drop for Done<'_> {
+                        fn drop(&mut self) {
+                            self.0.store(false, std::sync::atomic::Ordering::SeqCst);
+                        }
+                    }
+                    let _done = Done(&state.readiness.refreshing);
                     state.readiness.check(&state).await;
-                    state
-                        .readiness
-                        .refreshing
-                        .store(false, std::sync::atomic::Ordering::SeqCst);
                 });
             }
             c

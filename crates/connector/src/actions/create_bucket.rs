@@ -19,7 +19,7 @@ pub struct CreateBucketRequest {
     pub bucket: String,
     /// Region to create it in; defaults to the connector's region.
     #[serde(default)]
-    #[cfg_attr(feature = "cli", arg(long = "bucket-region"))]
+    #[cfg_attr(feature = "cli", arg(long = "bucket-region", id = "bucket_region"))]
     pub region: Option<String>,
 }
 
