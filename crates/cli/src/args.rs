@@ -85,6 +85,10 @@ pub struct Global {
     /// endpoints. Env: S3_CONNECTOR_COMPAT.
     #[arg(long, global = true, value_name = "BOOL")]
     pub compat: Option<bool>,
+    /// Allow SSE-C keys (sseCustomerKey) over a plain-http endpoint: true or false. Default
+    /// false: the key would cross the network in clear. Env: S3_CONNECTOR_ALLOW_SSE_C_OVER_HTTP.
+    #[arg(long, global = true, value_name = "BOOL")]
+    pub allow_sse_c_over_http: Option<bool>,
     /// Config file (TOML). Default: $S3_CONNECTOR_CONFIG or ~/.config/s3-connector/config.toml.
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,

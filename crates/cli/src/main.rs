@@ -502,6 +502,7 @@ pub(crate) async fn settings(
             (t != s3_connector::TimeoutSettings::default()).then_some(t)
         },
         compat: g.compat,
+        allow_sse_c_over_http: g.allow_sse_c_over_http,
     };
     let mut store = None;
     if let Some(dir) = &embedded {

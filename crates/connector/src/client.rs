@@ -120,6 +120,9 @@ pub struct Connector {
     conditional_delete: Arc<Mutex<HashMap<String, bool>>>,
     /// Per bucket, whether the store keeps object tags (see [`Connector::require_tagging`]).
     tagging: Arc<Mutex<HashMap<String, bool>>>,
+    /// Per bucket and feature, whether the store keeps what a write asks for (learned from the
+    /// first such write, see [`crate::stored`]).
+    kept: Arc<Mutex<HashMap<(String, &'static str), bool>>>,
     /// Clean-up requests started when an action was cancelled (e.g. aborting a multipart
     /// upload whose future was dropped), and the uploads running; shared with the process's
     /// other connections when [`ConnectOptions::cleanup`] says so.
@@ -244,6 +247,7 @@ impl Connector {
             timeouts,
             conditional_delete: Arc::default(),
             tagging: Arc::default(),
+            kept: Arc::default(),
             cleanup,
             metrics,
             id: NEXT_CONNECTION.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
@@ -406,6 +410,22 @@ impl Connector {
                 crate::error::ErrorCode::NotSupported,
                 format!("the store does not keep object tags (in bucket {bucket}); nothing was written. Leave tags out for this store (see docs/stores.md)"),
             ))
+        }
+    }
+
+    /// Whether a write to `bucket` showed that the store keeps `feature`; `None` before the
+    /// first write that asked for it.
+    pub(crate) fn kept(&self, bucket: &str, feature: &'static str) -> Option<bool> {
+        self.kept
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&(bucket.to_string(), feature)).copied())
+    }
+
+    /// Remembers whether the store kept `feature` that a write to `bucket` asked for.
+    pub(crate) fn remember_kept(&self, bucket: &str, feature: &'static str, kept: bool) {
+        if let Ok(mut m) = self.kept.lock() {
+            m.insert((bucket.to_string(), feature), kept);
         }
     }
 

@@ -297,6 +297,9 @@ pub struct ConnectionSettings {
     /// Tolerate known quirks of S3-compatible stores (see docs/stores.md). Defaults to on for
     /// custom endpoints, off for AWS.
     pub compat: Option<bool>,
+    /// Allow SSE-C keys over a plain-http endpoint (default false: the key would cross the
+    /// network in clear). For a trusted network only; AWS itself refuses it.
+    pub allow_sse_c_over_http: Option<bool>,
 }
 
 impl ConnectionSettings {
@@ -349,6 +352,7 @@ impl ConnectionSettings {
             transfer: None,
             timeouts: (timeouts != TimeoutSettings::default()).then_some(timeouts),
             compat: bool_var("S3_CONNECTOR_COMPAT")?,
+            allow_sse_c_over_http: bool_var("S3_CONNECTOR_ALLOW_SSE_C_OVER_HTTP")?,
         })
     }
 
@@ -411,6 +415,7 @@ impl ConnectionSettings {
                 (low, high) => high.or(low),
             },
             compat: higher.compat.or(self.compat),
+            allow_sse_c_over_http: higher.allow_sse_c_over_http.or(self.allow_sse_c_over_http),
         }
     }
 

@@ -95,6 +95,11 @@ pairs! {
 }
 
 pairs! {
+    /// An SSE-KMS encryption context: names and values.
+    KmsContext, "sse-kms-context", "SSE-KMS encryption context, NAME=VALUE; repeat for more."
+}
+
+pairs! {
     /// Object tags: keys and values (at most 10).
     Tags, "tag", "An object tag, NAME=VALUE; repeat for more (at most 10)."
 }

@@ -230,6 +230,22 @@ pub fn object_headers(headers: &crate::fields::ObjectHeaders) -> Result<()> {
 /// The most tags an object may have.
 pub const MAX_TAGS: usize = 10;
 
+/// Checks a storage class against the names S3 knows (`STANDARD`, `STANDARD_IA`,
+/// `GLACIER_IR`, ...): a misspelt class would otherwise reach the store.
+pub fn storage_class(field: &str, class: Option<&str>) -> Result<()> {
+    let Some(class) = class else {
+        return Ok(());
+    };
+    let known = aws_sdk_s3::types::StorageClass::values();
+    if known.contains(&class) {
+        return Ok(());
+    }
+    Err(Error::invalid_input(
+        field,
+        format!("{class:?} is not a storage class; use one of {}", known.join(", ")),
+    ))
+}
+
 /// S3's rules for object tags: at most 10, keys of 1 to 128 characters and values of at most
 /// 256, neither starting with `aws:` (reserved), no control characters.
 pub fn tags(field: &str, tags: &std::collections::BTreeMap<String, String>) -> Result<()> {

@@ -116,6 +116,7 @@ fn sample(p: &Value) -> Value {
         (Some("Boolean"), _) => json!(true),
         (_, Some("action.keys")) => json!(["a.txt", "b.txt"]),
         (_, Some("action.metadata" | "action.tags")) => json!({"team": "finance"}),
+        (_, Some("action.encryption")) => json!({"algorithm": "AES256"}),
         _ => json!("sample"),
     }
 }

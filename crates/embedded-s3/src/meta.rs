@@ -86,6 +86,53 @@ pub struct ObjectMeta {
     /// The object's tags.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub tags: crate::tags::Tags,
+    /// Its storage class, when not `STANDARD`. The store keeps every object on the same disk;
+    /// the class is kept and reported, as S3 would, so that clients can rely on it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_class: Option<String>,
+}
+
+/// The class a write asked for: `None` for S3's default, an `InvalidStorageClass` error for a
+/// name S3 does not know.
+pub fn storage_class_of(asked: Option<s3s::dto::StorageClass>) -> s3s::S3Result<Option<String>> {
+    use s3s::dto::StorageClass;
+    const KNOWN: [&str; 11] = [
+        StorageClass::STANDARD,
+        StorageClass::REDUCED_REDUNDANCY,
+        StorageClass::STANDARD_IA,
+        StorageClass::ONEZONE_IA,
+        StorageClass::INTELLIGENT_TIERING,
+        StorageClass::GLACIER,
+        StorageClass::DEEP_ARCHIVE,
+        StorageClass::OUTPOSTS,
+        StorageClass::GLACIER_IR,
+        StorageClass::SNOW,
+        StorageClass::EXPRESS_ONEZONE,
+    ];
+    match asked {
+        None => Ok(None),
+        Some(c) if c.as_str() == StorageClass::STANDARD => Ok(None),
+        Some(c) if KNOWN.contains(&c.as_str()) => Ok(Some(c.as_str().to_string())),
+        Some(_) => Err(s3s::s3_error!(
+            InvalidStorageClass,
+            "The storage class you specified is not valid"
+        )),
+    }
+}
+
+/// Refuses a write that asks for server-side encryption: the store keeps objects unencrypted
+/// on its disk, and must not let a client believe otherwise.
+pub fn refuse_encryption(
+    sse: Option<&s3s::dto::ServerSideEncryption>,
+    customer_algorithm: Option<&String>,
+) -> s3s::S3Result<()> {
+    if sse.is_some() || customer_algorithm.is_some() {
+        return Err(s3s::s3_error!(
+            NotImplemented,
+            "The embedded store does not encrypt objects: server-side encryption is not supported"
+        ));
+    }
+    Ok(())
 }
 
 /// `upload.json`: a multipart upload in progress.
@@ -106,6 +153,9 @@ pub struct UploadInfo {
     /// The tags the object will have.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub tags: crate::tags::Tags,
+    /// The storage class the object will have, when not `STANDARD`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_class: Option<String>,
     /// The access key that created it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<String>,

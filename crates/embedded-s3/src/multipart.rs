@@ -93,6 +93,10 @@ impl Store {
         let input = req.input;
         valid_bucket(&input.bucket)?;
         valid_key(&input.key)?;
+        crate::meta::refuse_encryption(
+            input.server_side_encryption.as_ref(),
+            input.sse_customer_algorithm.as_ref(),
+        )?;
         let id = new_upload_id();
         let info = UploadInfo {
             bucket: input.bucket.clone(),
@@ -110,6 +114,7 @@ impl Store {
             checksum_algorithm: input.checksum_algorithm.as_ref().map(|a| a.as_str().to_string()),
             owner: req.credentials.map(|c| c.access_key),
             tags: crate::tags::from_header(input.tagging.as_deref())?,
+            storage_class: crate::meta::storage_class_of(input.storage_class)?,
         };
         let record = serde_json::to_vec(&info).map_err(|e| internal("cannot encode an upload record", e))?;
         let layout = self.layout.clone();
@@ -289,7 +294,12 @@ impl Store {
                 id: o.id.clone(),
             }),
             owner,
-            storage_class: Some(StorageClass::from_static(StorageClass::STANDARD)),
+            storage_class: Some(StorageClass::from(
+                upload
+                    .storage_class
+                    .clone()
+                    .unwrap_or_else(|| StorageClass::STANDARD.to_string()),
+            )),
             checksum_algorithm: upload.checksum_algorithm.map(ChecksumAlgorithm::from),
             parts: Some(
                 parts
@@ -402,6 +412,7 @@ impl Store {
             checksums: Checksums::default(),
             parts_count: i32::try_from(parts.len()).ok(),
             tags: upload.tags,
+            storage_class: upload.storage_class,
         };
         let sidecar_json = serde_json::to_vec(&meta).map_err(|e| internal("cannot encode metadata", e))?;
         let layout = self.layout.clone();
@@ -518,7 +529,11 @@ impl Store {
                         key: Some(shown(&u.key)),
                         upload_id: Some(id),
                         initiated: Some(u.initiated),
-                        storage_class: Some(StorageClass::from_static(StorageClass::STANDARD)),
+                        storage_class: Some(StorageClass::from(
+                            u.storage_class
+                                .clone()
+                                .unwrap_or_else(|| StorageClass::STANDARD.to_string()),
+                        )),
                         checksum_algorithm: u.checksum_algorithm.map(ChecksumAlgorithm::from),
                         owner: owner.clone().map(|o| Owner {
                             display_name: Some(o.clone()),

@@ -125,6 +125,7 @@ pub(crate) fn read_current(layout: &Layout, bucket: &str, key: &str, content: Pa
                 checksums,
                 parts_count: None,
                 tags: Default::default(),
+                storage_class: None,
             }
         }
     };
@@ -315,7 +316,12 @@ impl Store {
                                 e_tag: Some(ETag::Strong(current.meta.e_tag)),
                                 last_modified: Some(current.modified),
                                 size: Some(i64::try_from(current.meta.size).unwrap_or(i64::MAX)),
-                                storage_class: Some(ObjectStorageClass::from_static(ObjectStorageClass::STANDARD)),
+                                storage_class: Some(ObjectStorageClass::from(
+                                    current
+                                        .meta
+                                        .storage_class
+                                        .unwrap_or_else(|| ObjectStorageClass::STANDARD.to_string()),
+                                )),
                                 ..Default::default()
                             });
                         }
@@ -546,6 +552,11 @@ impl S3 for Store {
         }
         // Checked before the body is read: a bad tag writes nothing.
         let tags = crate::tags::from_header(input.tagging.as_deref())?;
+        let storage_class = crate::meta::storage_class_of(input.storage_class)?;
+        crate::meta::refuse_encryption(
+            input.server_side_encryption.as_ref(),
+            input.sse_customer_algorithm.as_ref(),
+        )?;
         let claims = claims_of!(input, req);
         let (temp, written) = receive_body(&self.layout.tmp_dir(), input.body, claims).await?;
         let e_tag = hex(&written.md5);
@@ -564,6 +575,7 @@ impl S3 for Store {
             checksums: written.checksums.clone(),
             parts_count: None,
             tags,
+            storage_class,
         };
         let sidecar_json = serde_json::to_vec(&meta).map_err(|e| internal("cannot encode metadata", e))?;
         let (if_match, if_none_match) = (input.if_match, input.if_none_match);
@@ -631,6 +643,7 @@ impl S3 for Store {
             cache_control: h.cache_control,
             expires: h.expires,
             metadata: h.metadata,
+            storage_class: meta.storage_class.map(StorageClass::from),
             checksum_crc32: c.crc32,
             checksum_crc32c: c.crc32c,
             checksum_sha1: c.sha1,
@@ -714,6 +727,7 @@ impl S3 for Store {
             cache_control: h.cache_control,
             expires: h.expires,
             metadata: h.metadata,
+            storage_class: meta.storage_class.map(StorageClass::from),
             checksum_crc32: c.crc32,
             checksum_crc32c: c.crc32c,
             checksum_sha1: c.sha1,
@@ -799,7 +813,8 @@ impl S3 for Store {
             .metadata_directive
             .as_ref()
             .is_some_and(|d| d.as_str() == MetadataDirective::REPLACE);
-        if src_bucket == input.bucket && src_key == input.key && !replace {
+        // As S3: a copy onto itself must change something; a storage class counts.
+        if src_bucket == input.bucket && src_key == input.key && !replace && input.storage_class.is_none() {
             return Err(s3_error!(
                 InvalidRequest,
                 "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes."
@@ -811,6 +826,11 @@ impl S3 for Store {
             .as_ref()
             .is_some_and(|d| d.as_str() == TaggingDirective::REPLACE);
         let given_tags = crate::tags::from_header(input.tagging.as_deref())?;
+        let storage_class = crate::meta::storage_class_of(input.storage_class.clone())?;
+        crate::meta::refuse_encryption(
+            input.server_side_encryption.as_ref(),
+            input.sse_customer_algorithm.as_ref(),
+        )?;
         let (source, file) = self.open_for_read(&src_bucket, &src_key, true).await?;
         let tags = if replace_tags {
             given_tags
@@ -862,6 +882,8 @@ impl S3 for Store {
             checksums: source.meta.checksums,
             parts_count: None,
             tags,
+            // As S3: the class the copy asks for, else STANDARD (not the source's).
+            storage_class,
         };
         let sidecar_json = serde_json::to_vec(&meta).map_err(|e| internal("cannot encode metadata", e))?;
         let layout = self.layout.clone();

@@ -5,10 +5,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::actions::{ActionRequest, Streams};
 use crate::actions::head_object::head;
+use crate::transfer::ObjectRef;
 use crate::fields::{Metadata, Tags};
 use crate::error::{Error, ErrorCode, Result};
 use crate::transfer::{copy, ObjectHeaders, Replace};
 use crate::client::Connector;
+use crate::config::Secret;
+use crate::encryption::{customer_key, CustomerKey, Encryption};
+use crate::stored::Asked;
 use crate::validate;
 
 /// Request. The destination defaults to the source's bucket and key; at least one must differ.
@@ -63,6 +67,34 @@ pub struct CopyObjectRequest {
     #[serde(default)]
     #[cfg_attr(feature = "cli", arg(long))]
     pub expires: Option<String>,
+    /// Storage class of the copy, e.g. `STANDARD_IA`; default: the source's. With the source's
+    /// own bucket and key, changes the class in place. A store that does not keep it answers
+    /// `NotSupported` (docs/stores.md).
+    #[serde(default)]
+    #[cfg_attr(feature = "cli", arg(long))]
+    pub storage_class: Option<String>,
+    /// Server-side encryption: `{"algorithm": "AES256"}` (SSE-S3), or `aws:kms` with an
+    /// optional `kmsKeyId`, `kmsContext` and `bucketKey`; default: the destination bucket's (the source's is not
+    /// carried over, as in S3). A store that does not keep it answers `NotSupported` (docs/stores.md).
+    #[serde(default)]
+    #[cfg_attr(feature = "cli", command(flatten))]
+    pub encryption: Option<Encryption>,
+    /// SSE-C: encrypt the copy with this key of yours, base64 of 256 bits (every read must give it
+    /// again). Refused over a plain-http endpoint unless the operator allows it. On the CLI
+    /// prefer the environment variable to the flag: flags show in `ps`.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = Password))]
+    #[cfg_attr(feature = "cli", arg(long = "sse-c-key", value_name = "BASE64", env = "S3_CONNECTOR_SSE_C_KEY", hide_env_values = true, value_parser = crate::encryption::secret_arg))]
+    pub sse_customer_key: Option<Secret>,
+    /// The source's version (see `listObjectVersions`); default: the current one.
+    #[serde(default)]
+    #[cfg_attr(feature = "cli", arg(long))]
+    pub version_id: Option<String>,
+    /// SSE-C: the key the source was written with, base64 of 256 bits.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = Password))]
+    #[cfg_attr(feature = "cli", arg(long = "source-sse-c-key", value_name = "BASE64", env = "S3_CONNECTOR_SOURCE_SSE_C_KEY", hide_env_values = true, value_parser = crate::encryption::secret_arg))]
+    pub copy_source_sse_customer_key: Option<Secret>,
 }
 
 /// Result.
@@ -127,11 +159,35 @@ impl ActionRequest for CopyObjectRequest {
             validate::tags("tags", t)?;
         }
         validate::object_headers(&self.headers())?;
+        validate::storage_class("storageClass", self.storage_class.as_deref())?;
+        if let Some(e) = &self.encryption {
+            e.validate("encryption")?;
+        }
+        validate::version_id("versionId", self.version_id.as_deref())?;
+        if let Some(k) = &self.copy_source_sse_customer_key {
+            CustomerKey::parse("copySourceSseCustomerKey", k)?;
+        }
+        if let Some(k) = &self.sse_customer_key {
+            CustomerKey::parse("sseCustomerKey", k)?;
+            if self.encryption.is_some() {
+                return Err(Error::invalid_input(
+                    "sseCustomerKey",
+                    "give either encryption (SSE-S3, SSE-KMS) or sseCustomerKey (SSE-C), not both",
+                ));
+            }
+        }
         let same = self.destination() == (self.bucket.as_str(), self.key.as_str());
-        if same && self.metadata.is_none() && self.content_type.is_none() && self.headers().is_empty() {
+        let changes = self.metadata.is_some()
+            || self.content_type.is_some()
+            || !self.headers().is_empty()
+            || self.storage_class.is_some()
+            || self.encryption.is_some()
+            || self.sse_customer_key.is_some()
+            || self.version_id.is_some();
+        if same && !changes {
             return Err(Error::invalid_input(
                 "destinationKey",
-                "the destination equals the source; give another destinationBucket or destinationKey (to change only the tags, use putObjectTagging)",
+                "the destination equals the source; give another destinationBucket or destinationKey, or a change (metadata, contentType, headers, storageClass; to change only the tags, use putObjectTagging)",
             ));
         }
         Ok(())
@@ -147,7 +203,18 @@ impl ActionRequest for CopyObjectRequest {
         if self.tags.is_some() {
             conn.require_tagging(self.destination().0).await?;
         }
-        let source = head(conn, &self.bucket, &self.key).await?;
+        let source_key = customer_key(conn.settings(),
+            "copySourceSseCustomerKey",
+            self.copy_source_sse_customer_key.as_ref(),
+        )?;
+        let dest_key_ck = customer_key(conn.settings(), "sseCustomerKey", self.sse_customer_key.as_ref())?;
+        let source_ref = ObjectRef {
+            bucket: self.bucket.clone(),
+            key: self.key.clone(),
+            version_id: self.version_id.clone(),
+            customer_key: source_key.clone(),
+        };
+        let source = head(conn, &source_ref).await?;
         if let Some(expected) = &self.if_match {
             if source.etag.as_deref() != Some(expected.trim_matches('"')) {
                 return Err(Error::new(
@@ -168,8 +235,21 @@ impl ActionRequest for CopyObjectRequest {
             content_type: self.content_type.as_deref(),
             headers: Some(&headers),
             tags: self.tags.as_deref(),
+            storage_class: self.storage_class.as_deref(),
+            encryption: self.encryption.as_ref(),
+            customer_key: dest_key_ck.as_ref(),
         };
-        let copied = copy(conn, &source.as_copy_source(), dest_bucket, dest_key, replace).await?;
+        let asked = Asked {
+            storage_class: replace.storage_class,
+            encryption: replace.encryption,
+            customer_key: replace.customer_key,
+        };
+        asked.refuse_if_known_unkept(conn, dest_bucket)?;
+        let mut from = source.as_copy_source();
+        from.version_id = self.version_id.as_deref();
+        from.customer_key = source_key.as_ref();
+        let copied = copy(conn, &from, dest_bucket, dest_key, replace).await?;
+        asked.confirm(conn, dest_bucket, dest_key).await?;
         Ok(CopyObjectResult {
             destination_bucket: dest_bucket.to_string(),
             destination_key: dest_key.to_string(),

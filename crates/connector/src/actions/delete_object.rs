@@ -18,6 +18,11 @@ pub struct DeleteObjectRequest {
     pub bucket: String,
     /// Key.
     pub key: String,
+    /// Delete this version for good (see `listObjectVersions`). Without it, a versioned bucket
+    /// keeps the object's versions and adds a delete marker.
+    #[serde(default)]
+    #[cfg_attr(feature = "cli", arg(long))]
+    pub version_id: Option<String>,
 }
 
 /// Result.
@@ -29,6 +34,12 @@ pub struct DeleteObjectResult {
     pub bucket: String,
     /// Key.
     pub key: String,
+    /// The version deleted, or the delete marker made (versioned buckets).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<String>,
+    /// Whether the delete made, or removed, a delete marker (versioned buckets).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delete_marker: Option<bool>,
 }
 
 impl ActionRequest for DeleteObjectRequest {
@@ -39,8 +50,7 @@ impl ActionRequest for DeleteObjectRequest {
 
     /// Checks bucket and key.
     fn validate(&self) -> Result<()> {
-        validate::bucket("bucket", &self.bucket)?;
-        validate::key("key", &self.key)
+        validate::object_version(&self.bucket, &self.key, self.version_id.as_deref())
     }
 
     /// # Behavior
@@ -48,10 +58,12 @@ impl ActionRequest for DeleteObjectRequest {
     /// A missing bucket is `NoSuchBucket`.
     async fn execute(self, conn: &Connector, _streams: Streams) -> Result<DeleteObjectResult> {
         self.validate()?;
-        conn.client()
+        let out = conn
+            .client()
             .delete_object()
             .bucket(&self.bucket)
             .key(&self.key)
+            .set_version_id(self.version_id.clone())
             .send()
             .await
             .map_err(|e| {
@@ -64,6 +76,9 @@ impl ActionRequest for DeleteObjectRequest {
         Ok(DeleteObjectResult {
             bucket: self.bucket,
             key: self.key,
+            version_id: out.version_id().map(str::to_string),
+            // Some stores (rclone) say `false` on unversioned buckets: only a marker is news.
+            delete_marker: out.delete_marker().filter(|m| *m),
         })
     }
 }

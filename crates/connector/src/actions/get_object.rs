@@ -8,7 +8,9 @@ use serde::{Deserialize, Serialize};
 use crate::actions::{ActionRequest, Streams};
 use crate::error::{Error, Result};
 use crate::s3::unquote;
-use crate::transfer::{download_to_file, download_to_writer, open_object, OpenedObject};
+use crate::config::Secret;
+use crate::encryption::{customer_key, CustomerKey};
+use crate::transfer::{download_to_file, download_to_writer, open_object, ObjectRef, OpenedObject};
 use crate::client::Connector;
 use crate::validate;
 
@@ -31,6 +33,16 @@ pub struct GetObjectRequest {
     #[serde(default)]
     #[cfg_attr(feature = "cli", arg(long))]
     pub range: Option<String>,
+    /// A version of the object (see `listObjectVersions`); default: the current one.
+    #[serde(default)]
+    #[cfg_attr(feature = "cli", arg(long))]
+    pub version_id: Option<String>,
+    /// SSE-C: the key the object was written with, base64 of 256 bits. On the CLI prefer the
+    /// environment variable to the flag: flags show in `ps`.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = Password))]
+    #[cfg_attr(feature = "cli", arg(long = "sse-c-key", value_name = "BASE64", env = "S3_CONNECTOR_SSE_C_KEY", hide_env_values = true, value_parser = crate::encryption::secret_arg))]
+    pub sse_customer_key: Option<Secret>,
 }
 
 /// Result.
@@ -57,9 +69,22 @@ pub struct GetObjectResult {
     /// The file written, if any.
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub file: Option<PathBuf>,
+    /// The version read, when the bucket keeps versions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<String>,
 }
 
 impl GetObjectRequest {
+    /// The object this request reads: with its version and SSE-C key, checked.
+    fn object(&self, conn: &Connector) -> Result<ObjectRef> {
+        Ok(ObjectRef {
+            bucket: self.bucket.clone(),
+            key: self.key.clone(),
+            version_id: self.version_id.clone(),
+            customer_key: customer_key(conn.settings(), "sseCustomerKey", self.sse_customer_key.as_ref())?,
+        })
+    }
+
     /// The file to write, if any: `file`, unless it is absent or `-` (the caller's stream).
     pub fn target(&self) -> Option<&std::path::Path> {
         self.file.as_deref().filter(|f| f.as_os_str() != "-")
@@ -86,7 +111,8 @@ impl GetObjectRequest {
             ));
         }
         let range = self.range.as_deref().map(|r| validate::range("range", r)).transpose()?;
-        let opened = open_object(conn, &self.bucket, &self.key, range).await?;
+        let obj = self.object(conn)?;
+        let opened = open_object(conn, &obj, range).await?;
         let d = &opened.info;
         let result = GetObjectResult {
             bucket: self.bucket,
@@ -98,6 +124,7 @@ impl GetObjectRequest {
             last_modified: d.last_modified.clone(),
             metadata: d.metadata.clone(),
             file: None,
+            version_id: d.version_id.clone(),
         };
         Ok((result, opened))
     }
@@ -113,6 +140,10 @@ impl ActionRequest for GetObjectRequest {
     fn validate(&self) -> Result<()> {
         validate::bucket("bucket", &self.bucket)?;
         validate::key("key", &self.key)?;
+        validate::version_id("versionId", self.version_id.as_deref())?;
+        if let Some(k) = &self.sse_customer_key {
+            CustomerKey::parse("sseCustomerKey", k)?;
+        }
         if let Some(r) = &self.range {
             validate::range("range", r)?;
         }
@@ -139,9 +170,9 @@ impl ActionRequest for GetObjectRequest {
         let progress = streams.progress;
         let file = self.target().map(|f| f.to_path_buf());
         let d = match (file.as_deref(), streams.output) {
-            (Some(path), _) => download_to_file(conn, &self.bucket, &self.key, range, path, progress.as_ref()).await?,
+            (Some(path), _) => download_to_file(conn, &self.object(conn)?, range, path, progress.as_ref()).await?,
             (None, Some(mut out)) => {
-                download_to_writer(conn, &self.bucket, &self.key, range, &mut out, progress.as_ref()).await?
+                download_to_writer(conn, &self.object(conn)?, range, &mut out, progress.as_ref()).await?
             }
             (None, None) => {
                 return Err(Error::invalid_input(
@@ -160,6 +191,7 @@ impl ActionRequest for GetObjectRequest {
             last_modified: d.last_modified,
             metadata: d.metadata,
             file,
+            version_id: d.version_id,
         })
     }
 }

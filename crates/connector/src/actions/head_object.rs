@@ -7,7 +7,9 @@ use serde::{Deserialize, Serialize};
 use crate::actions::{ActionRequest, Streams};
 use crate::error::{Error, ErrorCode, Missing, Result};
 use crate::s3::{rfc3339, unquote};
-use crate::transfer::{CopySource, ObjectHeaders};
+use crate::config::Secret;
+use crate::encryption::{customer_key, CustomerKey};
+use crate::transfer::{CopySource, ObjectHeaders, ObjectRef};
 use crate::client::Connector;
 use crate::validate;
 
@@ -22,6 +24,16 @@ pub struct HeadObjectRequest {
     pub bucket: String,
     /// Key.
     pub key: String,
+    /// A version of the object (see `listObjectVersions`); default: the current one.
+    #[serde(default)]
+    #[cfg_attr(feature = "cli", arg(long))]
+    pub version_id: Option<String>,
+    /// SSE-C: the key the object was written with, base64 of 256 bits. On the CLI prefer the
+    /// environment variable to the flag: flags show in `ps`.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = Password))]
+    #[cfg_attr(feature = "cli", arg(long = "sse-c-key", value_name = "BASE64", env = "S3_CONNECTOR_SSE_C_KEY", hide_env_values = true, value_parser = crate::encryption::secret_arg))]
+    pub sse_customer_key: Option<Secret>,
 }
 
 /// Result.
@@ -43,6 +55,15 @@ pub struct HeadObjectResult {
     pub last_modified: Option<String>,
     /// Storage class, when the store reports one.
     pub storage_class: Option<String>,
+    /// Server-side encryption (`AES256`, `aws:kms`, `aws:kms:dsse`), when the store reports it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_side_encryption: Option<String>,
+    /// `AES256` when the object is encrypted with a customer key (SSE-C).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sse_customer_algorithm: Option<String>,
+    /// The version, when the bucket keeps versions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<String>,
     /// User metadata (`x-amz-meta-*`), names in lower case.
     pub metadata: BTreeMap<String, String>,
     /// `Cache-Control`, when stored.
@@ -71,6 +92,10 @@ impl HeadObjectResult {
                 content_encoding: self.content_encoding.clone(),
                 expires: self.expires.clone(),
             },
+            storage_class: self.storage_class.as_deref(),
+            // The caller's to set: a copy names a version only when asked to.
+            version_id: None,
+            customer_key: None,
         }
     }
 }
@@ -82,24 +107,40 @@ impl ActionRequest for HeadObjectRequest {
 
     /// Checks bucket and key.
     fn validate(&self) -> Result<()> {
-        validate::bucket("bucket", &self.bucket)?;
-        validate::key("key", &self.key)
+        validate::object_version(&self.bucket, &self.key, self.version_id.as_deref())?;
+        if let Some(k) = &self.sse_customer_key {
+            CustomerKey::parse("sseCustomerKey", k)?;
+        }
+        Ok(())
     }
 
     /// # Behavior
     /// A missing key is `NoSuchKey`, a missing bucket `NoSuchBucket`.
     async fn execute(self, conn: &Connector, _streams: Streams) -> Result<HeadObjectResult> {
         self.validate()?;
-        head(conn, &self.bucket, &self.key).await
+        let obj = ObjectRef {
+            bucket: self.bucket,
+            key: self.key,
+            version_id: self.version_id,
+            customer_key: customer_key(conn.settings(), "sseCustomerKey", self.sse_customer_key.as_ref())?,
+        };
+        head(conn, &obj).await
     }
 }
 
 /// HeadObject, shared with copy and move.
-pub(crate) async fn head(conn: &Connector, bucket: &str, key: &str) -> Result<HeadObjectResult> {
-    let out = match conn.client().head_object().bucket(bucket).key(key).send().await {
+pub(crate) async fn head(conn: &Connector, obj: &ObjectRef) -> Result<HeadObjectResult> {
+    let (bucket, key) = (obj.bucket.as_str(), obj.key.as_str());
+    let req = conn
+        .client()
+        .head_object()
+        .bucket(bucket)
+        .key(key)
+        .set_version_id(obj.version_id.clone());
+    let out = match crate::encryption::with_customer_key!(req, obj.customer_key.as_ref()).send().await {
         Ok(out) => out,
         Err(e) => {
-            let err = Error::from_sdk(e, &format!("HeadObject s3://{bucket}/{key}"), Missing::Key);
+            let err = Error::from_sdk(e, &format!("HeadObject {}", obj.url()), Missing::Key);
             // A HEAD answer has no body, so a bare 404 cannot say whether the bucket or the key
             // is missing. Ask about the bucket, only on this failure path.
             if err.code == ErrorCode::NoSuchKey {
@@ -121,6 +162,9 @@ pub(crate) async fn head(conn: &Connector, bucket: &str, key: &str) -> Result<He
         etag: unquote(out.e_tag()),
         last_modified: out.last_modified().and_then(rfc3339),
         storage_class: out.storage_class().map(|s| s.as_str().to_string()),
+        server_side_encryption: out.server_side_encryption().map(|s| s.as_str().to_string()),
+        sse_customer_algorithm: out.sse_customer_algorithm().map(str::to_string),
+        version_id: out.version_id().map(str::to_string),
         metadata: out
             .metadata()
             .map(|m| m.iter().map(|(k, v)| (k.to_ascii_lowercase(), v.clone())).collect())

@@ -235,8 +235,14 @@ catalog! {
     delete_bucket::DeleteBucket(DeleteBucketRequest -> DeleteBucketResult),
     /// Check that a bucket exists and is reachable.
     head_bucket::HeadBucket(HeadBucketRequest -> HeadBucketResult),
+    /// Whether a bucket keeps versions of its objects.
+    get_bucket_versioning::GetBucketVersioning(GetBucketVersioningRequest -> GetBucketVersioningResult),
+    /// Turn a bucket's versioning on, or suspend it.
+    put_bucket_versioning::PutBucketVersioning(PutBucketVersioningRequest -> PutBucketVersioningResult),
     /// List objects, paging for the caller.
     list_objects::ListObjects(ListObjectsRequest -> ListObjectsResult),
+    /// List the versions and delete markers of objects, paging for the caller.
+    list_object_versions::ListObjectVersions(ListObjectVersionsRequest -> ListObjectVersionsResult),
     /// List common prefixes ("folders") under a delimiter.
     list_prefixes::ListPrefixes(ListPrefixesRequest -> ListPrefixesResult),
     /// An object's size, type, ETag and metadata.

@@ -22,7 +22,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::actions::{ActionRequest, Streams};
 use crate::actions::head_object::head;
+use crate::transfer::ObjectRef;
 use crate::actions::CopyObjectRequest;
+use crate::encryption::Encryption;
 use crate::fields::Tags;
 use crate::error::{Error, ErrorCode, Missing, Result};
 use crate::transfer::{copy, Replace};
@@ -60,6 +62,22 @@ pub struct MoveObjectRequest {
     #[serde(default)]
     #[cfg_attr(feature = "cli", command(flatten))]
     pub tags: Option<Tags>,
+    /// Storage class at the destination, e.g. `STANDARD_IA`; default: the source's. A store
+    /// that does not keep it answers `NotSupported`, and the source is kept.
+    #[serde(default)]
+    #[cfg_attr(feature = "cli", arg(long))]
+    pub storage_class: Option<String>,
+    /// Server-side encryption: `{"algorithm": "AES256"}` (SSE-S3), or `aws:kms` with an
+    /// optional `kmsKeyId`, `kmsContext` and `bucketKey`; default: the destination bucket's. A store
+    /// that does not keep it answers `NotSupported`, and the source is kept.
+    #[serde(default)]
+    #[cfg_attr(feature = "cli", command(flatten))]
+    pub encryption: Option<Encryption>,
+    /// Move this version of the source (see `listObjectVersions`): it is copied, and then
+    /// that version is deleted. Default: the current one.
+    #[serde(default)]
+    #[cfg_attr(feature = "cli", arg(long))]
+    pub version_id: Option<String>,
 }
 
 /// Result of a completed move: the copy exists, was verified, and the source is gone.
@@ -124,6 +142,11 @@ impl MoveObjectRequest {
             content_disposition: None,
             content_encoding: None,
             expires: None,
+            storage_class: self.storage_class.clone(),
+            encryption: self.encryption.clone(),
+            sse_customer_key: None,
+            version_id: self.version_id.clone(),
+            copy_source_sse_customer_key: None,
         }
     }
 }
@@ -133,9 +156,18 @@ impl ActionRequest for MoveObjectRequest {
     const LABEL: &'static str = "Move object";
     type Result = MoveObjectResult;
 
-    /// The same checks as `copyObject`: both ends valid, and not the same object.
+    /// The same checks as `copyObject`: both ends valid, and not the same object (which a copy
+    /// may be, to change the storage class in place, but a move never: it would delete it).
     fn validate(&self) -> Result<()> {
-        self.as_copy().validate()
+        let copy = self.as_copy();
+        copy.validate()?;
+        if copy.destination() == (self.bucket.as_str(), self.key.as_str()) {
+            return Err(Error::invalid_input(
+                "destinationKey",
+                "the destination equals the source; give another destinationBucket or destinationKey (to change the storage class in place, use copyObject)",
+            ));
+        }
+        Ok(())
     }
 
     /// # Behavior
@@ -153,7 +185,11 @@ impl ActionRequest for MoveObjectRequest {
         if self.tags.is_some() {
             conn.require_tagging(&dest_bucket).await?;
         }
-        let source = head(conn, &self.bucket, &self.key).await?;
+        let source_ref = ObjectRef {
+            version_id: self.version_id.clone(),
+            ..ObjectRef::new(&self.bucket, &self.key)
+        };
+        let source = head(conn, &source_ref).await?;
         let Some(etag) = source.etag.clone() else {
             return Err(Error::new(
                 ErrorCode::ServiceError,
@@ -174,9 +210,21 @@ impl ActionRequest for MoveObjectRequest {
         // Step 1: copy, pinned to the ETag we just read.
         let replace = Replace {
             tags: self.tags.as_deref(),
+            storage_class: self.storage_class.as_deref(),
+            encryption: self.encryption.as_ref(),
             ..Replace::default()
         };
-        let copied = copy(conn, &source.as_copy_source(), &dest_bucket, &dest_key, replace)
+        let asked = crate::stored::Asked {
+            storage_class: replace.storage_class,
+            encryption: replace.encryption,
+            customer_key: None,
+        };
+        asked
+            .refuse_if_known_unkept(conn, &dest_bucket)
+            .map_err(|e| e.context(format!("moveObject: {src} was not changed")))?;
+        let mut from = source.as_copy_source();
+        from.version_id = self.version_id.as_deref();
+        let copied = copy(conn, &from, &dest_bucket, &dest_key, replace)
             .await
             .map_err(|e| {
                 e.context(format!(
@@ -191,7 +239,7 @@ impl ActionRequest for MoveObjectRequest {
                 format!("moveObject step 2 (verify) failed: {why}; {src} was kept, and the copy at {dst} may be wrong: check it"),
             )
         };
-        let dest = head(conn, &dest_bucket, &dest_key)
+        let dest = head(conn, &ObjectRef::new(&dest_bucket, &dest_key))
             .await
             .map_err(|e| step2(e.message.clone(), e.code))?;
         let mut verified = Vec::new();
@@ -215,6 +263,23 @@ impl ActionRequest for MoveObjectRequest {
                 ));
             }
             verified.push("destination ETag equals the copy's".into());
+        }
+        asked
+            .check(
+                conn,
+                &dest_bucket,
+                &crate::stored::Reported {
+                    storage_class: dest.storage_class.as_deref(),
+                    encryption: dest.server_side_encryption.as_deref(),
+                    customer_algorithm: None,
+                },
+            )
+            .map_err(|e| step2(e.message.clone(), e.code))?;
+        if let Some(class) = replace.storage_class {
+            verified.push(format!("storage class {class}"));
+        }
+        if let Some(e) = replace.encryption {
+            verified.push(format!("encryption {}", e.algorithm.as_str()));
         }
         // A plain MD5 ETag (no "-N" part count) is the content hash: a single-part copy of a
         // single-part object must have the same one.
@@ -247,7 +312,7 @@ impl ActionRequest for MoveObjectRequest {
                 ErrorCode::PreconditionFailed,
             ));
         }
-        match head(conn, &self.bucket, &self.key).await {
+        match head(conn, &source_ref).await {
             Ok(now) if now.etag.as_deref() == Some(etag.as_str()) => {}
             Ok(now) => {
                 return Err(step3(
@@ -269,6 +334,7 @@ impl ActionRequest for MoveObjectRequest {
             .delete_object()
             .bucket(&self.bucket)
             .key(&self.key)
+            .set_version_id(self.version_id.clone())
             .if_match(format!("\"{etag}\""))
             .send()
             .await;

@@ -71,6 +71,10 @@ pub struct PresignUrlRequest {
     #[serde(default)]
     #[cfg_attr(feature = "cli", arg(long))]
     pub expires: Option<String>,
+    /// GET: sign for this version of the object (see `listObjectVersions`).
+    #[serde(default)]
+    #[cfg_attr(feature = "cli", arg(long))]
+    pub version_id: Option<String>,
 }
 
 /// Result.
@@ -110,6 +114,13 @@ impl ActionRequest for PresignUrlRequest {
         validate::bucket("bucket", &self.bucket)?;
         validate::key("key", &self.key)?;
         validate::expiry("expiresIn", self.expires_in.unwrap_or(DEFAULT_EXPIRES_IN))?;
+        validate::version_id("versionId", self.version_id.as_deref())?;
+        if self.version_id.is_some() && self.method == PresignMethod::Put {
+            return Err(Error::invalid_input(
+                "versionId",
+                "goes with GET only: a PUT makes a new version",
+            ));
+        }
         validate::object_headers(&self.headers())
     }
 
@@ -131,6 +142,7 @@ impl ActionRequest for PresignUrlRequest {
                 .get_object()
                 .bucket(&self.bucket)
                 .key(&self.key)
+                .set_version_id(self.version_id.clone())
                 .set_response_content_type(self.content_type.clone())
                 .set_response_cache_control(h.cache_control.clone())
                 .set_response_content_disposition(h.content_disposition.clone())

@@ -8,6 +8,9 @@ use crate::actions::{ActionRequest, Streams};
 use crate::fields::{Metadata, Tags};
 use crate::error::{Error, Result};
 use crate::s3::{content_type_for, unquote};
+use crate::config::Secret;
+use crate::encryption::{customer_key, CustomerKey, Encryption};
+use crate::stored::Asked;
 use crate::transfer::{upload, ObjectHeaders, UploadSource, UploadTarget};
 use crate::client::Connector;
 use crate::validate;
@@ -60,6 +63,24 @@ pub struct PutObjectRequest {
     #[serde(default)]
     #[cfg_attr(feature = "cli", arg(long))]
     pub expires: Option<String>,
+    /// Storage class, e.g. `STANDARD_IA` or `GLACIER_IR`; default: the bucket's (`STANDARD`).
+    /// A store that does not keep it answers `NotSupported` (docs/stores.md).
+    #[serde(default)]
+    #[cfg_attr(feature = "cli", arg(long))]
+    pub storage_class: Option<String>,
+    /// Server-side encryption: `{"algorithm": "AES256"}` (SSE-S3), or `aws:kms` with an
+    /// optional `kmsKeyId`, `kmsContext` and `bucketKey`; default: the bucket's. A store that
+    /// does not keep it answers `NotSupported` (docs/stores.md).
+    #[serde(default)]
+    #[cfg_attr(feature = "cli", command(flatten))]
+    pub encryption: Option<Encryption>,
+    /// SSE-C: encrypt with this key of yours, base64 of 256 bits (every read must give it
+    /// again). Refused over a plain-http endpoint unless the operator allows it. On the CLI
+    /// prefer the environment variable to the flag: flags show in `ps`.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = Password))]
+    #[cfg_attr(feature = "cli", arg(long = "sse-c-key", value_name = "BASE64", env = "S3_CONNECTOR_SSE_C_KEY", hide_env_values = true, value_parser = crate::encryption::secret_arg))]
+    pub sse_customer_key: Option<Secret>,
 }
 
 /// Result.
@@ -79,6 +100,9 @@ pub struct PutObjectResult {
     pub content_type: String,
     /// Parts used; 0 for a single PUT.
     pub parts: u32,
+    /// The storage class asked for, as the store confirmed it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub storage_class: Option<String>,
 }
 
 impl PutObjectRequest {
@@ -110,6 +134,19 @@ impl ActionRequest for PutObjectRequest {
         validate::metadata("metadata", &self.metadata)?;
         validate::tags("tags", &self.tags)?;
         validate::object_headers(&self.headers())?;
+        validate::storage_class("storageClass", self.storage_class.as_deref())?;
+        if let Some(e) = &self.encryption {
+            e.validate("encryption")?;
+        }
+        if let Some(k) = &self.sse_customer_key {
+            CustomerKey::parse("sseCustomerKey", k)?;
+            if self.encryption.is_some() {
+                return Err(Error::invalid_input(
+                    "sseCustomerKey",
+                    "give either encryption (SSE-S3, SSE-KMS) or sseCustomerKey (SSE-C), not both",
+                ));
+            }
+        }
         if self.source_file().is_some() && self.content.is_some() {
             return Err(Error::invalid_input("content", "give either file or content, not both"));
         }
@@ -144,6 +181,7 @@ impl ActionRequest for PutObjectRequest {
             }
         };
         let headers = self.headers();
+        let ck = customer_key(conn.settings(), "sseCustomerKey", self.sse_customer_key.as_ref())?;
         let target = UploadTarget {
             bucket: &self.bucket,
             key: &self.key,
@@ -151,11 +189,21 @@ impl ActionRequest for PutObjectRequest {
             metadata: &self.metadata,
             tags: &self.tags,
             headers: &headers,
+            storage_class: self.storage_class.as_deref(),
+            encryption: self.encryption.as_ref(),
+            customer_key: ck.as_ref(),
+        };
+        let asked = Asked {
+            storage_class: target.storage_class,
+            encryption: target.encryption,
+            customer_key: target.customer_key,
         };
         if !self.tags.is_empty() {
             conn.require_tagging(&self.bucket).await?;
         }
+        asked.refuse_if_known_unkept(conn, &self.bucket)?;
         let up = upload(conn, &target, source, streams.progress.as_ref()).await?;
+        asked.confirm(conn, &self.bucket, &self.key).await?;
         Ok(PutObjectResult {
             bucket: self.bucket,
             key: self.key,
@@ -163,6 +211,7 @@ impl ActionRequest for PutObjectRequest {
             etag: unquote(up.etag.as_deref()),
             content_type,
             parts: up.parts,
+            storage_class: self.storage_class,
         })
     }
 }

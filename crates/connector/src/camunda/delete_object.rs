@@ -20,6 +20,7 @@ pub async fn delete_object(conn: &Connector, bucket: &str, key: &str) -> Result<
     let done = DeleteObjectRequest {
         bucket: bucket.to_string(),
         key: key.to_string(),
+        version_id: None,
     }
     .execute(conn, Streams::default())
     .await?;

@@ -92,6 +92,8 @@ pub async fn download_object(
         key: key.to_string(),
         file: None,
         range: None,
+        version_id: None,
+        sse_customer_key: None,
     };
     let (got, opened) = get.open(conn).await?;
     let (content_type, size) = (got.content_type, got.size);

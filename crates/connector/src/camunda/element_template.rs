@@ -68,6 +68,15 @@ fn has_type(p: &Value, kind: &str) -> bool {
     }
 }
 
+/// Whether a property's schema is another named schema (`$ref`, or `oneOf` null and a `$ref`
+/// for an optional one): in requests these are nested objects, e.g. `encryption`.
+fn is_reference(p: &Value) -> bool {
+    p.get("$ref").is_some()
+        || p["oneOf"]
+            .as_array()
+            .is_some_and(|all| all.iter().any(|s| s.get("$ref").is_some()))
+}
+
 fn when(action: &str) -> Value {
     json!({"property": "actionDiscriminator", "equals": action, "type": "simple"})
 }
@@ -111,7 +120,7 @@ fn native_property(action: &str, name: &str, schema: &Value, required: bool) -> 
     } else if has_type(schema, "integer") || has_type(schema, "number") {
         p["type"] = json!("Number");
         p["feel"] = json!("optional");
-    } else if has_type(schema, "array") || has_type(schema, "object") {
+    } else if has_type(schema, "array") || has_type(schema, "object") || is_reference(schema) {
         // A list or a context, e.g. =["a.txt", "b.txt"] or ={owner: "ops"}.
         p["type"] = json!("String");
         p["feel"] = json!("required");

@@ -111,6 +111,9 @@ pub async fn upload_object(
         content_disposition: None,
         content_encoding: None,
         expires: None,
+        storage_class: None,
+        encryption: None,
+        sse_customer_key: None,
     };
     let streams = Streams {
         input: Some(opened.reader),

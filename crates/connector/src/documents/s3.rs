@@ -22,7 +22,7 @@ use crate::documents::store::{
 };
 use crate::documents::{CamundaReference, DocumentMetadata};
 use crate::error::{Error, ErrorCode, Missing, Result};
-use crate::transfer::{open_object, upload, NoProgress, UploadSource, UploadTarget};
+use crate::transfer::{open_object, upload, NoProgress, ObjectRef, UploadSource, UploadTarget};
 use crate::validate;
 
 /// Records larger than this are not ours: refuse rather than read them into memory.
@@ -146,6 +146,9 @@ impl DocumentStore for S3Store {
             metadata: &BTreeMap::new(),
             tags: &BTreeMap::new(),
             headers: &Default::default(),
+            storage_class: None,
+            encryption: None,
+            customer_key: None,
         };
         let uploaded = upload(&self.conn, &target, UploadSource::Reader(Box::new(reader)), &NoProgress).await?;
         let sha256 = {
@@ -170,6 +173,9 @@ impl DocumentStore for S3Store {
             metadata: &BTreeMap::new(),
             tags: &BTreeMap::new(),
             headers: &Default::default(),
+            storage_class: None,
+            encryption: None,
+            customer_key: None,
         };
         if let Err(e) = upload(
             &self.conn,
@@ -195,7 +201,7 @@ impl DocumentStore for S3Store {
         check_reference(reference, &self.id)?;
         let id = &reference.document_id;
         let record_key = self.record_key(id);
-        let record = open_object(&self.conn, &self.bucket, &record_key, None)
+        let record = open_object(&self.conn, &ObjectRef::new(&self.bucket, &record_key), None)
             .await
             .map_err(|e| {
                 if e.code == ErrorCode::NoSuchKey {
@@ -231,7 +237,7 @@ impl DocumentStore for S3Store {
         check_hash(reference, &record.sha256)?;
         // The content resumes where a connection breaks, pinned to its ETag, and is hashed as it
         // streams.
-        let content = open_object(&self.conn, &self.bucket, &self.content_key(id), None).await?;
+        let content = open_object(&self.conn, &ObjectRef::new(&self.bucket, self.content_key(id)), None).await?;
         let reader = VerifyingReader::new(stream_reader(content.body), record.sha256, id.clone());
         Ok((record.metadata, Box::new(reader)))
     }

@@ -30,6 +30,12 @@ pub struct CopySource<'a> {
     /// Its Cache-Control, Content-Disposition, Content-Encoding and Expires, kept unless
     /// replaced.
     pub headers: ObjectHeaders,
+    /// Its storage class as the store reports it (`None`: the default), kept unless replaced.
+    pub storage_class: Option<&'a str>,
+    /// The version copied; `None`: the current one.
+    pub version_id: Option<&'a str>,
+    /// The SSE-C key it is encrypted with.
+    pub customer_key: Option<&'a crate::encryption::CustomerKey>,
 }
 
 /// What a copy gives the new object instead of the source's. Replacing any of the metadata,
@@ -45,6 +51,14 @@ pub struct Replace<'a> {
     pub headers: Option<&'a ObjectHeaders>,
     /// New tags (S3's tagging directive `REPLACE`; empty: none).
     pub tags: Option<&'a BTreeMap<String, String>>,
+    /// A new storage class. Unlike S3's CopyObject, which gives `STANDARD` unless told
+    /// otherwise, a copy keeps the source's class: it is the same object at a new key.
+    pub storage_class: Option<&'a str>,
+    /// Server-side encryption for the copy; `None`: the destination bucket's default (as
+    /// S3's CopyObject: the source's encryption is not carried over).
+    pub encryption: Option<&'a crate::encryption::Encryption>,
+    /// SSE-C: the key to encrypt the copy with.
+    pub customer_key: Option<&'a crate::encryption::CustomerKey>,
 }
 
 impl Replace<'_> {
@@ -77,11 +91,20 @@ pub async fn copy(
     replace: Replace<'_>,
 ) -> Result<Copied> {
     let (metadata, content_type, tags) = (replace.metadata, replace.content_type, replace.tags);
+    let storage_class = replace.storage_class.or(source.storage_class);
     let headers = replace
         .headers
         .map(|h| h.or(&source.headers))
         .unwrap_or_else(|| source.headers.clone());
-    let copy_source = format!("{}/{}", source.bucket, encode_key(source.key));
+    let copy_source = match source.version_id {
+        Some(v) => format!(
+            "{}/{}?versionId={}",
+            source.bucket,
+            encode_key(source.key),
+            crate::s3::encode_key(v)
+        ),
+        None => format!("{}/{}", source.bucket, encode_key(source.key)),
+    };
     let quoted = format!("\"{}\"", source.etag);
     let what = format!(
         "CopyObject s3://{}/{} to s3://{dest_bucket}/{dest_key}",
@@ -105,7 +128,11 @@ pub async fn copy(
             .bucket(dest_bucket)
             .key(dest_key)
             .copy_source(&copy_source)
-            .copy_source_if_match(&quoted);
+            .copy_source_if_match(&quoted)
+            .set_storage_class(storage_class.map(aws_sdk_s3::types::StorageClass::from));
+        req = crate::encryption::with_encryption!(req, replace.encryption);
+        req = crate::encryption::with_customer_key!(req, replace.customer_key);
+        req = crate::encryption::with_copy_source_customer_key!(req, source.customer_key);
         if let Some(tags) = tags {
             req = req
                 .tagging_directive(aws_sdk_s3::types::TaggingDirective::Replace)
@@ -154,6 +181,9 @@ pub async fn copy(
         metadata: meta,
         tags: tags.unwrap_or(&source_tags),
         headers: &headers,
+        storage_class,
+        encryption: replace.encryption,
+        customer_key: replace.customer_key,
     };
     let size = source.size;
     let part_size = part_size_for(conn.transfer().copy_part_size, size);
@@ -168,8 +198,14 @@ pub async fn copy(
                 let copy_source = &copy_source;
                 let quoted = &quoted;
                 async move {
-                    mpu.upload_part_copy((i + 1) as i32, copy_source, format!("bytes={start}-{end}"), quoted)
-                        .await
+                    mpu.upload_part_copy(
+                        (i + 1) as i32,
+                        copy_source,
+                        format!("bytes={start}-{end}"),
+                        quoted,
+                        source.customer_key,
+                    )
+                    .await
                 }
             })
             .buffer_unordered(conn.transfer().concurrency);
@@ -194,7 +230,7 @@ async fn source_tags(conn: &Connector, source: &CopySource<'_>) -> Result<BTreeM
             return Ok(BTreeMap::new());
         }
     }
-    match crate::tagging::read(conn, source.bucket, source.key, None).await {
+    match crate::tagging::read(conn, source.bucket, source.key, source.version_id).await {
         Ok((_, tags)) => Ok(tags.0),
         Err(e) if e.code == ErrorCode::NotSupported => Ok(BTreeMap::new()),
         Err(e) => Err(e),

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use futures::stream::StreamExt;
 use tokio::io::{AsyncSeekExt, AsyncWrite, AsyncWriteExt};
 
-use super::Progress;
+use super::{ObjectRef, Progress};
 use crate::client::Connector;
 use crate::error::{Error, ErrorCode, Missing, Result};
 use crate::telemetry::Direction;
@@ -30,6 +30,8 @@ pub struct Downloaded {
     pub last_modified: Option<String>,
     /// User metadata.
     pub metadata: BTreeMap<String, String>,
+    /// The version read, when the bucket keeps versions.
+    pub version_id: Option<String>,
 }
 
 type GetOutput = aws_sdk_s3::operation::get_object::GetObjectOutput;
@@ -38,6 +40,7 @@ fn fill_from_get(d: &mut Downloaded, out: &GetOutput) {
     d.content_type = out.content_type().map(str::to_string);
     d.etag = out.e_tag().map(str::to_string);
     d.last_modified = out.last_modified().and_then(crate::s3::rfc3339);
+    d.version_id = out.version_id().map(str::to_string);
     d.metadata = out
         .metadata()
         .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
@@ -49,22 +52,19 @@ fn fill_from_get(d: &mut Downloaded, out: &GetOutput) {
     };
 }
 
-async fn get(
-    conn: &Connector,
-    bucket: &str,
-    key: &str,
-    range: Option<String>,
-    if_match: Option<&str>,
-) -> Result<GetOutput> {
-    conn.client()
+async fn get(conn: &Connector, obj: &ObjectRef, range: Option<String>, if_match: Option<&str>) -> Result<GetOutput> {
+    let req = conn
+        .client()
         .get_object()
-        .bucket(bucket)
-        .key(key)
+        .bucket(&obj.bucket)
+        .key(&obj.key)
+        .set_version_id(obj.version_id.clone())
         .set_range(range)
-        .set_if_match(if_match.map(str::to_string))
+        .set_if_match(if_match.map(str::to_string));
+    crate::encryption::with_customer_key!(req, obj.customer_key.as_ref())
         .send()
         .await
-        .map_err(|e| Error::from_sdk(e, &format!("GetObject s3://{bucket}/{key}"), Missing::Key))
+        .map_err(|e| Error::from_sdk(e, &format!("GetObject {}", obj.url()), Missing::Key))
 }
 
 /// The absolute byte span `[start, end)` a GET's body covers, from its Content-Range (or, for a
@@ -97,8 +97,7 @@ pub(crate) const RESUME_PROGRESS: u64 = 8 * 1024 * 1024;
 /// capped. Without an ETag, or without a known length, a broken body is not resumed.
 pub(crate) struct ResumableBody {
     conn: Connector,
-    bucket: String,
-    key: String,
+    obj: ObjectRef,
     /// The ETag as the store sent it (quoted), to pin re-requests to.
     etag: Option<String>,
     /// Absolute offset of the next byte to deliver.
@@ -121,7 +120,7 @@ pub(crate) struct ResumableBody {
 impl ResumableBody {
     /// Wraps the body of `out`, a GET of `bucket/key`; `pin` is the ETag to pin re-requests to
     /// (the one the first GET of a download returned).
-    fn new(conn: &Connector, bucket: &str, key: &str, out: GetOutput, pin: Option<String>) -> ResumableBody {
+    fn new(conn: &Connector, obj: &ObjectRef, out: GetOutput, pin: Option<String>) -> ResumableBody {
         let (start, end) = match span_of(&out) {
             Some((a, b)) => (a, Some(b)),
             None => (0, None),
@@ -129,8 +128,7 @@ impl ResumableBody {
         let total = object_size(&out);
         ResumableBody {
             conn: conn.clone(),
-            bucket: bucket.to_string(),
-            key: key.to_string(),
+            obj: obj.clone(),
             etag: pin.or_else(|| out.e_tag().map(str::to_string)),
             next: start,
             end,
@@ -146,24 +144,17 @@ impl ResumableBody {
     /// Opens `[start, end)` of `bucket/key`, an object of `total` bytes, pinned to `etag`.
     async fn open_range(
         conn: &Connector,
-        bucket: &str,
-        key: &str,
+        obj: &ObjectRef,
         start: u64,
         end: u64,
         total: u64,
         etag: &str,
     ) -> Result<ResumableBody> {
-        let out = get(
-            conn,
-            bucket,
-            key,
-            Some(format!("bytes={start}-{}", end - 1)),
-            Some(etag),
-        )
-        .await
-        .map_err(|e| changed_during_download(e, bucket, key))?;
-        same_version(&out, etag, Some(total), bucket, key)?;
-        let mut body = ResumableBody::new(conn, bucket, key, out, Some(etag.to_string()));
+        let out = get(conn, obj, Some(format!("bytes={start}-{}", end - 1)), Some(etag))
+            .await
+            .map_err(|e| changed_during_download(e, &obj.bucket, &obj.key))?;
+        same_version(&out, etag, Some(total), &obj.bucket, &obj.key)?;
+        let mut body = ResumableBody::new(conn, obj, out, Some(etag.to_string()));
         body.adopt_answer(start, end)?;
         Ok(body)
     }
@@ -179,7 +170,7 @@ impl ResumableBody {
                 ErrorCode::ServiceError,
                 format!(
                     "GetObject s3://{}/{}: asked for bytes from {want}, the store answered from {}",
-                    self.bucket, self.key, self.next
+                    self.obj.bucket, self.obj.key, self.next
                 ),
             ));
         }
@@ -188,7 +179,7 @@ impl ResumableBody {
     }
 
     fn what(&self) -> String {
-        format!("GetObject s3://{}/{}", self.bucket, self.key)
+        format!("GetObject {}", self.obj.url())
     }
 
     /// The body broke: give up (an error) or get ready to resume.
@@ -219,7 +210,7 @@ impl ResumableBody {
         };
         self.resumes_left -= 1;
         self.conn.metrics().resumed();
-        tracing::info!(bucket = %self.bucket, key = %self.key, from = self.next, to = end, "download broke ({why}); resuming");
+        tracing::info!(bucket = %self.obj.bucket, key = %self.obj.key, from = self.next, to = end, "download broke ({why}); resuming");
         Ok(())
     }
 
@@ -281,14 +272,14 @@ impl ResumableBody {
             ));
         };
         let range = format!("bytes={}-{}", self.next, end - 1);
-        let out = match get(&self.conn, &self.bucket, &self.key, Some(range), Some(&etag)).await {
+        let out = match get(&self.conn, &self.obj, Some(range), Some(&etag)).await {
             Ok(out) => out,
             Err(e) => {
                 self.failed = true;
-                return Err(changed_during_download(e, &self.bucket, &self.key));
+                return Err(changed_during_download(e, &self.obj.bucket, &self.obj.key));
             }
         };
-        if let Err(e) = same_version(&out, &etag, self.total, &self.bucket, &self.key) {
+        if let Err(e) = same_version(&out, &etag, self.total, &self.obj.bucket, &self.obj.key) {
             self.failed = true;
             return Err(e);
         }
@@ -398,33 +389,32 @@ pub struct OpenedObject {
 ///
 /// # Behavior
 /// The body resumes where it broke, pinned to the object's ETag, as a download to a file does.
-pub async fn open_object(conn: &Connector, bucket: &str, key: &str, range: Option<ByteRange>) -> Result<OpenedObject> {
-    let resp = get(conn, bucket, key, range.map(|r| r.header()), None).await?;
+pub async fn open_object(conn: &Connector, obj: &ObjectRef, range: Option<ByteRange>) -> Result<OpenedObject> {
+    let resp = get(conn, obj, range.map(|r| r.header()), None).await?;
     let mut info = Downloaded::default();
     fill_from_get(&mut info, &resp);
     info.size = resp.content_length().map(|l| l as u64).unwrap_or_default();
     // The SDK's chunks are passed on as they are: an AsyncRead in between would copy each.
-    let body = ResumableBody::new(conn, bucket, key, resp, None).into_stream();
+    let body = ResumableBody::new(conn, obj, resp, None).into_stream();
     Ok(OpenedObject { info, body })
 }
 
 /// Streams an object (or a range of it) into `out`, in order.
 pub async fn download_to_writer(
     conn: &Connector,
-    bucket: &str,
-    key: &str,
+    obj: &ObjectRef,
     range: Option<ByteRange>,
     out: &mut (dyn AsyncWrite + Send + Unpin),
     progress: &dyn Progress,
 ) -> Result<Downloaded> {
-    let resp = get(conn, bucket, key, range.map(|r| r.header()), None).await?;
+    let resp = get(conn, obj, range.map(|r| r.header()), None).await?;
     let mut d = Downloaded::default();
     fill_from_get(&mut d, &resp);
     if let Some(len) = resp.content_length() {
         progress.set_total(len as u64);
     }
-    let mut body = ResumableBody::new(conn, bucket, key, resp, None);
-    d.size = pump(&mut body, out, progress, &format!("GetObject s3://{bucket}/{key}")).await?;
+    let mut body = ResumableBody::new(conn, obj, resp, None);
+    d.size = pump(&mut body, out, progress, &format!("GetObject {}", obj.url())).await?;
     out.flush()
         .await
         .map_err(|e| Error::new(ErrorCode::LocalIo, format!("cannot write the output: {e}")))?;
@@ -436,8 +426,7 @@ pub async fn download_to_writer(
 /// temporary file is removed and `path` is untouched.
 pub async fn download_to_file(
     conn: &Connector,
-    bucket: &str,
-    key: &str,
+    obj: &ObjectRef,
     range: Option<ByteRange>,
     path: &Path,
     progress: &dyn Progress,
@@ -473,7 +462,7 @@ pub async fn download_to_file(
         .tempfile_in(&dir)
         .map_err(|e| Error::local_io("create a temporary file in", &dir, &e))?;
     let temp_path = temp.path().to_path_buf();
-    let what = format!("GetObject s3://{bucket}/{key}");
+    let what = format!("GetObject {}", obj.url());
 
     let part_size = conn.transfer().part_size;
     let concurrency = conn.transfer().concurrency;
@@ -485,10 +474,10 @@ pub async fn download_to_file(
     } else {
         range.map(|r| r.header())
     };
-    let first = match get(conn, bucket, key, first_range, None).await {
+    let first = match get(conn, obj, first_range, None).await {
         Err(e) if ranged && e.code == ErrorCode::InvalidInput => {
             // An empty object has no byte 0: a ranged GET is refused with 416. Ask plainly.
-            get(conn, bucket, key, None, None).await?
+            get(conn, obj, None, None).await?
         }
         other => other?,
     };
@@ -503,7 +492,7 @@ pub async fn download_to_file(
     });
 
     let mut file = tokio::fs::File::from_std(temp.reopen().map_err(|e| Error::local_io("open", &temp_path, &e))?);
-    let mut first_body = ResumableBody::new(conn, bucket, key, first, None);
+    let mut first_body = ResumableBody::new(conn, obj, first, None);
     let mut written = pump(&mut first_body, &mut file, progress, &what).await?;
     file.flush()
         .await
@@ -527,7 +516,7 @@ pub async fn download_to_file(
                 let temp_path = temp_path.clone();
                 let what = what.clone();
                 async move {
-                    let mut body = ResumableBody::open_range(conn, bucket, key, start, end, total, &etag).await?;
+                    let mut body = ResumableBody::open_range(conn, obj, start, end, total, &etag).await?;
                     let mut f = tokio::fs::OpenOptions::new()
                         .write(true)
                         .open(&temp_path)

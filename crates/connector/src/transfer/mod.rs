@@ -51,6 +51,39 @@ impl Progress for NoProgress {
     fn advance(&self, _: u64) {}
 }
 
+/// The object a read addresses: its bucket and key, and optionally one version of it and the
+/// SSE-C key it was written with.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ObjectRef {
+    /// Bucket.
+    pub bucket: String,
+    /// Key.
+    pub key: String,
+    /// A version; `None`: the current one.
+    pub version_id: Option<String>,
+    /// The SSE-C key the object was written with.
+    pub customer_key: Option<crate::encryption::CustomerKey>,
+}
+
+impl ObjectRef {
+    /// The current version of `bucket/key`, not encrypted with a customer key.
+    pub fn new(bucket: impl Into<String>, key: impl Into<String>) -> Self {
+        ObjectRef {
+            bucket: bucket.into(),
+            key: key.into(),
+            ..Default::default()
+        }
+    }
+
+    /// `s3://bucket/key`, with `?versionId=` for a version: for messages.
+    pub fn url(&self) -> String {
+        match &self.version_id {
+            Some(v) => format!("s3://{}/{}?versionId={v}", self.bucket, self.key),
+            None => format!("s3://{}/{}", self.bucket, self.key),
+        }
+    }
+}
+
 /// What to upload to.
 pub struct UploadTarget<'a> {
     /// Bucket.
@@ -65,12 +98,23 @@ pub struct UploadTarget<'a> {
     pub tags: &'a BTreeMap<String, String>,
     /// Cache-Control, Content-Disposition, Content-Encoding and Expires to store.
     pub headers: &'a ObjectHeaders,
+    /// The storage class to ask for; `None`: the store's default.
+    pub storage_class: Option<&'a str>,
+    /// Server-side encryption to ask for; `None`: the bucket's default.
+    pub encryption: Option<&'a crate::encryption::Encryption>,
+    /// SSE-C: the key to encrypt with.
+    pub customer_key: Option<&'a crate::encryption::CustomerKey>,
 }
 
 impl UploadTarget<'_> {
     /// The `x-amz-tagging` header for the object's tags, if it has any.
     pub(crate) fn tagging(&self) -> Option<String> {
         (!self.tags.is_empty()).then(|| crate::s3::tagging_header(self.tags))
+    }
+
+    /// The storage class as the SDK takes it.
+    pub(crate) fn storage_class(&self) -> Option<aws_sdk_s3::types::StorageClass> {
+        self.storage_class.map(aws_sdk_s3::types::StorageClass::from)
     }
 }
 

@@ -23,6 +23,8 @@ pub(crate) struct Multipart<'a> {
     key: &'a str,
     upload_id: String,
     checksums: bool,
+    /// The SSE-C key the object is written with: every part must give it too.
+    customer_key: Option<&'a crate::encryption::CustomerKey>,
     /// Set once the upload is completed or aborted; until then `Drop` aborts it.
     settled: std::sync::atomic::AtomicBool,
 }
@@ -83,10 +85,13 @@ impl<'a> Multipart<'a> {
                 .content_type(t.content_type)
                 .set_metadata(metadata_map(t.metadata))
                 .set_tagging(t.tagging())
+                .set_storage_class(t.storage_class())
                 .set_cache_control(t.headers.cache_control.clone())
                 .set_content_disposition(t.headers.content_disposition.clone())
                 .set_content_encoding(t.headers.content_encoding.clone())
                 .set_expires(t.headers.expires_time());
+            req = crate::encryption::with_encryption!(req, t.encryption);
+            req = crate::encryption::with_customer_key!(req, t.customer_key);
             if checksums {
                 req = req.checksum_algorithm(ChecksumAlgorithm::Crc32);
             }
@@ -144,6 +149,7 @@ impl<'a> Multipart<'a> {
             key: t.key,
             upload_id,
             checksums,
+            customer_key: t.customer_key,
             settled: std::sync::atomic::AtomicBool::new(false),
         })
     }
@@ -166,6 +172,7 @@ impl<'a> Multipart<'a> {
             .part_number(number)
             .content_length(len as i64)
             .body(body);
+        req = crate::encryption::with_customer_key!(req, self.customer_key);
         if self.checksums {
             req = req.checksum_algorithm(ChecksumAlgorithm::Crc32);
         }
@@ -197,8 +204,9 @@ impl<'a> Multipart<'a> {
         copy_source: &str,
         range: String,
         if_match: &str,
+        source_key: Option<&crate::encryption::CustomerKey>,
     ) -> Result<CompletedPart> {
-        let out = self
+        let req = self
             .conn
             .client()
             .upload_part_copy()
@@ -208,7 +216,9 @@ impl<'a> Multipart<'a> {
             .part_number(number)
             .copy_source(copy_source)
             .copy_source_range(range)
-            .copy_source_if_match(if_match)
+            .copy_source_if_match(if_match);
+        let req = crate::encryption::with_customer_key!(req, self.customer_key);
+        let out = crate::encryption::with_copy_source_customer_key!(req, source_key)
             .customize()
             .config_override(self.conn.no_attempt_timeout())
             .send()

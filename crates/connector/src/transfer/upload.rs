@@ -183,11 +183,14 @@ async fn put_single(conn: &Connector, t: &UploadTarget<'_>, body: ByteStream, si
         .content_length(size as i64)
         .set_metadata(metadata_map(t.metadata))
         .set_tagging(t.tagging())
+        .set_storage_class(t.storage_class())
         .set_cache_control(t.headers.cache_control.clone())
         .set_content_disposition(t.headers.content_disposition.clone())
         .set_content_encoding(t.headers.content_encoding.clone())
         .set_expires(t.headers.expires_time())
         .body(body);
+    req = crate::encryption::with_encryption!(req, t.encryption);
+    req = crate::encryption::with_customer_key!(req, t.customer_key);
     if conn.settings().effective_checksums() == ChecksumMode::WhenSupported {
         req = req.checksum_algorithm(ChecksumAlgorithm::Crc32);
     }

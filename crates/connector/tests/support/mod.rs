@@ -40,6 +40,15 @@ pub struct Target {
     pub tags: bool,
     /// Whether the store keeps an object's Expires header (rclone drops it; docs/stores.md).
     pub keeps_expires: bool,
+    /// Whether the store keeps the storage class a write asks for (docs/stores.md).
+    pub storage_classes: bool,
+    /// Whether the store reports the SSE-S3 or SSE-KMS a write asked for (rclone reports it
+    /// without encrypting anything: docs/stores.md).
+    pub encrypts: bool,
+    /// Whether the store encrypts with a customer key (SSE-C).
+    pub customer_keys: bool,
+    /// Whether the store keeps object versions.
+    pub versions: bool,
     _keep: Box<dyn std::any::Any + Send + Sync>,
 }
 
@@ -96,6 +105,8 @@ pub fn settings(endpoint: String, key: &str, secret: &str) -> ConnectionSettings
         access_key_id: Some(key.into()),
         secret_access_key: Some(Secret::new(secret)),
         max_attempts: Some(2),
+        // The stores here listen on plain http; the SSE-C cases need the operator's consent.
+        allow_sse_c_over_http: Some(true),
         ..Default::default()
     }
 }
@@ -116,6 +127,10 @@ pub async fn embedded() -> Target {
         checks_auth: true,
         tags: true,
         keeps_expires: true,
+        storage_classes: true,
+        encrypts: false,
+        customer_keys: false,
+        versions: false,
         _keep: Box::new((Arc::new(Mutex::new(store)), dir)),
     }
 }
@@ -204,6 +219,10 @@ pub async fn moto() -> Option<Target> {
         checks_auth: false,
         tags: true,
         keeps_expires: true,
+        storage_classes: true,
+        encrypts: true,
+        customer_keys: false,
+        versions: true,
         _keep: Box::new(Mutex::new(guard)),
     })
 }
@@ -316,6 +335,10 @@ pub async fn garage() -> Option<Target> {
         checks_auth: true,
         tags: false,
         keeps_expires: true,
+        storage_classes: false,
+        encrypts: false,
+        customer_keys: true,
+        versions: false,
         _keep: Box::new((Mutex::new(guard), dir)),
     })
 }
@@ -358,6 +381,10 @@ pub async fn rclone() -> Option<Target> {
         checks_auth: true,
         tags: false,
         keeps_expires: false,
+        storage_classes: true,
+        encrypts: true,
+        customer_keys: false,
+        versions: false,
         _keep: Box::new((Mutex::new(guard), dir)),
     })
 }
