@@ -58,8 +58,8 @@ pub async fn run(g: &Global, args: &WorkerArgs) -> Result<(), Error> {
         // One registry for all jobs: a job's clean-up never aborts another job's running upload;
         // each stopped job still waits for its own clean-up only.
         cleanup: Some(s3_connector::CleanupTasks::default()),
-        // The worker's own: its /metrics shows jobs' S3 requests.
-        metrics: Some(s3_connector::telemetry::S3Metrics::new()),
+        // The worker puts in its own, which its /metrics shows.
+        metrics: None,
     };
     let mut own = crate::own_secret_values(&settings).await;
     own.extend(args.client_secret.iter().map(|s| s.expose().to_string()));
@@ -77,6 +77,7 @@ pub async fn run(g: &Global, args: &WorkerArgs) -> Result<(), Error> {
         poll_timeout: Duration::from_secs(args.poll_timeout),
         shutdown_grace: Duration::from_secs(args.shutdown_grace),
         jobs,
+        ..WorkerConfig::new("")
     };
     eprintln!(
         "worker {} taking {} jobs from {} ({} at once); documents in store {:?}; Ctrl-C stops",

@@ -205,6 +205,49 @@ fn bad_input_exits_non_zero_and_writes_nothing() {
         Some(b"{broken"),
     );
     assert_eq!(not_json.status.code(), Some(2));
+    // A forgotten --tag would otherwise remove every tag.
+    let untagged = run(
+        &[
+            "--embedded",
+            data.to_str().expect("utf8"),
+            "put-object-tagging",
+            "bkt",
+            "k",
+        ],
+        None,
+    );
+    assert_eq!(
+        untagged.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&untagged.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&untagged.stderr).contains("--tag"),
+        "{}",
+        String::from_utf8_lossy(&untagged.stderr)
+    );
+    // A KMS key without the algorithm names the flag that is missing.
+    for flag in [
+        &["--sse-kms-key-id", "alias/k"][..],
+        &["--sse-kms-context", "a=b"],
+        &["--sse-bucket-key", "true"],
+    ] {
+        let mut args = vec![
+            "--embedded",
+            data.to_str().expect("utf8"),
+            "put-object",
+            "stays-empty",
+            "k",
+            "--content",
+            "x",
+        ];
+        args.extend_from_slice(flag);
+        let out = run(&args, None);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{flag:?}: {stderr}");
+        assert!(stderr.contains("--sse <ALGORITHM>"), "{flag:?}: {stderr}");
+    }
     assert_eq!(files_under(&data), before, "bad input wrote something");
     assert!(!never.exists());
 }

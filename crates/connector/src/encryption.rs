@@ -52,6 +52,8 @@ impl Algorithm {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "cli", derive(clap::Args))]
+// The KMS flags alone would otherwise fail with clap's bare "missing algorithm".
+#[cfg_attr(feature = "cli", command(mut_arg("sse-kms-context", |a| a.requires("algorithm"))))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Encryption {
     /// `AES256` (SSE-S3), `aws:kms` (SSE-KMS) or `aws:kms:dsse` (DSSE-KMS).
@@ -59,7 +61,10 @@ pub struct Encryption {
     pub algorithm: Algorithm,
     /// SSE-KMS: the KMS key's id, ARN or alias; default: the account's S3 key.
     #[serde(default)]
-    #[cfg_attr(feature = "cli", arg(long = "sse-kms-key-id", value_name = "KEY"))]
+    #[cfg_attr(
+        feature = "cli",
+        arg(long = "sse-kms-key-id", value_name = "KEY", requires = "algorithm")
+    )]
     pub kms_key_id: Option<String>,
     /// SSE-KMS: the encryption context, name to value (KMS logs it, and a decrypt must give
     /// the same).
@@ -68,7 +73,10 @@ pub struct Encryption {
     pub kms_context: Option<KmsContext>,
     /// SSE-KMS: use the bucket key (fewer KMS calls); default: the bucket's setting.
     #[serde(default)]
-    #[cfg_attr(feature = "cli", arg(long = "sse-bucket-key", value_name = "BOOL"))]
+    #[cfg_attr(
+        feature = "cli",
+        arg(long = "sse-bucket-key", value_name = "BOOL", requires = "algorithm")
+    )]
     pub bucket_key: Option<bool>,
 }
 
@@ -203,6 +211,29 @@ pub(crate) fn customer_key(
     Ok(Some(parsed))
 }
 
+/// Checks how a write asks its object to be stored: a known storage class, server-side
+/// encryption, and an SSE-C key, the two kinds of encryption not both. Nothing is sent.
+pub(crate) fn validate_stored_as(
+    storage_class: Option<&str>,
+    encryption: Option<&Encryption>,
+    sse_customer_key: Option<&Secret>,
+) -> Result<()> {
+    crate::validate::storage_class("storageClass", storage_class)?;
+    if let Some(e) = encryption {
+        e.validate("encryption")?;
+    }
+    if let Some(k) = sse_customer_key {
+        CustomerKey::parse("sseCustomerKey", k)?;
+        if encryption.is_some() {
+            return Err(Error::invalid_input(
+                "sseCustomerKey",
+                "give either encryption (SSE-S3, SSE-KMS) or sseCustomerKey (SSE-C), not both",
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Sets the SSE-C headers of a request that writes or reads an object encrypted with a
 /// customer key.
 macro_rules! with_customer_key {
@@ -230,4 +261,58 @@ pub(crate) use with_copy_source_customer_key;
 #[cfg(feature = "cli")]
 pub fn secret_arg(value: &str) -> std::result::Result<Secret, String> {
     Ok(Secret::new(value))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ConnectionSettings;
+    use crate::error::ErrorCode;
+
+    fn key() -> Secret {
+        Secret::new(base64::engine::general_purpose::STANDARD.encode([7u8; 32]))
+    }
+
+    #[test]
+    fn a_customer_key_never_crosses_plain_http_unless_the_operator_allows_it() {
+        let plain = ConnectionSettings {
+            endpoint: Some("HTTP://store.internal:9000".into()),
+            ..Default::default()
+        };
+        let err = customer_key(&plain, "sseCustomerKey", Some(&key())).expect_err("plain http");
+        assert_eq!(err.code, ErrorCode::InvalidInput);
+        assert!(err.message.contains("allowSseCOverHttp"), "{}", err.message);
+        assert!(!err.message.contains(key().expose()), "the key is in the message");
+        let allowed = ConnectionSettings {
+            allow_sse_c_over_http: Some(true),
+            ..plain.clone()
+        };
+        assert!(customer_key(&allowed, "sseCustomerKey", Some(&key()))
+            .expect("allowed")
+            .is_some());
+        let tls = ConnectionSettings {
+            endpoint: Some("https://store.internal".into()),
+            ..Default::default()
+        };
+        assert!(customer_key(&tls, "sseCustomerKey", Some(&key()))
+            .expect("https")
+            .is_some());
+        // AWS itself (no endpoint) is https.
+        assert!(customer_key(&ConnectionSettings::default(), "k", Some(&key()))
+            .expect("aws")
+            .is_some());
+        assert!(customer_key(&plain, "sseCustomerKey", None).expect("no key").is_none());
+    }
+
+    #[test]
+    fn a_customer_key_is_masked_and_checked() {
+        let parsed = CustomerKey::parse("sseCustomerKey", &key()).expect("a key");
+        assert!(!format!("{parsed:?}").contains(key().expose()));
+        let short = Secret::new(base64::engine::general_purpose::STANDARD.encode([7u8; 16]));
+        assert_eq!(
+            CustomerKey::parse("sseCustomerKey", &short).expect_err("128 bits").code,
+            ErrorCode::InvalidInput
+        );
+        assert!(CustomerKey::parse("sseCustomerKey", &Secret::new("not base64!")).is_err());
+    }
 }

@@ -45,6 +45,76 @@ impl<T: std::hash::Hash + Eq> Markers<T> {
     }
 }
 
+/// S3's largest page.
+const MAX_PAGE: usize = 1000;
+
+/// The paging of a listing for a caller who wants at most `max` entries, from the caller's
+/// marker (none: from the start): which marker each request sends and how many entries it
+/// may ask for, when to stop, and where the caller resumes. A store that hands a marker back
+/// again is refused ([`Markers`]).
+///
+/// ```ignore
+/// let mut pager = Pager::new(first, max);
+/// while let Some((marker, room)) = pager.next() {
+///     // one request for `room` entries from `marker`; keep what it gave
+///     pager.got(added, next_marker, &what)?;
+/// }
+/// let resume = pager.resume();
+/// ```
+pub(crate) struct Pager<M> {
+    markers: Markers<M>,
+    marker: Option<M>,
+    max: usize,
+    gathered: usize,
+    /// `Some` once done: with the marker to resume from when the limit stopped it, `None`
+    /// inside when the listing ended.
+    done: Option<Option<M>>,
+}
+
+impl<M: std::hash::Hash + Eq + Clone> Pager<M> {
+    /// A listing from `first` (a caller's marker), for at most `max` entries.
+    pub(crate) fn new(first: Option<M>, max: usize) -> Self {
+        Pager {
+            markers: Markers::new(first.clone()),
+            marker: first,
+            max,
+            gathered: 0,
+            done: None,
+        }
+    }
+
+    /// The next request's marker and how many entries it may ask for (never more than a
+    /// page); `None` once the listing ended or the limit is reached.
+    pub(crate) fn next(&mut self) -> Option<(Option<M>, usize)> {
+        if self.done.is_some() {
+            return None;
+        }
+        let room = self.max.saturating_sub(self.gathered).min(MAX_PAGE);
+        Some((self.marker.take(), room))
+    }
+
+    /// Notes what a request gave: `added` entries, and the marker of the page after it
+    /// (`None`: it was the last). `what` names the request, for the error on a repeated marker.
+    pub(crate) fn got(&mut self, added: usize, next: Option<M>, what: &str) -> Result<()> {
+        self.gathered = self.gathered.saturating_add(added);
+        match next {
+            None => self.done = Some(None),
+            Some(next) if self.gathered >= self.max => self.done = Some(Some(next)),
+            Some(next) => {
+                self.markers.follow(next.clone(), what)?;
+                self.marker = Some(next);
+            }
+        }
+        Ok(())
+    }
+
+    /// Where the caller resumes: the next marker when the limit stopped the listing, `None`
+    /// when it ended.
+    pub(crate) fn resume(self) -> Option<M> {
+        self.done.flatten()
+    }
+}
+
 /// A multipart upload in progress, as ListMultipartUploads gives it.
 #[derive(Debug, Clone)]
 pub(crate) struct InProgress {
@@ -137,6 +207,38 @@ mod tests {
     fn listed_names_are_decoded_only_when_the_store_encoded_them() {
         assert_eq!(listed_name("a+b%2Bc%00d/%C3%BC", true), "a b+c\u{0}d/ü");
         assert_eq!(listed_name("100%25+x", false), "100%25+x");
+    }
+
+    #[test]
+    fn a_pager_stops_at_the_limit_or_the_end_and_says_where_to_resume() {
+        // Limit 2500 over pages of 1000: the third request asks for 500 only.
+        let mut pager = Pager::new(None, 2500);
+        let mut asked = Vec::new();
+        let mut n = 0;
+        while let Some((marker, room)) = pager.next() {
+            asked.push((marker, room));
+            n += 1;
+            pager.got(room, Some(format!("t{n}")), "L").expect("new marker");
+        }
+        assert_eq!(
+            asked,
+            vec![
+                (None, 1000),
+                (Some("t1".to_string()), 1000),
+                (Some("t2".to_string()), 500)
+            ]
+        );
+        assert_eq!(pager.resume(), Some("t3".to_string()), "stopped by the limit");
+        // A listing that ends first has nothing to resume; a caller's marker is the first sent.
+        let mut pager = Pager::new(Some("c".to_string()), 10);
+        assert_eq!(pager.next(), Some((Some("c".to_string()), 10)));
+        pager.got(3, None, "L").expect("end");
+        assert_eq!(pager.next(), None);
+        assert_eq!(pager.resume(), None);
+        // A page that hands back the caller's own marker would loop: refused.
+        let mut pager = Pager::new(Some("c".to_string()), 10);
+        pager.next();
+        assert!(pager.got(1, Some("c".to_string()), "L").is_err());
     }
 
     #[test]

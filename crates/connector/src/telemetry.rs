@@ -233,6 +233,11 @@ impl Intercept for CountAttempts {
         _: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
+        if context.response().is_none() && context.output_or_error().is_none() {
+            // Stopped before it was sent, with neither an answer nor an error: a presigned
+            // request, which the caller sends (or not) later. No attempt at the store.
+            return Ok(());
+        }
         let operation = cfg.load::<Metadata>().map(|m| m.name()).unwrap_or("unknown");
         let status = context
             .response()

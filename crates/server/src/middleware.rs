@@ -68,6 +68,33 @@ fn request_id(req: &Request) -> String {
         .to_string()
 }
 
+/// The method as a metrics label: the standard ones by name, any other as `other`, so that
+/// clients cannot grow the label set without bound.
+fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
+/// The body length the request declares (`Content-Length`), if it declares one.
+fn declared_length(req: &Request) -> Option<u64> {
+    req.headers()
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
 /// The route a request matched, for logs and metrics (`unmatched` for none).
 pub fn route_of<B>(req: &axum::http::Request<B>) -> String {
     req.extensions()
@@ -87,7 +114,7 @@ pub async fn around_request(State(state): State<AppState>, req: Request, next: N
     let started = Instant::now();
     let id = request_id(&req);
     let route = route_of(&req);
-    let method = req.method().as_str().to_string();
+    let method = method_label(req.method());
     let public = PUBLIC.contains(&route.as_str());
     state.metrics.in_flight(1);
 
@@ -101,6 +128,10 @@ pub async fn around_request(State(state): State<AppState>, req: Request, next: N
         r.headers_mut()
             .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         r
+    } else if declared_length(&req).is_some_and(|n| n > state.limits.max_upload_bytes) {
+        // Refused before waiting for a slot: a body that cannot be taken must not queue behind
+        // running transfers (or hold a slot) only to be refused then.
+        too_large(state.limits.max_upload_bytes).into_response()
     } else {
         // Counted from here, waiting for a slot included, so that shutdown waits for it.
         let mut stopping = state.stopping.subscribe();
@@ -159,7 +190,7 @@ pub async fn around_request(State(state): State<AppState>, req: Request, next: N
     let response = render_error(response, &state, &id, &route);
     state
         .metrics
-        .request(&route, &method, response.status().as_u16(), started.elapsed());
+        .request(&route, method, response.status().as_u16(), started.elapsed());
     finish_body(response, state, permit)
 }
 

@@ -531,3 +531,46 @@ async fn a_request_waiting_for_a_slot_at_shutdown_is_stopped_too() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     s3.assert_nothing_left("slot", "waiting").await;
 }
+
+/// A body whose declared length is over the upload limit is refused at once, even while every
+/// slot is taken: it neither queues behind running transfers nor takes a slot of its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_declared_body_over_the_limit_is_refused_without_waiting_for_a_slot() {
+    let s3 = s3().await;
+    s3.create_bucket("full").await;
+    s3.conn
+        .client()
+        .put_object()
+        .bucket("full")
+        .key("big.bin")
+        .body(bytes(32 * MIB, 6).into())
+        .send()
+        .await
+        .expect("put");
+    let limits = Limits {
+        max_concurrent: 1,
+        max_upload_bytes: 4 * MIB as u64,
+        ..Limits::default()
+    };
+    let svc = serve(s3.conn.clone(), Arc::new(MemoryStore::new()), limits, true, vec![]).await;
+    let c = client();
+    let url = format!("{}/v1/actions", svc.base);
+    // Holds the one slot until its last byte is read.
+    let download = c
+        .post(&url)
+        .json(&json!({"action": "getObject", "bucket": "full", "key": "big.bin"}))
+        .send()
+        .await
+        .expect("download");
+    assert_eq!(download.status(), 200);
+    let refused = tokio::time::timeout(
+        Duration::from_secs(10),
+        put_streamed(&c, &url, "full", "too-big").body(bytes(5 * MIB, 7)).send(),
+    )
+    .await
+    .expect("the refusal waited for the slot")
+    .expect("an answer");
+    assert_eq!(refused.status(), 413);
+    drop(download);
+    s3.assert_nothing_left("full", "too-big").await;
+}

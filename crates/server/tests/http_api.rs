@@ -568,9 +568,25 @@ async fn metrics_and_openapi_describe_the_service() {
         json!({"action": "getObject", "bucket": "counted", "key": "k"}),
     )
     .await;
+    // Presigning sends nothing to the store, so it counts no S3 request.
+    post_json(
+        &c,
+        &url,
+        json!({"action": "presignUrl", "bucket": "counted", "key": "k"}),
+    )
+    .await;
+    // A made-up method must not become a label value of its own.
+    let odd = reqwest::Method::from_bytes(b"BREW").expect("a method");
+    let _ = c.request(odd, &url).send().await.expect("send");
     let text = support::get_text(&c, &format!("{}/metrics", svc.base)).await;
+    assert!(!text.contains("BREW"), "{text}");
+    assert!(text.contains("method=\"other\""), "{text}");
     assert!(
-        text.contains("s3_connector_http_requests_total{method=\"POST\",route=\"/v1/actions\",status=\"200\"} 2"),
+        !text.contains("operation=\"GetObject\",status=\"error\""),
+        "the presign was counted:\n{text}"
+    );
+    assert!(
+        text.contains("s3_connector_http_requests_total{method=\"POST\",route=\"/v1/actions\",status=\"200\"} 3"),
         "{text}"
     );
     // The S3 side, counted by the connection's interceptor: one attempt each.
@@ -599,7 +615,7 @@ async fn metrics_and_openapi_describe_the_service() {
         "{text}"
     );
     assert!(
-        text.contains("s3_connector_http_request_duration_seconds_count{route=\"/v1/actions\"} 3"),
+        text.contains("s3_connector_http_request_duration_seconds_count{route=\"/v1/actions\"} 5"),
         "{text}"
     );
     assert!(text.contains("s3_connector_http_bytes_in_total "), "{text}");

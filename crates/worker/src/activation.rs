@@ -57,10 +57,12 @@ impl Worker {
         loop {
             // Reap finished jobs so that the set does not grow.
             while running.try_join_next().is_some() {}
+            self.busy(slots.available_permits() == 0);
             let first = tokio::select! {
                 permit = slots.clone().acquire_owned() => match permit { Ok(p) => p, Err(_) => break },
                 _ = &mut shutdown => break,
             };
+            self.busy(false);
             let mut held = vec![first];
             while let Ok(p) = slots.clone().try_acquire_owned() {
                 held.push(p);

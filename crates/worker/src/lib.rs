@@ -63,6 +63,9 @@ pub struct WorkerConfig {
     pub poll_timeout: Duration,
     /// How long running jobs may still finish after shutdown begins.
     pub shutdown_grace: Duration,
+    /// How much longer than its long poll the worker may go without a successful activation,
+    /// while it has a free slot, before `/ready` says unready.
+    pub ready_slack: Duration,
     /// How jobs' own S3 connections are made: the guard for the endpoints they name, the
     /// operator's timeouts and retries.
     pub jobs: JobConnections,
@@ -77,6 +80,9 @@ impl WorkerConfig {
     pub const DEFAULT_POLL_TIMEOUT: Duration = Duration::from_secs(20);
     /// Default [`shutdown_grace`](Self::shutdown_grace): 30 seconds.
     pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+    /// Default [`ready_slack`](Self::ready_slack): 60 seconds. Failed activations back off to
+    /// 30 s, so a short outage of the cluster stays ready.
+    pub const DEFAULT_READY_SLACK: Duration = Duration::from_secs(60);
 
     /// Defaults for a cluster at `cluster`.
     pub fn new(cluster: impl Into<String>) -> Self {
@@ -88,6 +94,7 @@ impl WorkerConfig {
             max_jobs: Self::DEFAULT_MAX_JOBS,
             poll_timeout: Self::DEFAULT_POLL_TIMEOUT,
             shutdown_grace: Self::DEFAULT_SHUTDOWN_GRACE,
+            ready_slack: Self::DEFAULT_READY_SLACK,
             jobs: JobConnections::default(),
         }
     }
@@ -129,6 +136,11 @@ pub(crate) struct Contact {
     pub last: Option<(Instant, Option<ErrorCode>)>,
     /// When an activation last succeeded.
     pub last_success: Option<Instant>,
+    /// Since when every slot has been held by a running job: the worker does not ask for
+    /// jobs then, by design, so the time does not count against its readiness.
+    pub busy_since: Option<Instant>,
+    /// When the worker last had a slot free again after being busy.
+    pub busy_ended: Option<Instant>,
 }
 
 impl Worker {
@@ -181,6 +193,20 @@ impl Worker {
     /// The worker's metrics in Prometheus's text format, as `/metrics` serves them.
     pub fn metrics_text(&self) -> String {
         self.telemetry.render()
+    }
+
+    /// Notes whether every slot is held (the worker waits for one rather than asking for jobs).
+    fn busy(&self, busy: bool) {
+        if let Ok(mut c) = self.contact.lock() {
+            match (busy, c.busy_since) {
+                (true, None) => c.busy_since = Some(Instant::now()),
+                (false, Some(_)) => {
+                    c.busy_since = None;
+                    c.busy_ended = Some(Instant::now());
+                }
+                _ => {}
+            }
+        }
     }
 
     /// Notes how an activation went.

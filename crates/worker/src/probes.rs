@@ -8,7 +8,7 @@
 //! activation (retried within a second) does not mark every replica unready at once.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use axum::extract::State;
 use axum::http::{header, StatusCode};
@@ -18,10 +18,6 @@ use axum::{Json, Router};
 use serde_json::json;
 
 use crate::Worker;
-
-/// How much longer than its long poll the worker may go without a successful activation
-/// before it is unready: retries back off to 30 s, so a short outage stays ready.
-const READY_SLACK: Duration = Duration::from_secs(60);
 
 /// The probe routes.
 pub fn router(worker: Arc<Worker>) -> Router {
@@ -47,10 +43,12 @@ async fn ready(State(worker): State<Arc<Worker>>) -> Response {
     let contact = worker.contact.lock().map(|c| c.clone()).unwrap_or_default();
     let now = Instant::now();
     let age = |t: Instant| now.saturating_duration_since(t).as_secs();
-    let limit = worker.config.poll_timeout + READY_SLACK;
-    let ready = contact
-        .last_success
-        .is_some_and(|t| now.saturating_duration_since(t) <= limit);
+    let limit = worker.config.poll_timeout + worker.config.ready_slack;
+    // A worker whose slots are all taken asks for no jobs until one frees; that time is not
+    // counted, or a worker running long jobs would be unready for being busy.
+    let since = contact.last_success.max(contact.busy_ended);
+    let ready = contact.last_success.is_some()
+        && (contact.busy_since.is_some() || since.is_some_and(|t| now.saturating_duration_since(t) <= limit));
     let last = match contact.last {
         None => json!({"result": "starting"}),
         Some((t, None)) => json!({"result": "ok", "ageSeconds": age(t)}),
@@ -62,6 +60,7 @@ async fn ready(State(worker): State<Arc<Worker>>) -> Response {
             "last": last,
             "lastSuccessAgeSeconds": contact.last_success.map(age),
             "readyWithinSeconds": limit.as_secs(),
+            "busySeconds": contact.busy_since.map(age),
         }},
     });
     let status = if ready {

@@ -223,6 +223,39 @@ async fn black_hole() -> String {
     format!("http://{addr}")
 }
 
+/// A worker whose only slot runs a long job asks for no jobs, by design: it stays ready
+/// however long the job runs, and the clock starts again only once the slot frees.
+#[tokio::test]
+async fn a_busy_worker_stays_ready() {
+    let s3 = s3().await;
+    let hole = black_hole().await;
+    let cluster = jobs_cluster::start().await;
+    let docs = support::documents_cluster::start().await;
+    let mut variables = s3.variables("deleteObject", json!({"bucket": "jobs", "key": "k"}));
+    variables["configuration"]["endpoint"] = json!(hole);
+    let stuck = cluster.add_job(TYPE, variables, json!({}), 3);
+    let worker = start_worker(&cluster, &docs, "w1", s3.secret(), |c| {
+        c.max_jobs = 1;
+        c.ready_slack = Duration::from_millis(200);
+        c.shutdown_grace = Duration::from_millis(300);
+    })
+    .await;
+    assert!(
+        cluster
+            .wait_for(Duration::from_secs(10), |c| c.job(&stuck).activations == 1)
+            .await
+    );
+    // Well past the poll timeout (300 ms) plus the slack, with no activation since.
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    let ready = reqwest::get(format!("{}/ready", worker.probes)).await.expect("ready");
+    let status = ready.status();
+    let body: serde_json::Value = ready.json().await.expect("json");
+    assert_eq!(status, 200, "{body}");
+    assert!(body["checks"]["cluster"]["busySeconds"].is_u64(), "{body}");
+    let report = worker.stop().await;
+    assert_eq!(report.released, 1, "{report:?}");
+}
+
 #[tokio::test]
 async fn shutdown_hands_running_jobs_back_and_deadlines_stop_them() {
     let s3 = s3().await;

@@ -255,6 +255,14 @@ impl Ctx {
             .await
     }
 
+    /// A streamed upload through `POST /v1/actions`: `request` in its header, the body to come.
+    fn http_upload(&self, request: &Value) -> reqwest::RequestBuilder {
+        self.http.post(self.url()).header(
+            "S3-Connector-Request",
+            s3_connector_server::body::ascii_json(&request.to_string()),
+        )
+    }
+
     /// Uploads `file` (a path for the library and the CLI; the body of the request for HTTP).
     /// `extra` adds fields to the putObject request.
     pub async fn put_file(&self, bucket: &str, key: &str, file: &Path, extra: Value) -> Value {
@@ -265,12 +273,7 @@ impl Ctx {
             let len = body.metadata().await.expect("stat").len();
             let stream = tokio_util::io::ReaderStream::new(body);
             let resp = self
-                .http
-                .post(self.url())
-                .header(
-                    "S3-Connector-Request",
-                    s3_connector_server::body::ascii_json(&request.to_string()),
-                )
+                .http_upload(&request)
                 .header(reqwest::header::CONTENT_LENGTH, len)
                 .body(reqwest::Body::wrap_stream(stream))
                 .send()
@@ -308,12 +311,7 @@ impl Ctx {
                 let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
                     bytes.chunks(256 * 1024).map(|c| Ok(c.to_vec())).collect();
                 let resp = self
-                    .http
-                    .post(self.url())
-                    .header(
-                        "S3-Connector-Request",
-                        s3_connector_server::body::ascii_json(&request.to_string()),
-                    )
+                    .http_upload(&request)
                     .body(reqwest::Body::wrap_stream(futures::stream::iter(chunks)))
                     .send()
                     .await

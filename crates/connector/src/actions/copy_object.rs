@@ -11,7 +11,7 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::transfer::{copy, ObjectHeaders, Replace};
 use crate::client::Connector;
 use crate::config::Secret;
-use crate::encryption::{customer_key, CustomerKey, Encryption};
+use crate::encryption::{customer_key, validate_stored_as, CustomerKey, Encryption};
 use crate::stored::Asked;
 use crate::validate;
 
@@ -159,22 +159,14 @@ impl ActionRequest for CopyObjectRequest {
             validate::tags("tags", t)?;
         }
         validate::object_headers(&self.headers())?;
-        validate::storage_class("storageClass", self.storage_class.as_deref())?;
-        if let Some(e) = &self.encryption {
-            e.validate("encryption")?;
-        }
+        validate_stored_as(
+            self.storage_class.as_deref(),
+            self.encryption.as_ref(),
+            self.sse_customer_key.as_ref(),
+        )?;
         validate::version_id("versionId", self.version_id.as_deref())?;
         if let Some(k) = &self.copy_source_sse_customer_key {
             CustomerKey::parse("copySourceSseCustomerKey", k)?;
-        }
-        if let Some(k) = &self.sse_customer_key {
-            CustomerKey::parse("sseCustomerKey", k)?;
-            if self.encryption.is_some() {
-                return Err(Error::invalid_input(
-                    "sseCustomerKey",
-                    "give either encryption (SSE-S3, SSE-KMS) or sseCustomerKey (SSE-C), not both",
-                ));
-            }
         }
         let same = self.destination() == (self.bucket.as_str(), self.key.as_str());
         let changes = self.metadata.is_some()
@@ -203,17 +195,13 @@ impl ActionRequest for CopyObjectRequest {
         if self.tags.is_some() {
             conn.require_tagging(self.destination().0).await?;
         }
-        let source_key = customer_key(conn.settings(),
+        let source_ref = ObjectRef::checked(
+            conn.settings(),
+            (&self.bucket, &self.key, self.version_id.as_deref()),
             "copySourceSseCustomerKey",
             self.copy_source_sse_customer_key.as_ref(),
         )?;
         let dest_key_ck = customer_key(conn.settings(), "sseCustomerKey", self.sse_customer_key.as_ref())?;
-        let source_ref = ObjectRef {
-            bucket: self.bucket.clone(),
-            key: self.key.clone(),
-            version_id: self.version_id.clone(),
-            customer_key: source_key.clone(),
-        };
         let source = head(conn, &source_ref).await?;
         if let Some(expected) = &self.if_match {
             if source.etag.as_deref() != Some(expected.trim_matches('"')) {
@@ -247,7 +235,7 @@ impl ActionRequest for CopyObjectRequest {
         asked.refuse_if_known_unkept(conn, dest_bucket)?;
         let mut from = source.as_copy_source();
         from.version_id = self.version_id.as_deref();
-        from.customer_key = source_key.as_ref();
+        from.customer_key = source_ref.customer_key.as_ref();
         let copied = copy(conn, &from, dest_bucket, dest_key, replace).await?;
         asked.confirm(conn, dest_bucket, dest_key).await?;
         Ok(CopyObjectResult {

@@ -1,5 +1,6 @@
 //! `getBucketVersioning`: whether a bucket keeps the versions of its objects.
 
+use aws_sdk_s3::types::BucketVersioningStatus;
 use serde::{Deserialize, Serialize};
 
 use crate::actions::{ActionRequest, Streams};
@@ -44,16 +45,28 @@ impl ActionRequest for GetBucketVersioningRequest {
     /// One GetBucketVersioning. A store without versioning answers `NotSupported`.
     async fn execute(self, conn: &Connector, _streams: Streams) -> Result<GetBucketVersioningResult> {
         self.validate()?;
-        let out = conn
-            .client()
-            .get_bucket_versioning()
-            .bucket(&self.bucket)
-            .send()
-            .await
-            .map_err(|e| Error::from_sdk(e, &format!("GetBucketVersioning {}", self.bucket), Missing::Bucket))?;
+        let status = versioning_of(conn, &self.bucket).await?;
         Ok(GetBucketVersioningResult {
             bucket: self.bucket,
-            status: out.status().map(|s| s.as_str().to_string()).unwrap_or_else(|| "Disabled".into()),
+            status: status_name(status.as_ref()),
         })
     }
+}
+
+/// A bucket's versioning status, as the store states it: `None` for a bucket that never had
+/// versioning on. Shared with `putBucketVersioning`, which confirms what it set.
+pub(crate) async fn versioning_of(conn: &Connector, bucket: &str) -> Result<Option<BucketVersioningStatus>> {
+    let out = conn
+        .client()
+        .get_bucket_versioning()
+        .bucket(bucket)
+        .send()
+        .await
+        .map_err(|e| Error::from_sdk(e, &format!("GetBucketVersioning {bucket}"), Missing::Bucket))?;
+    Ok(out.status().cloned())
+}
+
+/// The status as the actions report it: S3's, or `Disabled` when it states none.
+pub(crate) fn status_name(status: Option<&BucketVersioningStatus>) -> String {
+    status.map(|s| s.as_str().to_string()).unwrap_or_else(|| "Disabled".into())
 }

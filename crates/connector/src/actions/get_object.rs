@@ -9,7 +9,7 @@ use crate::actions::{ActionRequest, Streams};
 use crate::error::{Error, Result};
 use crate::s3::unquote;
 use crate::config::Secret;
-use crate::encryption::{customer_key, CustomerKey};
+use crate::encryption::CustomerKey;
 use crate::transfer::{download_to_file, download_to_writer, open_object, ObjectRef, OpenedObject};
 use crate::client::Connector;
 use crate::validate;
@@ -77,12 +77,12 @@ pub struct GetObjectResult {
 impl GetObjectRequest {
     /// The object this request reads: with its version and SSE-C key, checked.
     fn object(&self, conn: &Connector) -> Result<ObjectRef> {
-        Ok(ObjectRef {
-            bucket: self.bucket.clone(),
-            key: self.key.clone(),
-            version_id: self.version_id.clone(),
-            customer_key: customer_key(conn.settings(), "sseCustomerKey", self.sse_customer_key.as_ref())?,
-        })
+        ObjectRef::checked(
+            conn.settings(),
+            (&self.bucket, &self.key, self.version_id.as_deref()),
+            "sseCustomerKey",
+            self.sse_customer_key.as_ref(),
+        )
     }
 
     /// The file to write, if any: `file`, unless it is absent or `-` (the caller's stream).

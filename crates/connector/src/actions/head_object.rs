@@ -8,7 +8,7 @@ use crate::actions::{ActionRequest, Streams};
 use crate::error::{Error, ErrorCode, Missing, Result};
 use crate::s3::{rfc3339, unquote};
 use crate::config::Secret;
-use crate::encryption::{customer_key, CustomerKey};
+use crate::encryption::CustomerKey;
 use crate::transfer::{CopySource, ObjectHeaders, ObjectRef};
 use crate::client::Connector;
 use crate::validate;
@@ -118,12 +118,12 @@ impl ActionRequest for HeadObjectRequest {
     /// A missing key is `NoSuchKey`, a missing bucket `NoSuchBucket`.
     async fn execute(self, conn: &Connector, _streams: Streams) -> Result<HeadObjectResult> {
         self.validate()?;
-        let obj = ObjectRef {
-            bucket: self.bucket,
-            key: self.key,
-            version_id: self.version_id,
-            customer_key: customer_key(conn.settings(), "sseCustomerKey", self.sse_customer_key.as_ref())?,
-        };
+        let obj = ObjectRef::checked(
+            conn.settings(),
+            (&self.bucket, &self.key, self.version_id.as_deref()),
+            "sseCustomerKey",
+            self.sse_customer_key.as_ref(),
+        )?;
         head(conn, &obj).await
     }
 }

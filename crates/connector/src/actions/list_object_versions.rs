@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::actions::{ActionRequest, Human, Streams};
 use crate::client::Connector;
 use crate::error::{Error, Missing, Result};
-use crate::listing::listed_name;
+use crate::listing::{listed_name, Pager};
 use crate::s3::{rfc3339, unquote};
 use crate::validate;
 
@@ -127,23 +127,24 @@ impl ActionRequest for ListObjectVersionsRequest {
         let what = format!("ListObjectVersions {}", self.bucket);
         let mut versions = Vec::new();
         let mut delete_markers = Vec::new();
-        let (mut key_marker, mut version_marker) = (self.key_marker.clone(), self.version_id_marker.clone());
-        let mut markers = crate::listing::Markers::new(key_marker.clone().map(|k| (k, version_marker.clone())));
-        let (is_truncated, next_key, next_version) = loop {
-            let room = max - versions.len() - delete_markers.len();
+        let first = self.key_marker.clone().map(|k| (k, self.version_id_marker.clone()));
+        let mut pager = Pager::new(first, max);
+        while let Some((marker, room)) = pager.next() {
+            let (key_marker, version_marker) = marker.unzip();
             let out = conn
                 .client()
                 .list_object_versions()
                 .bucket(&self.bucket)
                 .set_prefix(self.prefix.clone())
-                .set_key_marker(key_marker.clone())
-                .set_version_id_marker(version_marker.clone())
-                .max_keys(room.min(1000) as i32)
+                .set_key_marker(key_marker)
+                .set_version_id_marker(version_marker.flatten())
+                .max_keys(room as i32)
                 .encoding_type(aws_sdk_s3::types::EncodingType::Url)
                 .send()
                 .await
                 .map_err(|e| Error::from_sdk(e, &what, Missing::Bucket))?;
             let encoded = out.encoding_type() == Some(&aws_sdk_s3::types::EncodingType::Url);
+            let before = versions.len() + delete_markers.len();
             for v in out.versions() {
                 versions.push(ObjectVersion {
                     key: listed_name(v.key().unwrap_or_default(), encoded),
@@ -163,27 +164,25 @@ impl ActionRequest for ListObjectVersionsRequest {
                     last_modified: m.last_modified().and_then(rfc3339),
                 });
             }
-            let more = out.is_truncated().unwrap_or(false);
+            // The key marker comes encoded like the keys, and goes back as the key it is.
             let next_key = out.next_key_marker().map(|k| listed_name(k, encoded));
             let next_version = out.next_version_id_marker().map(str::to_string);
-            if !more || next_key.is_none() {
-                break (false, None, None);
-            }
-            if versions.len() + delete_markers.len() >= max {
-                break (true, next_key, next_version);
-            }
-            if let Some(k) = &next_key {
-                markers.follow((k.clone(), next_version.clone()), &what)?;
-            }
-            (key_marker, version_marker) = (next_key, next_version);
+            let next = next_key
+                .filter(|_| out.is_truncated() == Some(true))
+                .map(|k| (k, next_version));
+            pager.got(versions.len() + delete_markers.len() - before, next, &what)?;
+        }
+        let (next_key_marker, next_version_id_marker) = match pager.resume() {
+            Some((k, v)) => (Some(k), v),
+            None => (None, None),
         };
         Ok(ListObjectVersionsResult {
             bucket: self.bucket,
             versions,
             delete_markers,
-            is_truncated,
-            next_key_marker: next_key,
-            next_version_id_marker: next_version,
+            is_truncated: next_key_marker.is_some(),
+            next_key_marker,
+            next_version_id_marker,
         })
     }
 

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::actions::{ActionRequest, Human, Streams};
 use crate::error::{Error, Missing, Result};
-use crate::listing::listed_name;
+use crate::listing::{listed_name, Pager};
 use crate::s3::{rfc3339, unquote};
 use crate::client::Connector;
 use crate::validate;
@@ -108,33 +108,34 @@ impl ActionRequest for ListObjectsRequest {
     async fn execute(self, conn: &Connector, _streams: Streams) -> Result<ListObjectsResult> {
         self.validate()?;
         let max = self.max_keys.unwrap_or(DEFAULT_MAX_KEYS) as usize;
+        let what = format!("ListObjectsV2 {}", self.bucket);
         let mut objects = Vec::new();
         let mut common_prefixes = Vec::new();
-        let mut token = self.continuation_token.clone();
-        let mut markers = crate::listing::Markers::new(token.clone());
+        let mut pager = Pager::new(self.continuation_token.clone(), max);
         let mut first = true;
-        let (is_truncated, next) = loop {
-            let room = max - objects.len() - common_prefixes.len();
+        while let Some((token, room)) = pager.next() {
+            // StartAfter only applies to the first request; the token carries it after.
+            let start_after = if first && token.is_none() {
+                self.start_after.clone()
+            } else {
+                None
+            };
+            first = false;
             let out = conn
                 .client()
                 .list_objects_v2()
                 .bucket(&self.bucket)
                 .set_prefix(self.prefix.clone())
                 .set_delimiter(self.delimiter.clone())
-                // StartAfter only applies to the first request; the token carries it after.
-                .set_start_after(if first && token.is_none() {
-                    self.start_after.clone()
-                } else {
-                    None
-                })
-                .set_continuation_token(token.clone())
-                .max_keys(room.min(1000) as i32)
+                .set_start_after(start_after)
+                .set_continuation_token(token)
+                .max_keys(room as i32)
                 .encoding_type(aws_sdk_s3::types::EncodingType::Url)
                 .send()
                 .await
-                .map_err(|e| Error::from_sdk(e, &format!("ListObjectsV2 {}", self.bucket), Missing::Bucket))?;
-            first = false;
+                .map_err(|e| Error::from_sdk(e, &what, Missing::Bucket))?;
             let encoded = out.encoding_type() == Some(&aws_sdk_s3::types::EncodingType::Url);
+            let before = objects.len() + common_prefixes.len();
             for o in out.contents() {
                 objects.push(S3Object {
                     bucket: self.bucket.clone(),
@@ -145,29 +146,19 @@ impl ActionRequest for ListObjectsRequest {
                     storage_class: o.storage_class().map(|s| s.as_str().to_string()),
                 });
             }
-            for p in out.common_prefixes() {
-                if let Some(p) = p.prefix() {
-                    common_prefixes.push(listed_name(p, encoded));
-                }
-            }
-            let more = out.is_truncated().unwrap_or(false);
-            let next = out.next_continuation_token().map(str::to_string);
-            if !more || next.is_none() {
-                break (false, None);
-            }
-            if objects.len() + common_prefixes.len() >= max {
-                break (true, next);
-            }
-            if let Some(t) = &next {
-                markers.follow(t.clone(), &format!("ListObjectsV2 {}", self.bucket))?;
-            }
-            token = next;
-        };
+            common_prefixes.extend(out.common_prefixes().iter().filter_map(|p| p.prefix()).map(|p| listed_name(p, encoded)));
+            let next = out
+                .next_continuation_token()
+                .filter(|_| out.is_truncated() == Some(true))
+                .map(str::to_string);
+            pager.got(objects.len() + common_prefixes.len() - before, next, &what)?;
+        }
+        let next = pager.resume();
         Ok(ListObjectsResult {
             bucket: self.bucket,
             objects,
             common_prefixes,
-            is_truncated,
+            is_truncated: next.is_some(),
             next_continuation_token: next,
         })
     }

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::actions::{ActionRequest, Human, Streams};
 use crate::actions::ListObjectsRequest;
+use crate::listing::Pager;
 use crate::error::{Error, Result};
 use crate::client::Connector;
 use crate::validate;
@@ -70,27 +71,23 @@ impl ActionRequest for ListPrefixesRequest {
     async fn execute(self, conn: &Connector, _streams: Streams) -> Result<ListPrefixesResult> {
         self.validate()?;
         let mut prefixes = Vec::new();
-        let mut token = None;
-        let mut markers = crate::listing::Markers::new(None);
-        loop {
+        let what = format!("ListObjectsV2 {}", self.bucket);
+        // Each page is a listObjects call of its own (up to its default cap of keys).
+        let mut pager = Pager::new(None, usize::MAX);
+        while let Some((token, _room)) = pager.next() {
             let page = ListObjectsRequest {
                 bucket: self.bucket.clone(),
                 prefix: self.prefix.clone(),
                 delimiter: Some(self.delimiter.clone().unwrap_or_else(|| "/".to_string())),
                 start_after: None,
                 max_keys: None,
-                continuation_token: token.clone(),
+                continuation_token: token,
             }
             .execute(conn, Streams::default())
             .await?;
+            let added = page.common_prefixes.len();
             prefixes.extend(page.common_prefixes.into_iter().map(|prefix| Prefix { prefix }));
-            match page.next_continuation_token {
-                Some(t) => {
-                    markers.follow(t.clone(), &format!("ListObjectsV2 {}", self.bucket))?;
-                    token = Some(t);
-                }
-                None => break,
-            }
+            pager.got(added, page.next_continuation_token, &what)?;
         }
         Ok(ListPrefixesResult {
             bucket: self.bucket,

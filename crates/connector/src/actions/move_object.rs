@@ -101,8 +101,9 @@ pub struct MoveObjectResult {
     pub verified: Vec<String>,
     /// Always true in a result; when the delete fails, the move is an error instead.
     pub source_deleted: bool,
-    /// What kept the delete safe: `ifMatch` (the store enforced the ETag condition) or
-    /// `recheck` (the store ignores it; only the re-read just before the delete guarded it).
+    /// What kept the delete safe: `ifMatch` (the store enforced the ETag condition),
+    /// `recheck` (the store ignores it; only the re-read just before the delete guarded it), or
+    /// `versionId` (a version was moved: it cannot change, and only it was deleted).
     pub delete_guard: String,
 }
 
@@ -113,7 +114,7 @@ impl MoveObjectRequest {
         destination_key: String,
         dest: crate::actions::HeadObjectResult,
         verified: Vec<String>,
-        enforced: bool,
+        guard: &str,
     ) -> MoveObjectResult {
         MoveObjectResult {
             bucket: self.bucket,
@@ -124,7 +125,7 @@ impl MoveObjectRequest {
             etag: dest.etag,
             verified,
             source_deleted: true,
-            delete_guard: if enforced { "ifMatch" } else { "recheck" }.to_string(),
+            delete_guard: guard.to_string(),
         }
     }
 
@@ -305,7 +306,15 @@ impl ActionRequest for MoveObjectRequest {
                 ),
             )
         };
-        let enforced = conn.enforces_conditional_delete(&self.bucket).await;
+        // A version never changes, so deleting that version id deletes exactly what was
+        // copied: no condition is needed (and moto refuses If-Match on a noncurrent version).
+        let versioned = self.version_id.is_some();
+        let enforced = versioned || conn.enforces_conditional_delete(&self.bucket).await;
+        let guard = match (versioned, enforced) {
+            (true, _) => "versionId",
+            (false, true) => "ifMatch",
+            (false, false) => "recheck",
+        };
         if !enforced && self.require_conditional_delete {
             return Err(step3(
                 "this store ignores If-Match on DeleteObject and requireConditionalDelete is set, so the source was not deleted".into(),
@@ -325,7 +334,7 @@ impl ActionRequest for MoveObjectRequest {
             }
             Err(e) if e.code == ErrorCode::NoSuchKey => {
                 // Gone already (someone else deleted or moved it): the copy stands.
-                return Ok(self.done(dest_bucket, dest_key, dest, verified, enforced));
+                return Ok(self.done(dest_bucket, dest_key, dest, verified, guard));
             }
             Err(e) => return Err(step3(e.message, e.code)),
         }
@@ -335,7 +344,7 @@ impl ActionRequest for MoveObjectRequest {
             .bucket(&self.bucket)
             .key(&self.key)
             .set_version_id(self.version_id.clone())
-            .if_match(format!("\"{etag}\""))
+            .set_if_match((!versioned).then(|| format!("\"{etag}\"")))
             .send()
             .await;
         if let Err(e) = deleted {
@@ -345,11 +354,11 @@ impl ActionRequest for MoveObjectRequest {
                     format!("{src} was rewritten after the copy, so it was kept"),
                     ErrorCode::PreconditionFailed,
                 )),
-                ErrorCode::NoSuchKey => Ok(self.done(dest_bucket, dest_key, dest, verified, enforced)),
+                ErrorCode::NoSuchKey => Ok(self.done(dest_bucket, dest_key, dest, verified, guard)),
                 code => Err(step3(e.message, code)),
             };
         }
-        Ok(self.done(dest_bucket, dest_key, dest, verified, enforced))
+        Ok(self.done(dest_bucket, dest_key, dest, verified, guard))
     }
 
 }

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::actions::get_bucket_versioning::{status_name, versioning_of};
 use crate::actions::{ActionRequest, Streams};
 use crate::client::Connector;
 use crate::error::{Error, ErrorCode, Missing, Result};
@@ -72,32 +73,26 @@ impl ActionRequest for PutBucketVersioningRequest {
             .send()
             .await
             .map_err(|e| Error::from_sdk(e, &format!("PutBucketVersioning {}", self.bucket), Missing::Bucket))?;
-        let now = conn
-            .client()
-            .get_bucket_versioning()
-            .bucket(&self.bucket)
-            .send()
-            .await
-            .map_err(|e| Error::from_sdk(e, &format!("GetBucketVersioning {}", self.bucket), Missing::Bucket))?;
-        match now.status() {
-            Some(s) if *s == wanted => Ok(PutBucketVersioningResult {
-                bucket: self.bucket,
-                status: s.as_str().to_string(),
-            }),
+        let now = versioning_of(conn, &self.bucket).await?;
+        match &now {
+            Some(s) if *s == wanted => {}
             // Suspending a bucket that never had versioning leaves it without a status.
-            None if wanted == BucketVersioningStatus::Suspended => Ok(PutBucketVersioningResult {
-                bucket: self.bucket,
-                status: "Disabled".into(),
-            }),
-            other => Err(Error::new(
-                ErrorCode::NotSupported,
-                format!(
-                    "the store accepted versioning {} for bucket {} but reports {}: it does not keep versions (see docs/stores.md)",
-                    wanted.as_str(),
-                    self.bucket,
-                    other.map(|s| s.as_str()).unwrap_or("no status")
-                ),
-            )),
+            None if wanted == BucketVersioningStatus::Suspended => {}
+            other => {
+                return Err(Error::new(
+                    ErrorCode::NotSupported,
+                    format!(
+                        "the store accepted versioning {} for bucket {} but reports {}: it does not keep versions (see docs/stores.md)",
+                        wanted.as_str(),
+                        self.bucket,
+                        other.as_ref().map(|s| s.as_str()).unwrap_or("no status")
+                    ),
+                ))
+            }
         }
+        Ok(PutBucketVersioningResult {
+            status: status_name(now.as_ref()),
+            bucket: self.bucket,
+        })
     }
 }

@@ -9,7 +9,7 @@ use crate::fields::{Metadata, Tags};
 use crate::error::{Error, Result};
 use crate::s3::{content_type_for, unquote};
 use crate::config::Secret;
-use crate::encryption::{customer_key, CustomerKey, Encryption};
+use crate::encryption::{customer_key, validate_stored_as, Encryption};
 use crate::stored::Asked;
 use crate::transfer::{upload, ObjectHeaders, UploadSource, UploadTarget};
 use crate::client::Connector;
@@ -134,19 +134,11 @@ impl ActionRequest for PutObjectRequest {
         validate::metadata("metadata", &self.metadata)?;
         validate::tags("tags", &self.tags)?;
         validate::object_headers(&self.headers())?;
-        validate::storage_class("storageClass", self.storage_class.as_deref())?;
-        if let Some(e) = &self.encryption {
-            e.validate("encryption")?;
-        }
-        if let Some(k) = &self.sse_customer_key {
-            CustomerKey::parse("sseCustomerKey", k)?;
-            if self.encryption.is_some() {
-                return Err(Error::invalid_input(
-                    "sseCustomerKey",
-                    "give either encryption (SSE-S3, SSE-KMS) or sseCustomerKey (SSE-C), not both",
-                ));
-            }
-        }
+        validate_stored_as(
+            self.storage_class.as_deref(),
+            self.encryption.as_ref(),
+            self.sse_customer_key.as_ref(),
+        )?;
         if self.source_file().is_some() && self.content.is_some() {
             return Err(Error::invalid_input("content", "give either file or content, not both"));
         }

@@ -233,6 +233,10 @@ async fn source_tags(conn: &Connector, source: &CopySource<'_>) -> Result<BTreeM
     match crate::tagging::read(conn, source.bucket, source.key, source.version_id).await {
         Ok((_, tags)) => Ok(tags.0),
         Err(e) if e.code == ErrorCode::NotSupported => Ok(BTreeMap::new()),
+        // CopyObject carries tags without this permission; a multipart copy must read them.
+        Err(e) if e.code == ErrorCode::AccessDenied => Err(e.context(
+            "a copy over the multipart copy threshold (5 GiB) reads the source's tags to carry them over, which needs s3:GetObjectTagging on the source; grant it, or give the copy its own tags",
+        )),
         Err(e) => Err(e),
     }
 }

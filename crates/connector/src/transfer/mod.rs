@@ -75,6 +75,22 @@ impl ObjectRef {
         }
     }
 
+    /// `version_id` of `bucket/key` (none: the current one), read with the SSE-C key a
+    /// request gave in `field`, checked by [`customer_key`](crate::encryption::customer_key).
+    pub(crate) fn checked(
+        settings: &crate::config::ConnectionSettings,
+        (bucket, key, version_id): (&str, &str, Option<&str>),
+        field: &str,
+        customer_key: Option<&crate::config::Secret>,
+    ) -> crate::error::Result<Self> {
+        Ok(ObjectRef {
+            bucket: bucket.to_string(),
+            key: key.to_string(),
+            version_id: version_id.map(str::to_string),
+            customer_key: crate::encryption::customer_key(settings, field, customer_key)?,
+        })
+    }
+
     /// `s3://bucket/key`, with `?versionId=` for a version: for messages.
     pub fn url(&self) -> String {
         match &self.version_id {
