@@ -134,6 +134,29 @@ impl UploadTarget<'_> {
     }
 }
 
-fn metadata_map(meta: &BTreeMap<String, String>) -> Option<std::collections::HashMap<String, String>> {
+/// Sets what a new object is stored with (key, type, metadata, tags, storage class, headers,
+/// encryption, SSE-C) from an [`UploadTarget`] on a PutObject or a CreateMultipartUpload
+/// request: two builder types with the same setters, so a macro rather than a function.
+macro_rules! for_target {
+    ($req:expr, $t:expr) => {{
+        let t: &$crate::transfer::UploadTarget<'_> = $t;
+        let req = $req
+            .bucket(t.bucket)
+            .key(t.key)
+            .content_type(t.content_type)
+            .set_metadata($crate::transfer::metadata_map(t.metadata))
+            .set_tagging(t.tagging())
+            .set_storage_class(t.storage_class())
+            .set_cache_control(t.headers.cache_control.clone())
+            .set_content_disposition(t.headers.content_disposition.clone())
+            .set_content_encoding(t.headers.content_encoding.clone())
+            .set_expires(t.headers.expires_time());
+        let req = $crate::encryption::with_encryption!(req, t.encryption);
+        $crate::encryption::with_customer_key!(req, t.customer_key)
+    }};
+}
+pub(crate) use for_target;
+
+pub(crate) fn metadata_map(meta: &BTreeMap<String, String>) -> Option<std::collections::HashMap<String, String>> {
     (!meta.is_empty()).then(|| meta.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
 }

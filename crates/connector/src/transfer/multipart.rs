@@ -8,7 +8,7 @@ use std::time::Duration;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart};
 
-use super::{metadata_map, UploadTarget};
+use super::UploadTarget;
 use crate::client::Connector;
 use crate::config::ChecksumMode;
 use crate::error::{Error, ErrorCode, Missing, Result};
@@ -77,21 +77,7 @@ impl<'a> Multipart<'a> {
         let mut attempt = 0;
         let created = loop {
             attempt += 1;
-            let mut req = conn
-                .client()
-                .create_multipart_upload()
-                .bucket(t.bucket)
-                .key(t.key)
-                .content_type(t.content_type)
-                .set_metadata(metadata_map(t.metadata))
-                .set_tagging(t.tagging())
-                .set_storage_class(t.storage_class())
-                .set_cache_control(t.headers.cache_control.clone())
-                .set_content_disposition(t.headers.content_disposition.clone())
-                .set_content_encoding(t.headers.content_encoding.clone())
-                .set_expires(t.headers.expires_time());
-            req = crate::encryption::with_encryption!(req, t.encryption);
-            req = crate::encryption::with_customer_key!(req, t.customer_key);
+            let mut req = super::for_target!(conn.client().create_multipart_upload(), t);
             if checksums {
                 req = req.checksum_algorithm(ChecksumAlgorithm::Crc32);
             }

@@ -11,7 +11,7 @@ use futures::stream::{FuturesUnordered, StreamExt};
 use tokio::io::{AsyncRead, AsyncReadExt};
 
 use super::multipart::{part_size_for, Multipart};
-use super::{metadata_map, Progress, UploadTarget};
+use super::{Progress, UploadTarget};
 use crate::client::Connector;
 use crate::config::ChecksumMode;
 use crate::error::{Error, ErrorCode, Missing, Result};
@@ -174,23 +174,8 @@ fn read_error(e: std::io::Error) -> Error {
 }
 
 async fn put_single(conn: &Connector, t: &UploadTarget<'_>, body: ByteStream, size: u64) -> Result<Uploaded> {
-    let mut req = conn
-        .client()
-        .put_object()
-        .bucket(t.bucket)
-        .key(t.key)
-        .content_type(t.content_type)
-        .content_length(size as i64)
-        .set_metadata(metadata_map(t.metadata))
-        .set_tagging(t.tagging())
-        .set_storage_class(t.storage_class())
-        .set_cache_control(t.headers.cache_control.clone())
-        .set_content_disposition(t.headers.content_disposition.clone())
-        .set_content_encoding(t.headers.content_encoding.clone())
-        .set_expires(t.headers.expires_time())
-        .body(body);
-    req = crate::encryption::with_encryption!(req, t.encryption);
-    req = crate::encryption::with_customer_key!(req, t.customer_key);
+    let req = conn.client().put_object().content_length(size as i64).body(body);
+    let mut req = super::for_target!(req, t);
     if conn.settings().effective_checksums() == ChecksumMode::WhenSupported {
         req = req.checksum_algorithm(ChecksumAlgorithm::Crc32);
     }
