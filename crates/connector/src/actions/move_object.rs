@@ -103,7 +103,8 @@ pub struct MoveObjectResult {
     pub source_deleted: bool,
     /// What kept the delete safe: `ifMatch` (the store enforced the ETag condition),
     /// `recheck` (the store ignores it; only the re-read just before the delete guarded it), or
-    /// `versionId` (a version was moved: it cannot change, and only it was deleted).
+    /// `versionId` (a version of a bucket that keeps versions was moved: it cannot change, and
+    /// only it was deleted).
     pub delete_guard: String,
 }
 
@@ -306,9 +307,18 @@ impl ActionRequest for MoveObjectRequest {
                 ),
             )
         };
-        // A version never changes, so deleting that version id deletes exactly what was
-        // copied: no condition is needed (and moto refuses If-Match on a noncurrent version).
-        let versioned = self.version_id.is_some();
+        // A real version of a bucket that keeps versions never changes, so deleting that
+        // version id deletes exactly what was copied and needs no condition (moto refuses
+        // If-Match on a noncurrent version). The `null` version (written while versioning was
+        // off or suspended) is overwritten by every plain write, and a store without
+        // versioning ignores the id: both keep the ETag guard.
+        let versioned = match self.version_id.as_deref() {
+            Some(v) if v != "null" => matches!(
+                crate::actions::get_bucket_versioning::versioning_of(conn, &self.bucket).await,
+                Ok(Some(_))
+            ),
+            _ => false,
+        };
         let enforced = versioned || conn.enforces_conditional_delete(&self.bucket).await;
         let guard = match (versioned, enforced) {
             (true, _) => "versionId",
