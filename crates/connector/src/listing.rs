@@ -53,7 +53,7 @@ const MAX_PAGE: usize = 1000;
 /// may ask for, when to stop, and where the caller resumes. A store that hands a marker back
 /// again is refused ([`Markers`]).
 ///
-/// ```ignore
+/// ```text
 /// let mut pager = Pager::new(first, max);
 /// while let Some((marker, room)) = pager.next() {
 ///     // one request for `room` entries from `marker`; keep what it gave
