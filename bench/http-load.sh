@@ -16,7 +16,7 @@ cargo build --release -p s3-connector-cli -p s3-connector-server --example libra
 
 DATA=$(mktemp -d)
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-TOKEN=bench-token
+TOKEN=bench-token-0123456789abcdef  # the service refuses tokens under 16 characters
 (cd "$DATA" && S3_CONNECTOR_TOKEN=$TOKEN S3_CONNECTOR_LOG=warn exec "$OLDPWD/target/release/s3-connector" serve --listen "127.0.0.1:$PORT") 2>"$OUT/serve.log" &
 PID=$!
 trap 'kill $PID 2>/dev/null; rm -rf "$DATA"' EXIT
