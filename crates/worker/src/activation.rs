@@ -125,6 +125,8 @@ impl Worker {
                 }
             }
         }
+        // Stopping, not busy: /ready must not keep reporting the slots as the reason it waits.
+        self.busy(false);
         let in_flight = running.len();
         tracing::info!(in_flight, "worker stopping: no new jobs; waiting for those running");
         let drained = tokio::time::timeout(self.config.shutdown_grace, async {

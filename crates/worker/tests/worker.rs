@@ -223,16 +223,21 @@ async fn black_hole() -> String {
     format!("http://{addr}")
 }
 
+/// A job's variables whose S3 endpoint accepts connections and never answers: it hangs.
+async fn hanging_job(s3: &support::S3) -> serde_json::Value {
+    let mut variables = s3.variables("deleteObject", json!({"bucket": "jobs", "key": "k"}));
+    variables["configuration"]["endpoint"] = json!(black_hole().await);
+    variables
+}
+
 /// A worker whose only slot runs a long job asks for no jobs, by design: it stays ready
 /// however long the job runs, and the clock starts again only once the slot frees.
 #[tokio::test]
 async fn a_busy_worker_stays_ready() {
     let s3 = s3().await;
-    let hole = black_hole().await;
     let cluster = jobs_cluster::start().await;
     let docs = support::documents_cluster::start().await;
-    let mut variables = s3.variables("deleteObject", json!({"bucket": "jobs", "key": "k"}));
-    variables["configuration"]["endpoint"] = json!(hole);
+    let variables = hanging_job(&s3).await;
     let stuck = cluster.add_job(TYPE, variables, json!({}), 3);
     let worker = start_worker(&cluster, &docs, "w1", s3.secret(), |c| {
         c.max_jobs = 1;
@@ -259,11 +264,9 @@ async fn a_busy_worker_stays_ready() {
 #[tokio::test]
 async fn shutdown_hands_running_jobs_back_and_deadlines_stop_them() {
     let s3 = s3().await;
-    let hole = black_hole().await;
     let cluster = jobs_cluster::start().await;
     let docs = support::documents_cluster::start().await;
-    let mut variables = s3.variables("deleteObject", json!({"bucket": "jobs", "key": "k"}));
-    variables["configuration"]["endpoint"] = json!(hole);
+    let variables = hanging_job(&s3).await;
     let stuck = cluster.add_job(TYPE, variables.clone(), json!({}), 3);
 
     // Shutdown with a short grace: the job is handed back with its retries unchanged.
