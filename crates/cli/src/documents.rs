@@ -20,7 +20,7 @@ pub async fn run(cmd: &DocumentsCommand, spec: &str, conn: Option<&Connector>) -
             expires_at,
             properties,
         } => {
-            let path = file.as_ref().filter(|f| f.as_os_str() != "-");
+            let path = Some(file).filter(|f| f.as_os_str() != "-");
             let reader: documents::DocumentReader = match path {
                 Some(p) => Box::new(
                     tokio::fs::File::open(p)

@@ -17,14 +17,15 @@ mod documents;
 mod job;
 mod render;
 mod serve;
+mod verbs;
 mod worker;
 
-use args::{Cli, Command, Global};
+use args::{Cli, Command, Global, LogFormat, OutputFormat};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let service = matches!(cli.command, Command::Serve(_) | Command::Worker(_));
-    init_tracing(cli.global.verbose, &cli.global.log_format, service);
+    init_tracing(&cli.global, service);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -32,9 +33,11 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let json_errors = cli.global.json || matches!(cli.command, Command::Exec { .. });
+    let json_errors = cli.global.output_format() != OutputFormat::Text || matches!(cli.command, Command::Exec { .. });
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
+        // The reader of our output went away (`| head`): a normal end, as ripgrep has it.
+        Err(err) if render::is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
             report(&err, json_errors);
             ExitCode::from(err.code.exit_code() as u8)
@@ -42,11 +45,12 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_tracing(verbose: u8, format: &str, service: bool) {
-    let level = match verbose {
+fn init_tracing(global: &Global, service: bool) {
+    let level = match global.verbose {
         // A service logs one line per request; a one-shot command stays quiet.
         0 if service => "info,aws_config=error,aws_smithy_runtime=warn",
         // aws-config warns with raw error dumps on every failed provider; our error says it plainly.
+        0 if global.quiet => "error,aws_config=off",
         0 => "warn,aws_config=error",
 
         1 => "info,aws_config=warn,aws_smithy_runtime=warn",
@@ -59,7 +63,7 @@ fn init_tracing(verbose: u8, format: &str, service: bool) {
         .with_writer(std::io::stderr)
         .with_target(false)
         .with_ansi(std::io::stderr().is_terminal());
-    let _ = if format.eq_ignore_ascii_case("json") {
+    let _ = if global.log_format == LogFormat::Json {
         builder.json().flatten_event(true).try_init()
     } else {
         builder.try_init()
@@ -82,9 +86,17 @@ async fn run(cli: Cli) -> Result<(), Error> {
         Command::Demo => return demo::run().await,
         Command::ElementTemplate => {
             let template = s3_connector::camunda::element_template::element_template();
-            println!("{}", serde_json::to_string_pretty(&template).unwrap_or_default());
+            render::print_line(&serde_json::to_string_pretty(&template).unwrap_or_default());
             return Ok(());
         }
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            let mut out = Vec::new();
+            clap_complete::generate(*shell, &mut cmd, "s3-connector", &mut out);
+            render::print_line(String::from_utf8_lossy(&out).trim_end());
+            return Ok(());
+        }
+        Command::Man { dir } => return man_pages(dir.as_deref()),
         Command::ServeS3 { data, listen } => return serve_s3(&cli.global, data.clone(), *listen).await,
         Command::Serve(args) => return serve::run(&cli.global, args).await,
         Command::Worker(args) => return worker::run(&cli.global, args).await,
@@ -142,26 +154,26 @@ async fn run_action_command(cli: &Cli, conn: &Connector) -> Result<(), Error> {
             file,
             batch: true,
             jobs,
-        } => interruptible(Some(conn), exec_batch(conn, file.clone(), *jobs)).await?,
-        Command::Exec { file, .. } => interruptible(Some(conn), exec(conn, file.clone())).await?,
+        } => interruptible(Some(conn), exec_batch(conn, Some(file.clone()), *jobs)).await?,
+        Command::Exec { file, .. } => interruptible(Some(conn), exec(conn, Some(file.clone()))).await?,
+        Command::Ls(args) => interruptible(Some(conn), verbs::ls::run(args, conn, cli.global.output_format())).await?,
+        Command::Cat(args) => interruptible(Some(conn), verbs::cat::run(args, conn)).await?,
         Command::Action(action) => {
             let action = action.clone();
             let to_stdout = matches!(&action, Action::GetObject(r) if r.to_stream());
             let streams = Streams {
                 input: Some(Box::new(tokio::io::stdin())),
                 output: Some(Box::new(tokio::io::stdout())),
-                progress: render::progress(!cli.global.no_progress && std::io::stderr().is_terminal()),
+                progress: render::progress(&cli.global),
             };
             let result = interruptible(Some(conn), action.execute(conn, streams)).await??;
             if to_stdout {
                 // The object's bytes went to stdout; keep it clean and say the rest on stderr.
-                if cli.global.json || cli.global.verbose > 0 {
+                if cli.global.output_format() != OutputFormat::Text || cli.global.verbose > 0 {
                     eprintln!("{}", to_json(&result));
                 }
-            } else if cli.global.json {
-                println!("{}", to_json(&result));
             } else {
-                render::human(&result);
+                render::result(&result, cli.global.output_format(), cli.global.quiet);
             }
             Ok(())
         }
@@ -360,6 +372,7 @@ pub(crate) async fn interruptible<T>(
 /// After a stop signal, with the work already dropped: waits for its clean-up (up to
 /// [`CLEANUP_GRACE`], or until a second signal) and exits with the signal's status.
 pub(crate) async fn exit_after_cleanup(stopped: Stop, conn: Option<&Connector>) -> ! {
+    render::clear_bars();
     eprintln!("stopping ({stopped:?}): cleaning up (aborting unfinished uploads, removing partial files)...");
     if let Some(conn) = conn {
         let late = tokio::select! {
@@ -434,7 +447,7 @@ async fn exec_batch(conn: &Connector, file: Option<PathBuf>, jobs: usize) -> Res
             Ok(result) => serde_json::json!({"result": result}),
             Err(e) => serde_json::json!({"error": {"code": e.code.as_str(), "message": e.message}}),
         };
-        println!("{line}");
+        render::print_line(&line.to_string());
         if let Err(e) = outcome {
             first_error.get_or_insert(e);
         }
@@ -467,7 +480,7 @@ async fn exec(conn: &Connector, file: Option<PathBuf>) -> Result<(), Error> {
         progress: Box::new(s3_connector::transfer::NoProgress),
     };
     let result = action.execute(conn, streams).await?;
-    println!("{}", to_json(&result));
+    render::print_line(&to_json(&result));
     Ok(())
 }
 
@@ -489,7 +502,7 @@ pub(crate) async fn settings(
         secret_access_key: g.secret_access_key.clone(),
         session_token: g.session_token.clone(),
         profile: g.profile.clone(),
-        checksums: g.checksums.as_deref().map(str::parse).transpose()?,
+        checksums: g.checksums,
         max_attempts: g.max_attempts,
         transfer: None,
         timeouts: {
@@ -509,11 +522,13 @@ pub(crate) async fn settings(
         let started = EmbeddedStore::start(EmbeddedOptions::new(dir))
             .await
             .map_err(|e| Error::new(ErrorCode::LocalIo, format!("cannot start the embedded S3 store: {e}")))?;
-        eprintln!(
-            "using the embedded S3 store at {} ({})",
-            started.data_dir().display(),
-            started.endpoint()
-        );
+        if !g.quiet {
+            eprintln!(
+                "using the embedded S3 store at {} ({})",
+                started.data_dir().display(),
+                started.endpoint()
+            );
+        }
         explicit.endpoint = Some(started.endpoint());
         explicit.region = explicit.region.or(Some("us-east-1".into()));
         explicit.access_key_id = Some(started.access_key().to_string());
@@ -575,5 +590,24 @@ async fn serve_s3(g: &Global, data: PathBuf, listen: std::net::SocketAddr) -> Re
     let stop = stop_signal().await;
     eprintln!("stopping the embedded S3 store ({stop:?})");
     drop(store);
+    Ok(())
+}
+
+/// `man`: the main page on stdout, or every command's page into `dir`.
+fn man_pages(dir: Option<&std::path::Path>) -> Result<(), Error> {
+    let cmd = <Cli as clap::CommandFactory>::command();
+    match dir {
+        None => {
+            let mut out = Vec::new();
+            clap_mangen::Man::new(cmd)
+                .render(&mut out)
+                .map_err(|e| Error::local_io("write", std::path::Path::new("stdout"), &e))?;
+            render::print_line(String::from_utf8_lossy(&out).trim_end());
+        }
+        Some(dir) => {
+            std::fs::create_dir_all(dir).map_err(|e| Error::local_io("create", dir, &e))?;
+            clap_mangen::generate_to(cmd, dir).map_err(|e| Error::local_io("write man pages into", dir, &e))?;
+        }
+    }
     Ok(())
 }

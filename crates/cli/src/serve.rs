@@ -94,11 +94,11 @@ pub async fn run(g: &Global, args: &ServeArgs) -> Result<(), Error> {
         secrets: s3_connector::camunda::secrets::SecretSource::from_env()?.refusing(own),
         token,
         limits: Limits {
-            max_request_bytes: args.max_request_bytes,
+            max_request_bytes: usize::try_from(args.max_request_bytes).unwrap_or(usize::MAX),
             max_upload_bytes: args.max_upload_bytes,
-            request_timeout: Duration::from_secs(args.request_timeout.max(1)),
+            request_timeout: args.request_timeout.max(Duration::from_secs(1)),
             max_concurrent: args.max_concurrent.max(1),
-            shutdown_grace: Duration::from_secs(args.shutdown_grace),
+            shutdown_grace: args.shutdown_grace,
         },
     };
     let protected = config.token.is_some();

@@ -72,10 +72,10 @@ pub async fn run(g: &Global, args: &WorkerArgs) -> Result<(), Error> {
             .worker_name
             .clone()
             .unwrap_or_else(|| format!("s3-connector-{host}")),
-        job_timeout: Duration::from_secs(args.job_timeout.max(1)),
+        job_timeout: args.job_timeout.max(Duration::from_secs(1)),
         max_jobs: args.max_jobs,
-        poll_timeout: Duration::from_secs(args.poll_timeout),
-        shutdown_grace: Duration::from_secs(args.shutdown_grace),
+        poll_timeout: args.poll_timeout,
+        shutdown_grace: args.shutdown_grace,
         jobs,
         ..WorkerConfig::new("")
     };

@@ -1129,3 +1129,353 @@ fn job_secrets_never_resolve_the_commands_own_settings() {
         "{{secrets.AWS_SECRET_ACCESS_KEY}}|{{secrets.S3_CONNECTOR_TOKEN}}|{{secrets.ZEEBE_CLIENT_SECRET}}|{{secrets.COPY_OF_TOKEN}}|{{secrets.COPY_OF_CLUSTER_SECRET}}|ordinary-value"
     );
 }
+
+#[test]
+fn a_profile_brings_its_endpoint_and_an_unknown_one_is_named() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let (_server, env) = serve_s3(&tmp.path().join("served"));
+    let endpoint = env_value(&env, "AWS_ENDPOINT_URL");
+    let config = tmp.path().join("config");
+    let credentials = tmp.path().join("credentials");
+    std::fs::write(
+        &config,
+        format!(
+            "[profile local]\nregion = us-east-1\nendpoint_url = {endpoint}\n\n[profile viaservices]\nregion = us-east-1\nservices = here\n\n[services here]\ns3 =\n  endpoint_url = {endpoint}\n"
+        ),
+    )
+    .expect("config");
+    let keys = format!(
+        "aws_access_key_id = {}\naws_secret_access_key = {}\n",
+        env_value(&env, "AWS_ACCESS_KEY_ID"),
+        env_value(&env, "AWS_SECRET_ACCESS_KEY")
+    );
+    std::fs::write(&credentials, format!("[local]\n{keys}\n[viaservices]\n{keys}")).expect("credentials");
+    let client = |args: &[&str], profile_env: Option<&str>| {
+        let mut c = bin();
+        c.env("AWS_CONFIG_FILE", &config)
+            .env("AWS_SHARED_CREDENTIALS_FILE", &credentials);
+        if let Some(p) = profile_env {
+            c.env("AWS_PROFILE", p);
+        }
+        c.args(args).output().expect("client")
+    };
+    let made = client(&["--profile", "local", "create-bucket", "from-profile"], None);
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    for (args, profile_env) in [
+        (vec!["--profile", "local", "list-buckets"], None),
+        (vec!["--profile", "viaservices", "list-buckets"], None),
+        (vec!["list-buckets"], Some("local")),
+    ] {
+        let out = client(&args, profile_env);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && stdout.contains("from-profile"),
+            "{args:?} {profile_env:?}: {stdout} {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let out = client(&["--profile", "nosuch", "list-buckets"], None);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("the config profile (nosuch) could not be found") && stderr.contains("local, viaservices")
+            || stderr.contains("viaservices, local"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("IMDS"), "{stderr}");
+}
+
+#[test]
+fn a_reader_that_goes_away_is_a_normal_end() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let d = tmp.path().join("data");
+    let data = d.to_str().expect("utf8");
+    assert!(run(&["--embedded", data, "create-bucket", "big"], None)
+        .status
+        .success());
+    let payload: Vec<u8> = (0..(3 * 1024 * 1024)).map(|i| (i % 251) as u8).collect();
+    assert!(run(
+        &["--embedded", data, "put-object", "big", "big.bin", "-"],
+        Some(&payload)
+    )
+    .status
+    .success());
+    for i in 0..5 {
+        let request = json!({"action": "putObject", "bucket": "big", "key": format!("many/{i:04}"), "content": "x"});
+        let _ = exec(&d, request);
+    }
+    // `| head -c 10` and `| head -1`: the reader closes after a few bytes.
+    for args in [
+        vec!["--embedded", data, "get-object", "big", "big.bin", "-"],
+        vec!["--embedded", data, "--output", "jsonl", "list-objects", "big"],
+        vec!["--embedded", data, "completions", "bash"],
+    ] {
+        let mut child = bin()
+            .args(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        let mut stdout = child.stdout.take().expect("stdout");
+        let mut first = [0u8; 10];
+        std::io::Read::read_exact(&mut stdout, &mut first).expect("first bytes");
+        drop(stdout);
+        let out = child.wait_with_output().expect("wait");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+        assert!(
+            !stderr.contains("error") && !stderr.contains("panicked"),
+            "{args:?}: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn stdin_is_read_only_on_an_explicit_dash() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let d = tmp.path().join("data");
+    let data = d.to_str().expect("utf8");
+    assert!(run(&["--embedded", data, "create-bucket", "typos"], None)
+        .status
+        .success());
+    for args in [
+        vec!["--embedded", data, "put-object", "typos", "typo.bin"],
+        vec!["--embedded", data, "exec"],
+        vec!["--documents", "memory", "documents", "put"],
+    ] {
+        // Stdin is a pipe that is never closed: a command that read it would hang here.
+        let mut child = bin()
+            .args(&args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        let _stdin = child.stdin.take();
+        let started = std::time::Instant::now();
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("wait") {
+                break status;
+            }
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(20),
+                "{args:?} waits for stdin"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        };
+        assert_eq!(status.code(), Some(2), "{args:?}");
+    }
+    let listed = exec(&d, json!({"action": "listObjects", "bucket": "typos"}));
+    assert_eq!(listed["objects"], json!([]), "nothing was uploaded");
+    let out = run(
+        &[
+            "--embedded",
+            data,
+            "put-object",
+            "typos",
+            "k",
+            "--metadata",
+            "novalue",
+            "-",
+        ],
+        Some(b"x"),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("NAME=VALUE"));
+}
+
+#[test]
+fn quiet_and_output_formats() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let d = tmp.path().join("data");
+    let data = d.to_str().expect("utf8");
+    let out = run(&["--embedded", data, "--quiet", "create-bucket", "fmt"], None);
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "", "--quiet prints no banner");
+    for key in ["a.txt", "b.txt", "dir/c.txt"] {
+        assert!(run(
+            &["-q", "--embedded", data, "put-object", "fmt", key, "--content", key],
+            None
+        )
+        .status
+        .success());
+    }
+    let out = run(
+        &[
+            "-q",
+            "--embedded",
+            data,
+            "--output",
+            "jsonl",
+            "list-objects",
+            "fmt",
+            "--delimiter",
+            "/",
+        ],
+        None,
+    );
+    let lines: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each line is JSON"))
+        .collect();
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert_eq!(
+        (lines[0]["key"].as_str(), lines[1]["key"].as_str()),
+        (Some("a.txt"), Some("b.txt"))
+    );
+    assert_eq!(lines[2], json!({"prefix": "dir/"}));
+    let out = run(
+        &[
+            "-q",
+            "--embedded",
+            data,
+            "--output",
+            "jsonl",
+            "head-object",
+            "fmt",
+            "a.txt",
+        ],
+        None,
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 1);
+    let out = run(
+        &["-q", "--embedded", data, "--json", "head-object", "fmt", "a.txt"],
+        None,
+    );
+    let head: Value = serde_json::from_slice(&out.stdout).expect("--json is JSON");
+    assert_eq!(head["size"], 5);
+}
+
+#[test]
+fn completions_and_man_pages_are_made_from_the_parser() {
+    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
+        let out = run(&["completions", shell], None);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success() && text.contains("put-object"), "{shell}");
+    }
+    assert_eq!(run(&["completions", "tcsh"], None).status.code(), Some(2));
+    let out = run(&["man"], None);
+    let page = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && page.contains(".TH s3-connector") && page.contains("list\\-objects"),
+        "{page}"
+    );
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path().join("man1");
+    assert!(run(&["man", "--dir", dir.to_str().expect("utf8")], None)
+        .status
+        .success());
+    for page in ["s3-connector.1", "s3-connector-put-object.1", "s3-connector-serve.1"] {
+        assert!(dir.join(page).is_file(), "{page} in {:?}", files_under(&dir));
+    }
+}
+
+#[test]
+fn ls_and_cat_take_s3_addresses() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let d = tmp.path().join("data");
+    let data = d.to_str().expect("utf8");
+    let q = |args: &[&str]| {
+        let mut all = vec!["-q", "--embedded", data];
+        all.extend_from_slice(args);
+        let out = run(&all, None);
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    assert_eq!(q(&["create-bucket", "verbs"]).0, Some(0));
+    // 1,005 keys under many/: more than one page of 1,000.
+    let mut batch = String::new();
+    for i in 0..1005 {
+        batch.push_str(
+            &json!({"action": "putObject", "bucket": "verbs", "key": format!("many/{i:04}.txt"), "content": "x"})
+                .to_string(),
+        );
+        batch.push('\n');
+    }
+    for (key, content) in [
+        ("top.txt", "top"),
+        ("logs/2026-01.gz", "g1"),
+        ("logs/2026/02.gz", "g22"),
+        ("logs/2025-12.gz", "old"),
+    ] {
+        batch.push_str(&json!({"action": "putObject", "bucket": "verbs", "key": key, "content": content}).to_string());
+        batch.push('\n');
+    }
+    let out = run(
+        &["-q", "--embedded", data, "exec", "--batch", "-", "--jobs", "32"],
+        Some(batch.as_bytes()),
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let (code, buckets, _) = q(&["ls"]);
+    assert_eq!(code, Some(0));
+    assert!(buckets.lines().any(|l| l.ends_with(" verbs")), "{buckets}");
+
+    let (_, top, _) = q(&["ls", "s3://verbs"]);
+    let names: Vec<&str> = top.lines().map(|l| l.rsplit(' ').next().unwrap_or_default()).collect();
+    assert_eq!(names, ["logs/", "many/", "top.txt"], "{top}");
+    assert!(
+        top.lines()
+            .next()
+            .unwrap_or_default()
+            .trim_start()
+            .starts_with("PRE logs/"),
+        "{top}"
+    );
+
+    let (_, logs, _) = q(&["ls", "s3://verbs/logs/"]);
+    let names: Vec<&str> = logs.lines().map(|l| l.rsplit(' ').next().unwrap_or_default()).collect();
+    assert_eq!(
+        names,
+        ["2026/", "2025-12.gz", "2026-01.gz"],
+        "names relative to the prefix: {logs}"
+    );
+
+    let (_, all, _) = q(&["ls", "--recursive", "--summarize", "s3://verbs/many/"]);
+    let objects = all.lines().filter(|l| l.contains(" many/")).count();
+    assert_eq!(objects, 1005, "every page");
+    assert!(
+        all.contains("Total Objects: 1005") && all.contains("Total Size: 1005"),
+        "{all}"
+    );
+
+    let (_, matched, _) = q(&["ls", "s3://verbs/logs/2026*.gz"]);
+    let keys: Vec<&str> = matched
+        .lines()
+        .map(|l| l.rsplit(' ').next().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        keys,
+        ["logs/2026-01.gz", "logs/2026/02.gz"],
+        "`*` crosses `/`: {matched}"
+    );
+
+    let (_, human, _) = q(&["ls", "-H", "s3://verbs/logs/2026-01.gz"]);
+    assert!(human.contains("2 B "), "{human}");
+
+    let (_, lines, _) = q(&["--output", "jsonl", "ls", "s3://verbs/logs/"]);
+    let parsed: Vec<Value> = lines
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect();
+    assert_eq!(parsed[0], json!({"prefix": "logs/2026/"}));
+    assert_eq!(parsed[1]["key"], "logs/2025-12.gz");
+    assert_eq!(parsed[1]["size"], 3);
+
+    let (code, body, _) = q(&["cat", "s3://verbs/logs/2026/02.gz"]);
+    assert_eq!((code, body.as_str()), (Some(0), "g22"));
+    for (args, status) in [
+        (vec!["cat", "s3://verbs/logs/"], 2),
+        (vec!["cat", "verbs/top.txt"], 2),
+        (vec!["cat", "s3://verbs/nosuch"], 4),
+        (vec!["ls", "s3://no-such-bucket-here/"], 3),
+        (vec!["ls", "s3://verbs/[x"], 2),
+    ] {
+        let (code, _, stderr) = q(&args);
+        assert_eq!(code, Some(status), "{args:?}: {stderr}");
+        assert!(stderr.starts_with("error["), "{args:?}: {stderr}");
+    }
+}

@@ -145,8 +145,16 @@ impl Connector {
     }
 
     /// As [`connect`](Self::connect), with options such as the address guard.
-    pub async fn connect_with(settings: ConnectionSettings, options: ConnectOptions) -> Result<Connector> {
+    pub async fn connect_with(mut settings: ConnectionSettings, options: ConnectOptions) -> Result<Connector> {
         settings.validate()?;
+        let mut configured = false;
+        if settings.endpoint.is_none() {
+            // The profile's `endpoint_url` (or its `[services]` section's, or
+            // AWS_ENDPOINT_URL_S3) makes this a custom endpoint as much as a flag does: path
+            // style, checksums and the compatibility mode must default as for one.
+            settings.endpoint = profile_endpoint(settings.profile.as_deref()).await?;
+            configured = settings.endpoint.is_some();
+        }
         let timeouts = settings.effective_timeouts();
         let imds = aws_config::imds::Client::builder()
             .connect_timeout(IMDS_CONNECT_TIMEOUT)
@@ -156,7 +164,8 @@ impl Connector {
 
         let region = match &settings.region {
             Some(r) => Region::new(r.clone()),
-            None if settings.is_custom_endpoint() => Region::new("us-east-1"),
+            // A profile that names the endpoint may name its region too.
+            None if settings.is_custom_endpoint() && !configured => Region::new("us-east-1"),
             None => {
                 let mut profile = aws_config::profile::ProfileFileRegionProvider::builder();
                 if let Some(p) = &settings.profile {
@@ -217,6 +226,9 @@ impl Connector {
             .retry_config(RetryConfig::standard().with_max_attempts(settings.max_attempts.unwrap_or(3)));
         if let Some(endpoint) = &settings.endpoint {
             loader = loader.endpoint_url(endpoint.trim_end_matches('/'));
+        }
+        if let Some(profile) = &settings.profile {
+            loader = loader.profile_name(profile);
         }
         let sdk = loader.load().await;
         let (request, response) = match settings.effective_checksums() {
@@ -505,6 +517,59 @@ impl Connector {
             None => format!("https://{bucket}.s3.{}.amazonaws.com/{key}", self.region),
         }
     }
+}
+
+/// The S3 endpoint the AWS configuration names, as the SDK reads it: `AWS_ENDPOINT_URL_S3`, the
+/// profile's `[services]` section, its `endpoint_url`, or `AWS_ENDPOINT_URL`. `profile` is the
+/// one asked for (else `AWS_PROFILE`, else `default`).
+///
+/// # Behavior
+/// A profile asked for by name that neither `~/.aws/config` nor `~/.aws/credentials` holds is
+/// `InvalidInput` naming the profiles there, as aws-cli says it, rather than the credential
+/// chain's later "failed to load IMDS session token". Reads only local files and the
+/// environment.
+async fn profile_endpoint(profile: Option<&str>) -> Result<Option<String>> {
+    if let Some(name) = profile {
+        let files = aws_runtime::env_config::file::EnvConfigFiles::default();
+        let known = aws_config::profile::load(
+            &aws_types::os_shim_internal::Fs::real(),
+            &aws_types::os_shim_internal::Env::real(),
+            &files,
+            None,
+        )
+        .await;
+        let profiles: Vec<String> = match &known {
+            Ok(set) => set.profiles().map(str::to_string).collect(),
+            Err(_) => Vec::new(),
+        };
+        if !profiles.iter().any(|p| p == name) {
+            let listed = match profiles.is_empty() {
+                true => "none are configured".to_string(),
+                false => format!("the profiles there: {}", profiles.join(", ")),
+            };
+            return Err(crate::error::Error::invalid_input(
+                "profile",
+                format!("the config profile ({name}) could not be found in ~/.aws/config or ~/.aws/credentials ({listed}); check --profile or AWS_PROFILE"),
+            ));
+        }
+    }
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .no_credentials();
+    if let Some(name) = profile {
+        loader = loader.profile_name(name);
+    }
+    let sdk = loader.load().await;
+    let key = aws_types::service_config::ServiceConfigKey::builder()
+        .service_id("S3")
+        .env("AWS_ENDPOINT_URL")
+        .profile("endpoint_url")
+        .build();
+    let from_services = match (sdk.service_config(), key) {
+        (Some(conf), Ok(key)) => conf.load_config(key),
+        _ => None,
+    };
+    Ok(from_services.or_else(|| sdk.endpoint_url().map(str::to_string)))
 }
 
 #[cfg(test)]

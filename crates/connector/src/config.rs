@@ -55,13 +55,16 @@ impl Serialize for Secret {
 
 /// How request and response checksums are handled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "camelCase")]
 pub enum ChecksumMode {
     /// The SDK's default: CRC32 on every upload, sent as an aws-chunked trailer, and
     /// responses validated. Right for AWS itself.
+    #[cfg_attr(feature = "cli", value(name = "whenSupported", alias = "when-supported"))]
     WhenSupported,
     /// Checksums only where S3 requires them: plain (not aws-chunked) upload bodies. Needed by
     /// Garage, s3rver and other S3-compatible stores that reject or mis-store aws-chunked bodies.
+    #[cfg_attr(feature = "cli", value(name = "whenRequired", alias = "when-required"))]
     WhenRequired,
 }
 

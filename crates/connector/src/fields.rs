@@ -104,12 +104,17 @@ pairs! {
     Tags, "tag", "An object tag, NAME=VALUE; repeat for more (at most 10)."
 }
 
-/// `NAME=VALUE` as a pair. A pair without `=` is a name with an empty value; validation then
-/// reports anything malformed by name.
+/// `NAME=VALUE` as a pair; `NAME=` is an empty value. Text without `=` is refused: it is far
+/// more often a forgotten value than a wish to store an empty one. Validation then reports
+/// anything else malformed by name.
 #[cfg(feature = "cli")]
-fn pair(text: &str) -> Result<(String, String), std::convert::Infallible> {
-    let (k, v) = text.split_once('=').unwrap_or((text, ""));
-    Ok((k.to_string(), v.to_string()))
+fn pair(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((k, v)) => Ok((k.to_string(), v.to_string())),
+        None => Err(format!(
+            "{text:?} has no value; write NAME=VALUE (NAME= for an empty value)"
+        )),
+    }
 }
 
 /// The standard headers an object is stored with and served back with, besides its type.

@@ -31,6 +31,7 @@ pub mod stored;
 pub(crate) mod tagging;
 pub mod telemetry;
 pub mod transfer;
+pub mod uri;
 pub mod validate;
 
 pub use actions::{Action, ActionResult, Streams, ACTION_NAMES};

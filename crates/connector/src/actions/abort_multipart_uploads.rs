@@ -15,7 +15,7 @@ use crate::validate;
 /// regardless of age (`"0s"`) cuts off uploads that are running, and must be asked for.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "cli", derive(clap::Args))]
-#[cfg_attr(feature = "cli", command(after_help = "Examples:\n  s3-connector abort-multipart-uploads backups --older-than 24h --dry-run\n  s3-connector abort-multipart-uploads backups --prefix db/2026-11-30.dump --older-than 0s\n  s3-connector abort-multipart-uploads backups --key db.dump --upload-id 2~abc\n\nAn abort cuts a running upload off, so --older-than is required: an age longer than any of your uploads runs, or 0s for every upload."))]
+#[cfg_attr(feature = "cli", command(after_help = "Examples:\n  s3-connector abort-multipart-uploads backups --older-than 24h --dry-run\n  s3-connector abort-multipart-uploads backups \\\n      --prefix db/2026-11-30.dump --older-than 0s\n  s3-connector abort-multipart-uploads backups --key db.dump --upload-id 2~abc\n\nAn abort cuts a running upload off, so --older-than is required: an age longer\nthan any of your uploads runs, or 0s for every upload."))]
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AbortMultipartUploadsRequest {
@@ -84,6 +84,7 @@ pub struct AbortMultipartUploadsResult {
 impl ActionRequest for AbortMultipartUploadsRequest {
     const NAME: &'static str = "abortMultipartUploads";
     const LABEL: &'static str = "Abort unfinished uploads";
+    const ITEMS: &'static [&'static str] = &["aborted", "failed"];
     type Result = AbortMultipartUploadsResult;
 
     /// Checks the fields: `key` and `uploadId` go together, and not with `prefix`/`olderThan`.

@@ -18,7 +18,7 @@ use crate::validate;
 /// Request. The destination defaults to the source's bucket and key; at least one must differ.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "cli", derive(clap::Args))]
-#[cfg_attr(feature = "cli", command(after_help = "Example:\n  s3-connector --embedded ./data copy-object reports 2026/q1.pdf --to-bucket archive"))]
+#[cfg_attr(feature = "cli", command(after_help = "Example:\n  s3-connector --embedded ./data copy-object reports 2026/q1.pdf \\\n      --to-bucket archive"))]
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CopyObjectRequest {

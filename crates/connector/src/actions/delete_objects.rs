@@ -68,6 +68,7 @@ pub struct DeleteObjectsResult {
 impl ActionRequest for DeleteObjectsRequest {
     const NAME: &'static str = "deleteObjects";
     const LABEL: &'static str = "Delete objects";
+    const ITEMS: &'static [&'static str] = &["results"];
     type Result = DeleteObjectsResult;
 
     /// Checks the bucket, and that exactly one of `keys`/`prefix` is given with valid keys.

@@ -17,7 +17,7 @@ use crate::validate;
 /// Request.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "cli", derive(clap::Args))]
-#[cfg_attr(feature = "cli", command(after_help = "Examples:\n  s3-connector --embedded ./data get-object reports 2026/q1.pdf q1.pdf\n  s3-connector --embedded ./data get-object reports 2026/q1.csv - --range bytes=0-99"))]
+#[cfg_attr(feature = "cli", command(after_help = "Examples:\n  s3-connector --embedded ./data get-object reports 2026/q1.pdf q1.pdf\n  s3-connector --embedded ./data get-object reports 2026/q1.csv - \\\n      --range bytes=0-99"))]
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct GetObjectRequest {

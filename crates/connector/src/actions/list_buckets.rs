@@ -46,6 +46,7 @@ pub struct ListBucketsResult {
 impl ActionRequest for ListBucketsRequest {
     const NAME: &'static str = "listBuckets";
     const LABEL: &'static str = "List buckets";
+    const ITEMS: &'static [&'static str] = &["buckets"];
     type Result = ListBucketsResult;
 
     /// Nothing to check but the prefix length.

@@ -79,6 +79,7 @@ pub fn parse_age(field: &str, text: &str) -> Result<std::time::Duration> {
 impl ActionRequest for ListMultipartUploadsRequest {
     const NAME: &'static str = "listMultipartUploads";
     const LABEL: &'static str = "List unfinished uploads";
+    const ITEMS: &'static [&'static str] = &["uploads"];
     type Result = ListMultipartUploadsResult;
 
     /// Checks the bucket, prefix, age and cap.

@@ -99,6 +99,7 @@ pub struct ListObjectVersionsResult {
 impl ActionRequest for ListObjectVersionsRequest {
     const NAME: &'static str = "listObjectVersions";
     const LABEL: &'static str = "List object versions";
+    const ITEMS: &'static [&'static str] = &["versions", "deleteMarkers"];
     type Result = ListObjectVersionsResult;
 
     /// Checks bucket, prefix, markers and the limit.

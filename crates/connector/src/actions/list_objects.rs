@@ -15,7 +15,7 @@ pub const DEFAULT_MAX_KEYS: u32 = 100_000;
 /// Request.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "cli", derive(clap::Args))]
-#[cfg_attr(feature = "cli", command(after_help = "Example:\n  s3-connector --embedded ./data list-objects reports --prefix 2026/ --delimiter /"))]
+#[cfg_attr(feature = "cli", command(after_help = "Example:\n  s3-connector --embedded ./data list-objects reports --prefix 2026/ \\\n      --delimiter /"))]
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ListObjectsRequest {
@@ -82,6 +82,7 @@ pub struct ListObjectsResult {
 impl ActionRequest for ListObjectsRequest {
     const NAME: &'static str = "listObjects";
     const LABEL: &'static str = "List objects";
+    const ITEMS: &'static [&'static str] = &["objects", "commonPrefixes"];
     type Result = ListObjectsResult;
 
     /// Checks bucket, prefix and limits.

@@ -51,6 +51,7 @@ pub struct ListPrefixesResult {
 impl ActionRequest for ListPrefixesRequest {
     const NAME: &'static str = "listPrefixes";
     const LABEL: &'static str = "List folders";
+    const ITEMS: &'static [&'static str] = &["prefixes"];
     type Result = ListPrefixesResult;
 
     /// Checks bucket, prefix and delimiter.

@@ -28,6 +28,10 @@ pub trait ActionRequest: Sized + Send {
     /// definitions we do not control, so an action that reaches the worker's own files is not
     /// one of theirs.
     const NOT_FOR_JOBS: Option<&'static str> = None;
+    /// The result's fields that list items (objects, buckets, versions...), in the JSON
+    /// names: what JSON Lines output prints one line per item of. Empty for results that are
+    /// one thing.
+    const ITEMS: &'static [&'static str] = &[];
     /// What the action returns.
     type Result: Serialize;
 
@@ -213,6 +217,11 @@ macro_rules! catalog {
             /// The result for people ([`ActionRequest::human`]).
             pub fn human(&self) -> Human {
                 match self { $( ActionResult::$variant(r) => <$request as ActionRequest>::human(r), )* }
+            }
+
+            /// The fields that list items ([`ActionRequest::ITEMS`]).
+            pub fn items(&self) -> &'static [&'static str] {
+                match self { $( ActionResult::$variant(_) => <$request as ActionRequest>::ITEMS, )* }
             }
         }
 

@@ -33,7 +33,7 @@ use crate::client::Connector;
 /// Request: the same fields as `copyObject`.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "cli", derive(clap::Args))]
-#[cfg_attr(feature = "cli", command(after_help = "Example:\n  s3-connector --embedded ./data move-object inbox scan.pdf --to-bucket processed --to-key 2026/scan.pdf"))]
+#[cfg_attr(feature = "cli", command(after_help = "Example:\n  s3-connector --embedded ./data move-object inbox scan.pdf \\\n      --to-bucket processed --to-key 2026/scan.pdf"))]
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct MoveObjectRequest {

@@ -31,7 +31,7 @@ pub enum PresignMethod {
 /// Request.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "cli", derive(clap::Args))]
-#[cfg_attr(feature = "cli", command(after_help = "Example:\n  s3-connector --embedded ./data presign-url reports 2026/q1.pdf --expires-in 600"))]
+#[cfg_attr(feature = "cli", command(after_help = "Example:\n  s3-connector --embedded ./data presign-url reports 2026/q1.pdf \\\n      --expires-in 600"))]
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PresignUrlRequest {

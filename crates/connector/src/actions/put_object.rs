@@ -19,7 +19,7 @@ use crate::validate;
 /// is uploaded.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "cli", derive(clap::Args))]
-#[cfg_attr(feature = "cli", command(after_help = "Examples:\n  s3-connector --embedded ./data put-object reports 2026/q1.pdf ./q1.pdf\n  tar c dir | s3-connector --embedded ./data put-object backups dir.tar -\n  s3-connector --embedded ./data put-object notes hello.txt --content 'hello' --metadata owner=ops"))]
+#[cfg_attr(feature = "cli", command(after_help = "Examples:\n  s3-connector --embedded ./data put-object reports 2026/q1.pdf ./q1.pdf\n  tar c dir | s3-connector --embedded ./data put-object backups dir.tar -\n  s3-connector --embedded ./data put-object notes hello.txt \\\n      --content 'hello' --metadata owner=ops"))]
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PutObjectRequest {
@@ -28,8 +28,11 @@ pub struct PutObjectRequest {
     /// Key.
     pub key: String,
     /// A local file to upload. Absent or `-` (and no `content`): the caller's input stream (stdin).
+    /// On the command line it is required unless `--content` is given: stdin only on an explicit `-`,
+    /// so that a forgotten argument is a usage error, not a silent read of the terminal.
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    #[cfg_attr(feature = "cli", arg(required_unless_present = "content"))]
     pub file: Option<PathBuf>,
     /// Inline text content (UTF-8), for small objects.
     #[serde(default)]

@@ -14,7 +14,7 @@ use crate::validate;
 #[cfg_attr(feature = "cli", derive(clap::Args))]
 #[cfg_attr(
     feature = "cli",
-    command(after_help = "Example:\n  s3-connector --embedded ./data put-object-tagging reports 2026/q1.pdf --tag stage=approved --tag owner=finance\nTo remove every tag: delete-object-tagging.")
+    command(after_help = "Example:\n  s3-connector --embedded ./data put-object-tagging reports 2026/q1.pdf \\\n      --tag stage=approved --tag owner=finance\nTo remove every tag: delete-object-tagging.")
 )]
 // At least one --tag: without, the command would silently remove every tag (JSON must say
 // `"tags": {}` to do that, which is a choice, not an omission).
