@@ -6,18 +6,8 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::{json, Value};
 
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_s3-connector"));
-    // Hermetic: no AWS settings or config file from the machine running the tests.
-    for (k, _) in std::env::vars() {
-        if k.starts_with("AWS_") || k.starts_with("S3_CONNECTOR") {
-            c.env_remove(k);
-        }
-    }
-    c.env("AWS_EC2_METADATA_DISABLED", "true");
-    c.env("HOME", std::env::temp_dir().join("s3-connector-cli-test-home"));
-    c
-}
+mod common;
+use common::bin;
 
 fn run(args: &[&str], stdin: Option<&[u8]>) -> Output {
     let mut child = bin()

@@ -7,17 +7,8 @@ use std::io::{Read, Write};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_s3-connector"));
-    for (k, _) in std::env::vars() {
-        if k.starts_with("AWS_") || k.starts_with("S3_CONNECTOR") {
-            c.env_remove(k);
-        }
-    }
-    c.env("AWS_EC2_METADATA_DISABLED", "true");
-    c.env("HOME", std::env::temp_dir().join("s3-connector-cli-test-home"));
-    c
-}
+mod common;
+use common::bin;
 
 /// Runs the command with stderr on a new pseudo-terminal; `feed` writes its stdin. Returns
 /// what the terminal showed and the exit status.
@@ -56,6 +47,17 @@ fn on_a_terminal(
     (String::from_utf8_lossy(&seen).to_string(), status.code())
 }
 
+/// A data directory for the embedded store, holding the bucket `bars`.
+fn store_with_bucket() -> (tempfile::TempDir, String) {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let data = tmp.path().join("data").to_str().expect("utf8").to_string();
+    let made = bin()
+        .args(["-q", "--embedded", &data, "create-bucket", "bars"])
+        .status();
+    assert!(made.expect("run").success());
+    (tmp, data)
+}
+
 fn slow_feed(mut stdin: std::process::ChildStdin, chunks: usize) {
     let chunk = vec![7u8; 512 * 1024];
     for _ in 0..chunks {
@@ -68,14 +70,7 @@ fn slow_feed(mut stdin: std::process::ChildStdin, chunks: usize) {
 
 #[test]
 fn the_bar_shows_on_a_terminal_as_a_spinner_until_the_size_is_known() {
-    let tmp = tempfile::tempdir().expect("tmp");
-    let data = tmp.path().join("data");
-    let data = data.to_str().expect("utf8").to_string();
-    assert!(bin()
-        .args(["-q", "--embedded", &data, "create-bucket", "bars"])
-        .status()
-        .expect("run")
-        .success());
+    let (_tmp, data) = store_with_bucket();
 
     // From stdin: the size is unknown until the end.
     let (shown, status) = on_a_terminal(
@@ -123,14 +118,7 @@ fn the_bar_shows_on_a_terminal_as_a_spinner_until_the_size_is_known() {
 
 #[test]
 fn ctrl_c_clears_the_bar_before_it_says_it_stops() {
-    let tmp = tempfile::tempdir().expect("tmp");
-    let data = tmp.path().join("data");
-    let data = data.to_str().expect("utf8").to_string();
-    assert!(bin()
-        .args(["-q", "--embedded", &data, "create-bucket", "bars"])
-        .status()
-        .expect("run")
-        .success());
+    let (_tmp, data) = store_with_bucket();
     let (shown, status) = on_a_terminal(
         bin().args(["--embedded", &data, "put-object", "bars", "cut.bin", "-"]),
         |stdin, pid| {

@@ -363,7 +363,7 @@ async fn pump(
     while let Some(chunk) = body.next_chunk().await? {
         out.write_all(&chunk)
             .await
-            .map_err(|e| Error::new(ErrorCode::LocalIo, format!("{what}: cannot write: {e}")))?;
+            .map_err(|e| Error::new(ErrorCode::LocalIo, format!("{what}: cannot write: {e}")).with_source(e))?;
         written += chunk.len() as u64;
         progress.advance(chunk.len() as u64);
     }
@@ -417,7 +417,7 @@ pub async fn download_to_writer(
     d.size = pump(&mut body, out, progress, &format!("GetObject {}", obj.url())).await?;
     out.flush()
         .await
-        .map_err(|e| Error::new(ErrorCode::LocalIo, format!("cannot write the output: {e}")))?;
+        .map_err(|e| Error::new(ErrorCode::LocalIo, format!("cannot write the output: {e}")).with_source(e))?;
     Ok(d)
 }
 
